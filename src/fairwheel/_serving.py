@@ -1,0 +1,240 @@
+"""Paid calls: search and prediction, each carried by an EIP-712 voucher.
+
+A call is checked (voucher signature, pool, cumulative amount, escrow cover),
+served, attributed to the records behind the answer by exact KNN-Shapley, split
+by the pool's fee policy, and appended to the hash-chained usage ledger — the
+ledger entry and the voucher are written in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fairwheel.domain.records import RecordStatus, canonical_json
+from fairwheel.domain.typed_data import PURPOSE_SEARCH, Voucher, verify_voucher
+from fairwheel.errors import InsufficientFunds, NotFound, ReplayError, SchemaError
+
+if TYPE_CHECKING:
+    from fairwheel.store import Store
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result with its provenance."""
+
+    record_id: int
+    score: float
+    text: str
+    label: str | None
+    contributor: str
+
+
+@dataclass(frozen=True)
+class PaidResult:
+    """What a paid call returns: the answer, its price and where the money went."""
+
+    kind: str
+    price: int
+    seq: int
+    attribution: dict[str, int]
+    operator_fee: int
+    builder_amount: int
+    hits: list[Hit]
+    prediction: str | None = None
+    confidence: float | None = None
+    model_hash: str | None = None
+
+
+class ServingMixin:
+    """Paid search and prediction for :class:`fairwheel.node.Node`."""
+
+    store: Store
+    protocol: Any
+    chain: Any
+    embedder: Any
+
+    def index(self, pool_id: int) -> Any:  # provided by Node
+        raise NotImplementedError
+
+    def voucher_domain(self) -> Any:  # provided by Node
+        raise NotImplementedError
+
+    def price_of(self, pool_id: int, kind: str) -> int:
+        pool = self.store.pool(pool_id)
+        if kind not in ("search", "predict"):
+            raise SchemaError(f"unknown call kind {kind!r} (search or predict)")
+        return int(pool[f"{kind}_price"])
+
+    def spent(self, pool_id: int, consumer: str) -> int:
+        """The cumulative amount of the consumer's latest accepted voucher for the pool."""
+        current = self.store.voucher(pool_id, consumer)
+        return 0 if current is None else current[0]
+
+    def _check_voucher(self, pool_id: int, voucher: Voucher, signature: bytes, price: int) -> None:
+        verify_voucher(voucher, self.voucher_domain(), signature)
+        if voucher.pool_id != pool_id:
+            raise SchemaError(f"voucher is for pool {voucher.pool_id}, not pool {pool_id}")
+        previous = self.spent(pool_id, voucher.payer)
+        if voucher.cumulative_amount <= previous:
+            raise ReplayError(
+                f"voucher amount {voucher.cumulative_amount} was already used "
+                f"(latest accepted cumulative amount is {previous})"
+            )
+        if voucher.cumulative_amount != previous + price:
+            raise InsufficientFunds(
+                f"voucher must raise the cumulative amount by the price {price} to "
+                f"{previous + price}, not to {voucher.cumulative_amount}",
+                expected=str(previous + price),
+            )
+        redeemed = self.protocol.redeemed(pool_id, voucher.payer)
+        balance = self.protocol.escrow_balance(pool_id, voucher.payer)
+        if voucher.cumulative_amount - redeemed > balance:
+            raise InsufficientFunds(
+                f"escrow balance {balance} does not cover unredeemed vouchers of "
+                f"{voucher.cumulative_amount - redeemed}; deposit more",
+                balance=str(balance),
+            )
+
+    def search(
+        self, pool_id: int, query: str, k: int, voucher: Voucher, signature: bytes
+    ) -> PaidResult:
+        """A paid top-``k`` search over the pool, attributed by the retrieval game."""
+        from fairwheel.valuation import retrieval_shapley
+
+        if not 1 <= k <= 100:
+            raise SchemaError("k must be between 1 and 100")
+        price = self.price_of(pool_id, "search")
+        self._check_voucher(pool_id, voucher, signature, price)
+        vector = self.embedder.embed([query])[0]
+        # Candidates beyond the top k take part in the retrieval game: they would be
+        # in the answer in coalitions without the nearer records.
+        candidates = self._servable(pool_id, self.index(pool_id).search(vector, 2 * k))
+        ids = np.asarray([rid for rid, _ in candidates], dtype=np.int64)
+        relevance = np.clip(np.asarray([s for _, s in candidates], dtype=np.float64), 0, None)
+        records = self.store.records_by_ids(list(map(int, ids)))
+        weights: dict[str, float] = {}
+        if len(ids):
+            for rid, value in zip(ids, retrieval_shapley(relevance, ids, k), strict=True):
+                owner = records[int(rid)]["contributor"]
+                weights[owner] = weights.get(owner, 0.0) + float(value)
+        hits = [
+            Hit(rid, score, self._text(records[rid]), records[rid]["label"],
+                records[rid]["contributor"])
+            for rid, score in candidates[:k]
+        ]  # fmt: skip
+        entry = self._charge(pool_id, voucher, signature, "search", price, query, weights, None)
+        return PaidResult(
+            kind="search",
+            price=price,
+            seq=entry["seq"],
+            attribution=dict((a, int(v)) for a, v in entry["attribution"]),
+            operator_fee=int(entry["operator_fee"]),
+            builder_amount=0,
+            hits=hits,
+        )
+
+    def predict(self, pool_id: int, text: str, voucher: Voucher, signature: bytes) -> PaidResult:
+        """A paid prediction by the pool's latest model, attributed by its training values."""
+        from fairwheel.training.classifier import LinearModel
+
+        price = self.price_of(pool_id, "predict")
+        model_row = self.store.latest_model(pool_id)
+        self._check_voucher(pool_id, voucher, signature, price)
+        model = LinearModel.from_bytes(model_row["artifact"])
+        proba = model.predict_proba(self.embedder.embed([text]))[0]
+        best = int(np.argmax(proba))
+        values = self.store.model_values(model_row["id"])
+        records = self.store.records_by_ids(list(values))
+        weights: dict[str, float] = {}
+        for rid, value in values.items():
+            # Revoked or demoted records stop earning from the next call on.
+            if value > 0 and records[rid]["status"] == RecordStatus.ACCEPTED:
+                owner = records[rid]["contributor"]
+                weights[owner] = weights.get(owner, 0.0) + value
+        entry = self._charge(
+            pool_id, voucher, signature, "predict", price, text, weights, model_row["builder"]
+        )
+        return PaidResult(
+            kind="predict",
+            price=price,
+            seq=entry["seq"],
+            attribution=dict((a, int(v)) for a, v in entry["attribution"]),
+            operator_fee=int(entry["operator_fee"]),
+            builder_amount=int(entry["builder_amount"]),
+            hits=[],
+            prediction=model.classes[best],
+            confidence=float(proba[best]),
+            model_hash=model_row["model_hash"],
+        )
+
+    def _servable(self, pool_id: int, hits: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """Drop hits whose record may not be served now (revoked, demoted, consent expired)."""
+        records = self.store.records_by_ids([rid for rid, _ in hits])
+        now = self.chain.now()
+        return [
+            (rid, score)
+            for rid, score in hits
+            if rid in records
+            and records[rid]["status"] == RecordStatus.ACCEPTED
+            and records[rid]["purposes"] & PURPOSE_SEARCH
+            and records[rid]["expiry"] > now
+        ]
+
+    def _text(self, record: Mapping[str, Any]) -> str:
+        try:
+            return bytes(self.blobs.get(record["blob_digest"])).decode()  # type: ignore[attr-defined]
+        except NotFound:
+            return ""
+
+    def _charge(
+        self,
+        pool_id: int,
+        voucher: Voucher,
+        signature: bytes,
+        kind: str,
+        price: int,
+        query: str,
+        weights: Mapping[str, float],
+        builder: str | None,
+    ) -> dict[str, Any]:
+        """Split the price, append the ledger entry and store the voucher, atomically."""
+        from eth_utils import keccak
+
+        from fairwheel.settlement.ledger import make_entry
+        from fairwheel.valuation import SplitPolicy, split_call
+
+        pool = self.store.pool(pool_id)
+        policy = SplitPolicy(pool["operator_fee_bps"], pool["builder_share_bps"])
+        with self.store.transaction():
+            # Re-check inside the transaction so a concurrent call cannot reuse the voucher.
+            if voucher.cumulative_amount <= self.spent(pool_id, voucher.payer):
+                raise ReplayError("voucher was used by a concurrent call")
+            split = split_call(
+                price, weights, policy, kind=kind, dust_in=self.store.pool_dust(pool_id)
+            )
+            builder_amount = split.builder if builder else 0
+            seq, prev_hash = self.store.ledger_tail()
+            body, digest = make_entry(
+                seq=seq + 1,
+                time=int(self.chain.now()),
+                pool=pool_id,
+                consumer=voucher.payer,
+                kind=kind,
+                price=price,
+                voucher_amount=voucher.cumulative_amount,
+                query_hash="0x" + keccak(canonical_json({"kind": kind, "query": query})).hex(),
+                operator_fee=split.operator_fee + (split.builder - builder_amount),
+                builder=builder,
+                builder_amount=builder_amount,
+                attribution=sorted(split.contributors.items()),
+                dust_in=split.dust_in,
+                dust_out=split.dust_out,
+                prev_hash=prev_hash,
+            )
+            self.store.append_ledger(seq + 1, pool_id, canonical_json(body).decode(), digest)
+            self.store.put_voucher(pool_id, voucher.payer, voucher.cumulative_amount, signature)
+        return body

@@ -1,0 +1,230 @@
+"""Epoch settlement: redeem vouchers, fold the ledger, post the root, claim, verify."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fairwheel.errors import Conflict, NotFound, VerificationError
+
+if TYPE_CHECKING:
+    from fairwheel.config import Settings
+    from fairwheel.store import Store
+
+ZERO_ROOT = "0x" + "00" * 32
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """What closing an epoch did."""
+
+    pool_id: int
+    epoch: int
+    root: str
+    total: int  # cumulative earnings over all epochs: what the distributor has been funded
+    paid: int  # consumers' payments folded into this epoch
+    fees: int
+    dust: int  # carried to the next epoch
+    redeemed: int  # tokens moved from escrow to the operator by this close
+    file_path: str
+    file_hash: str
+    tx_hash: str
+    entries: int
+    earnings: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The outcome of recomputing an epoch from its published file and the chain."""
+
+    pool_id: int
+    epoch: int
+    ok: bool
+    recomputed_root: str
+    chain_root: str
+    file_hash: str
+    chain_file_hash: str
+    problem: str | None = None
+
+
+class SettlingMixin:
+    """Epoch close, claims and verification for :class:`fairwheel.node.Node`."""
+
+    store: Store
+    protocol: Any
+    chain: Any
+    operator: Any
+    settings: Settings
+
+    def _record_gas(self, operation: str, tx: Any) -> Any:  # provided by Node
+        raise NotImplementedError
+
+    def close_epoch(self, pool_id: int) -> EpochReport:
+        """Close the pool's open epoch and post its root of cumulative earnings.
+
+        Safe to retry: vouchers already redeemed pay nothing again, and nothing is
+        written to the store until the root is on-chain.
+        """
+        from fairwheel.settlement.epoch import FILE_FORMAT, earnings_tree, fold, write_epoch_file
+
+        entries = self.store.open_ledger(pool_id)
+        if not entries:
+            raise Conflict(f"pool {pool_id} has no paid calls since its last epoch")
+        redeemed = self._redeem_vouchers(pool_id)
+        last = self.store.last_epoch(pool_id)
+        epoch = 1 if last is None else int(last["epoch"]) + 1
+        previous = {} if last is None else self.store.earnings(pool_id, int(last["epoch"]))
+        dust_in = int(entries[0]["dust_in"])
+        folded = fold(previous, entries, dust_in)
+        earnings = {a: v for a, v in folded.earnings.items() if v > 0}
+        root = earnings_tree(earnings).root_hex if earnings else ZERO_ROOT
+        header = {
+            "format": FILE_FORMAT,
+            "pool": pool_id,
+            "epoch": epoch,
+            "chain_id": self.chain.chain_id,
+            "distributor": self.protocol.addresses["RewardDistributor"],
+            "previous_leaves": {a: str(v) for a, v in sorted(previous.items())},
+            "dust_in": str(dust_in),
+            "first_prev_hash": entries[0]["prev_hash"],
+        }
+        path = self.settings.home / "epochs" / f"pool-{pool_id}-epoch-{epoch}.jsonl"
+        file_hash = write_epoch_file(path, header, entries, earnings)
+        to_fund = folded.total - int(self.protocol.funded(pool_id))
+        if to_fund > 0:
+            self._record_gas(
+                "approve",
+                self.protocol.approve(
+                    self.protocol.addresses["RewardDistributor"], to_fund, sender=self.operator
+                ),
+            )
+        tx = self.protocol.post_root(
+            pool_id,
+            epoch,
+            bytes.fromhex(root[2:]),
+            folded.total,
+            bytes.fromhex(file_hash[2:]),
+            sender=self.operator,
+        )
+        self._record_gas("post_root", tx)
+        with self.store.transaction():
+            self.store.insert_epoch(
+                {"pool_id": pool_id, "epoch": epoch, "root": root, "total": folded.total,
+                 "dust": folded.dust, "file_path": str(path), "file_hash": file_hash,
+                 "tx_hash": tx.tx_hash},
+                earnings,
+            )  # fmt: skip
+            self.store.mark_epoch(pool_id, [int(e["seq"]) for e in entries], epoch)
+        return EpochReport(
+            pool_id, epoch, root, folded.total, folded.paid, folded.fees, folded.dust,
+            redeemed, str(path), file_hash, tx.tx_hash, len(entries), earnings,
+        )  # fmt: skip
+
+    def _redeem_vouchers(self, pool_id: int) -> int:
+        from fairwheel.domain.typed_data import Voucher
+
+        total = 0
+        for payer, cumulative, signature in self.store.vouchers(pool_id):
+            already = int(self.protocol.redeemed(pool_id, payer))
+            if cumulative > already:
+                voucher = Voucher(_checksum(payer), pool_id, cumulative)
+                tx = self.protocol.redeem(voucher, signature, sender=self.operator)
+                self._record_gas("redeem_voucher", tx)
+                total += int(tx.value)
+        return total
+
+    def claim_proof(self, pool_id: int, account: str, epoch: int | None = None) -> dict[str, Any]:
+        """The leaf and proof an account needs to claim (latest epoch by default)."""
+        from fairwheel.settlement.epoch import earnings_tree
+
+        if epoch is None:
+            last = self.store.last_epoch(pool_id)
+            if last is None:
+                raise NotFound(f"pool {pool_id} has no closed epoch yet")
+            epoch = int(last["epoch"])
+        earnings = self.store.earnings(pool_id, epoch)
+        amount = earnings.get(account.lower())
+        if not amount:
+            raise NotFound(f"{account} earned nothing in pool {pool_id} up to epoch {epoch}")
+        tree = earnings_tree(earnings)
+        value = [_checksum(account), amount]
+        return {
+            "pool": pool_id,
+            "epoch": epoch,
+            "account": _checksum(account),
+            "cumulative": amount,
+            "proof": ["0x" + p.hex() for p in tree.proof(tree.index_of(value))],
+        }
+
+    def claim(self, pool_id: int, account: str, *, sender: Any, epoch: int | None = None) -> int:
+        """Claim an account's earnings on-chain; anyone may send it, the account is paid."""
+        info = self.claim_proof(pool_id, account, epoch)
+        tx = self.protocol.claim(
+            pool_id,
+            info["epoch"],
+            info["account"],
+            info["cumulative"],
+            [bytes.fromhex(p[2:]) for p in info["proof"]],
+            sender=sender,
+        )
+        self._record_gas("claim", tx)
+        return int(tx.value)
+
+    def verify_epoch(self, pool_id: int, epoch: int, file: Path | None = None) -> Verification:
+        """Recompute an epoch's root from its published file and compare it with the chain."""
+        return verify_against_chain(
+            self.protocol, pool_id, epoch, file or self._epoch_file(pool_id, epoch)
+        )
+
+    def _epoch_file(self, pool_id: int, epoch: int) -> Path:
+        return Path(self.store.epoch(pool_id, epoch)["file_path"])
+
+    def earnings_of(self, account: str) -> list[dict[str, Any]]:
+        """Every paid use that earned the account something: when, pool, kind, amount."""
+        account = account.lower()
+        uses = []
+        for entry in self.store.ledger():
+            amount = sum(int(v) for a, v in entry["attribution"] if a == account)
+            if entry["builder"] == account:
+                amount += int(entry["builder_amount"])
+            if amount:
+                uses.append(
+                    {"seq": entry["seq"], "time": entry["time"], "pool": entry["pool"],
+                     "kind": entry["kind"], "amount": amount}
+                )  # fmt: skip
+        return uses
+
+
+def verify_against_chain(protocol: Any, pool_id: int, epoch: int, file: Path) -> Verification:
+    """Check a published epoch file against the chain alone (no node database)."""
+    from fairwheel.settlement.epoch import verify_epoch_file
+
+    info = protocol.epoch_root(pool_id, epoch)
+    chain_root = "0x" + bytes(info.root).hex()
+    chain_hash = "0x" + bytes(info.epoch_file_hash).hex()
+    try:
+        check = verify_epoch_file(file)
+    except (VerificationError, ValueError, KeyError, json.JSONDecodeError) as exc:
+        problem = exc.message if isinstance(exc, VerificationError) else f"malformed file: {exc}"
+        return Verification(pool_id, epoch, False, "", chain_root, "", chain_hash, problem)
+    problem = None
+    if (check.pool, check.epoch) != (pool_id, epoch):
+        problem = f"file is for pool {check.pool} epoch {check.epoch}"
+    elif check.file_hash != chain_hash:
+        problem = "file hash differs from the hash recorded on-chain"
+    elif check.root != chain_root:
+        problem = "recomputed root differs from the root on-chain"
+    elif check.total != int(info.total_cumulative):
+        problem = "leaf total differs from the funded total on-chain"
+    return Verification(
+        pool_id, epoch, problem is None, check.root, chain_root, check.file_hash, chain_hash,
+        problem,
+    )  # fmt: skip
+
+
+def _checksum(address: str) -> str:
+    from eth_utils import to_checksum_address
+
+    return str(to_checksum_address(address))

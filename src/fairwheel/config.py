@@ -1,0 +1,87 @@
+"""One typed settings object for the whole node.
+
+Values come, in order of precedence, from keyword arguments, environment
+variables prefixed ``FAIRWHEEL_`` (``FAIRWHEEL_CHAIN_URL=http://127.0.0.1:8545``),
+a TOML file named by ``FAIRWHEEL_CONFIG``, then the embedded defaults below.
+Every port's backend is chosen by the scheme of its URL.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fairwheel.errors import ConfigError
+
+
+def default_home() -> Path:
+    """The node's home folder: ``$FAIRWHEEL_HOME`` or ``~/.fairwheel``."""
+    return Path(os.environ.get("FAIRWHEEL_HOME", Path.home() / ".fairwheel"))
+
+
+class Settings(BaseSettings):
+    """Node settings. Empty URLs are derived from ``home`` (see :meth:`resolved`)."""
+
+    model_config = SettingsConfigDict(env_prefix="FAIRWHEEL_", extra="forbid")
+
+    home: Path = Field(default_factory=default_home)
+    chain_url: str = "embedded://"
+    database_url: str = ""
+    index_url: str = ""
+    blobs_url: str = ""
+    embedder_url: str = "minilm://onnx"
+    # Seconds between an epoch root being posted and it becoming claimable.
+    activation_delay: int = 3600
+    # Seconds a consumer waits between requesting and completing an escrow withdrawal.
+    thaw_period: int = 7 * 24 * 3600
+    max_record_bytes: int = 8192
+    min_record_chars: int = 3
+
+    @field_validator("chain_url")
+    @classmethod
+    def _known_chain(cls, value: str) -> str:
+        if not value.startswith(("embedded://", "http://", "https://")):
+            raise ValueError(f"chain_url must be embedded:// or http(s)://, not {value!r}")
+        return value
+
+    def resolved(self) -> Settings:
+        """A copy with every empty URL filled in from ``home``."""
+        home = self.home.expanduser().resolve()
+        return self.model_copy(
+            update={
+                "home": home,
+                "database_url": self.database_url or f"sqlite:///{home / 'fairwheel.db'}",
+                "index_url": self.index_url or f"hnsw://{home / 'index'}",
+                "blobs_url": self.blobs_url or f"file://{home / 'blobs'}",
+            }
+        )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from overrides, the environment and an optional TOML file.
+
+    Raises:
+        ConfigError: the TOML file is unreadable or a value is invalid.
+    """
+    file_values: dict[str, Any] = {}
+    config_path = os.environ.get("FAIRWHEEL_CONFIG")
+    if config_path:
+        try:
+            with open(config_path, "rb") as fh:
+                file_values = tomllib.load(fh).get("fairwheel", {})
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {config_path}: {exc}") from exc
+    env_names = {
+        name for name in Settings.model_fields if f"FAIRWHEEL_{name.upper()}" in os.environ
+    }
+    merged = {k: v for k, v in file_values.items() if k not in env_names}
+    merged.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**merged).resolved()
+    except ValueError as exc:
+        raise ConfigError(f"invalid settings: {exc}") from exc

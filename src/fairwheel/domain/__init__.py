@@ -1,0 +1,1 @@
+"""Pure types and rules: records, consent, vouchers, money, Merkle trees. Imports nothing of the project's ports."""

@@ -1,0 +1,537 @@
+"""The node: use cases that wire the capabilities to the ports.
+
+``Node.open(settings)`` connects the chain, store, index, blobs and embedder
+chosen by the settings' URLs. Contribution and training live here; paid calls
+are in :mod:`fairwheel._serving` and epoch settlement in :mod:`fairwheel._settling`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fairwheel._serving import ServingMixin
+from fairwheel._settling import SettlingMixin
+from fairwheel.config import Settings, load_settings
+from fairwheel.domain.records import (
+    GateDecision,
+    RecordStatus,
+    Submission,
+    canonical_json,
+    duplicate_key,
+    record_id,
+)
+from fairwheel.domain.typed_data import PURPOSE_SEARCH, PURPOSE_TRAINING, Eip712Domain
+from fairwheel.errors import ConfigError, Conflict, NotFound, VerificationError
+from fairwheel.quality import gate
+from fairwheel.store import Store, open_store
+
+CONTRIBUTION_LEAF = ("bytes32", "address")
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """The gate's verdict for one submission, with the stored record id (None if rejected)."""
+
+    record_id: int | None
+    status: str
+    score: float
+    reasons: tuple[str, ...]
+    duplicate_of: int | None = None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Proof that a record is in an anchored batch: verify it with ``PoolRegistry.isAnchored``."""
+
+    record_id: int
+    pool_id: int
+    batch_id: int
+    record_hash: str
+    contributor: str
+    root: str
+    proof: list[str]
+    tx_hash: str
+
+
+class Node(ServingMixin, SettlingMixin):
+    """One Fairwheel node: its settings, ports and operator key."""
+
+    def __init__(self, settings: Settings, store: Store, chain: Any, protocol: Any, operator: Any):
+        self.settings = settings
+        self.store = store
+        self.chain = chain
+        self.protocol = protocol
+        self.operator = operator
+        self._embedder: Any = None
+        self._indexes: dict[int, Any] = {}
+        self._blobs: Any = None
+        self.gas: dict[str, list[int]] = {}
+
+    # -- opening ------------------------------------------------------------
+    @classmethod
+    def open(cls, settings: Settings | None = None, *, operator: Any = None) -> Node:
+        """Open (or create) a node at ``settings.home`` and connect its ports.
+
+        On a fresh database the contracts are deployed; afterwards the node
+        attaches to the recorded deployment. The embedded chain lives only in this
+        process, so an embedded node cannot be reopened on an existing database.
+
+        Raises:
+            ConfigError: an embedded chain with a database from an earlier process.
+        """
+        from eth_account import Account
+
+        from fairwheel.chain import connect_chain
+
+        settings = (settings or load_settings()).resolved()
+        settings.home.mkdir(parents=True, exist_ok=True)
+        store = open_store(settings.database_url)
+        chain = connect_chain(
+            settings.chain_url,
+            activation_delay=settings.activation_delay,
+            thaw_period=settings.thaw_period,
+        )
+        if operator is None:
+            operator = Account.from_key(_operator_key(settings.home))
+        recorded = store.get_meta("deployment")
+        if recorded is None:
+            if settings.chain_url.startswith("embedded://"):
+                chain.fund(operator.address, 10**21)
+            protocol = chain.deploy(operator)
+            store.set_meta("deployment", json.dumps(protocol.addresses))
+            store.set_meta("chain_id", str(chain.chain_id))
+        elif settings.chain_url.startswith("embedded://"):
+            raise ConfigError(
+                f"{settings.database_url} belongs to an earlier embedded chain, which lived only "
+                "in that process; use a fresh home or a persistent chain (chain_url=http://…)"
+            )
+        else:
+            protocol = chain.attach(json.loads(recorded))
+        return cls(settings, store, chain, protocol, operator)
+
+    def close(self) -> None:
+        for index in self._indexes.values():
+            index.save()
+        self.store.close()
+
+    # -- ports, opened lazily so the CLI starts fast --------------------------
+    @property
+    def embedder(self) -> Any:
+        if self._embedder is None:
+            from fairwheel.embed import open_embedder
+
+            self._embedder = open_embedder(
+                self.settings.embedder_url, self.settings.home / "models"
+            )
+        return self._embedder
+
+    @property
+    def blobs(self) -> Any:
+        if self._blobs is None:
+            from fairwheel.blobs import open_blobs
+
+            self._blobs = open_blobs(self.settings.blobs_url)
+        return self._blobs
+
+    def index(self, pool_id: int) -> Any:
+        """The pool's vector index, rebuilt from the store if missing or stale."""
+        index = self._indexes.get(pool_id)
+        if index is None:
+            from fairwheel.index import open_index
+
+            url = self.settings.index_url.rstrip("/") + f"/pool-{pool_id}"
+            index = open_index(url, self.embedder.dim)
+            self._indexes[pool_id] = index
+        generation = self.store.index_generation(pool_id)
+        if index.generation != generation:
+            self._rebuild_index(pool_id, index, generation)
+        return index
+
+    def _rebuild_index(self, pool_id: int, index: Any, generation: str) -> None:
+        index.clear()
+        ids, vectors = self.store.embeddings(pool_id)
+        records = self.store.records_by_ids(ids)
+        keep = [i for i, rid in enumerate(ids) if records[rid]["purposes"] & PURPOSE_SEARCH]
+        if keep:
+            index.add([ids[i] for i in keep], vectors[keep])
+        index.set_generation(generation)
+        index.save()
+
+    def _record_gas(self, operation: str, tx: Any) -> Any:
+        self.gas.setdefault(operation, []).append(int(tx.gas_used))
+        return tx
+
+    # -- pools --------------------------------------------------------------
+    def create_pool(
+        self,
+        name: str,
+        *,
+        search_price: int,
+        predict_price: int,
+        operator_fee_bps: int,
+        builder_share_bps: int,
+        labels: Sequence[str] = (),
+        licence: str = "CC-BY-4.0",
+        guardian: str | None = None,
+    ) -> dict[str, Any]:
+        """Create a pool on-chain and record it; the node's key is its operator."""
+        from eth_utils import keccak
+
+        meta = {"name": name, "labels": sorted(labels), "licence": licence}
+        tx = self.protocol.create_pool(
+            sender=self.operator,
+            guardian=guardian or self.operator.address,
+            search_price=search_price,
+            predict_price=predict_price,
+            operator_fee_bps=operator_fee_bps,
+            builder_share_bps=builder_share_bps,
+            metadata_hash=keccak(canonical_json(meta)),
+        )
+        self._record_gas("create_pool", tx)
+        pool = {
+            "id": int(tx.value),
+            "name": name,
+            "operator": self.operator.address,
+            "guardian": guardian or self.operator.address,
+            "search_price": search_price,
+            "predict_price": predict_price,
+            "operator_fee_bps": operator_fee_bps,
+            "builder_share_bps": builder_share_bps,
+            "labels": sorted(labels),
+            "licence": licence,
+            "tx_hash": tx.tx_hash,
+        }
+        self.store.insert_pool(pool)
+        return self.store.pool(pool["id"])
+
+    def consent_domain(self) -> Eip712Domain:
+        return self.protocol.consent_domain()  # type: ignore[no-any-return]
+
+    def voucher_domain(self) -> Eip712Domain:
+        return self.protocol.voucher_domain()  # type: ignore[no-any-return]
+
+    # -- contribution -------------------------------------------------------
+    def submit(self, pool_id: int, submissions: Sequence[Submission]) -> list[SubmitResult]:
+        """Run each submission through the gate; store, encrypt, embed and index the accepted.
+
+        Submissions are judged in order, so within a batch the first copy owns
+        the content. All writes happen in one transaction.
+        """
+        pool = self.store.pool(pool_id)
+        policy = gate.GatePolicy(
+            max_bytes=self.settings.max_record_bytes,
+            min_chars=self.settings.min_record_chars,
+            labels=frozenset(pool["labels"]),
+        )
+        index = self.index(pool_id)
+        ctx = _StoreGateContext(self, pool_id, index)
+        now = self.chain.now()
+        domain = self.consent_domain()
+        candidates = [i for i, s in enumerate(submissions) if gate.check_schema(s, policy) is None]
+        vectors = self.embedder.embed([submissions[i].text for i in candidates])
+        vector_of = dict(zip(candidates, vectors, strict=True))
+        results: list[SubmitResult] = []
+        accepted: list[tuple[int, np.ndarray, int]] = []
+        with self.store.transaction():
+            for i, sub in enumerate(submissions):
+                decision = gate.check_consent(sub, pool_id, domain, now, ctx) or gate.check_schema(
+                    sub, policy
+                )
+                # A signed consent's nonce is spent whatever the verdict; a forged one
+                # must not burn the victim's nonce.
+                forged = decision is not None and decision.reasons[0].startswith("bad_signature")
+                if not forged and not self.store.nonce_used(
+                    sub.consent.contributor, sub.consent.nonce
+                ):
+                    self.store.use_nonce(sub.consent.contributor, sub.consent.nonce)
+                novelty = 1.0
+                if decision is None:
+                    decision = gate.check_exact_duplicate(sub, ctx)
+                if decision is None:
+                    decision, novelty = gate.check_near_duplicate(sub, vector_of[i], policy, ctx)
+                if decision is None:
+                    decision = gate.accept(novelty, sub.text)
+                rid = self._store_record(pool_id, sub, decision)
+                if decision.accepted:
+                    self.store.put_embedding(rid, self.embedder.model_id, vector_of[i])
+                    ctx.pending.append((rid, sub.consent.contributor, vector_of[i]))
+                    accepted.append((rid, vector_of[i], sub.consent.purposes))
+                results.append(
+                    SubmitResult(
+                        rid if decision.accepted else None,
+                        decision.status.value,
+                        decision.score,
+                        decision.reasons,
+                        decision.duplicate_of,
+                    )
+                )
+        searchable = [(rid, v) for rid, v, purposes in accepted if purposes & PURPOSE_SEARCH]
+        if searchable:
+            index.add([r for r, _ in searchable], np.stack([v for _, v in searchable]))
+        # The index now mirrors the store; if we crash before this line, the stale
+        # generation makes the next open rebuild it from the store.
+        index.set_generation(self.store.index_generation(pool_id))
+        index.save()
+        return results
+
+    def _store_record(self, pool_id: int, sub: Submission, decision: GateDecision) -> int:
+        consent = sub.consent
+        digest = self.blobs.put(sub.text.encode()) if decision.accepted else None
+        return self.store.insert_record(
+            {
+                "pool_id": pool_id,
+                "record_hash": record_id(pool_id, consent.contributor, sub.text, sub.label),
+                "contributor": consent.contributor.lower(),
+                "content_hash": consent.content_hash,
+                "dup_key": duplicate_key(sub.text),
+                "blob_digest": digest,
+                "preview": sub.text[:80] if isinstance(sub.text, str) else "",
+                "label": sub.label,
+                "status": decision.status.value,
+                "score": decision.score,
+                "reasons": decision.reasons,
+                "duplicate_of": decision.duplicate_of,
+                "licence": consent.licence,
+                "purposes": consent.purposes,
+                "expiry": consent.expiry,
+                "nonce": consent.nonce,
+                "signature": sub.signature,
+            }
+        )
+
+    def record_text(self, record_id_: int) -> str:
+        """Decrypt a record's content (NotFound once revoked: its key is destroyed)."""
+        rec = self.store.record(record_id_)
+        if not rec["blob_digest"]:
+            raise NotFound(f"record {record_id_} has no stored content")
+        return bytes(self.blobs.get(rec["blob_digest"])).decode()
+
+    def anchor(self, pool_id: int) -> list[Receipt]:
+        """Anchor every accepted, not yet anchored record of the pool as one Merkle batch."""
+        from fairwheel.domain.merkle import StandardMerkleTree
+
+        records = self.store.unanchored(pool_id)
+        if not records:
+            return []
+        leaves = [[r["record_hash"], _checksum(r["contributor"])] for r in records]
+        tree = StandardMerkleTree.of(leaves, list(CONTRIBUTION_LEAF))
+        uri = f"fairwheel://pool/{pool_id}/batch"
+        tx = self.protocol.anchor_batch(pool_id, tree.root, len(records), uri, sender=self.operator)
+        self._record_gas("anchor_batch", tx)
+        batch_id = int(tx.value)
+        with self.store.transaction():
+            self.store.insert_batch(
+                {"pool_id": pool_id, "batch_id": batch_id, "root": tree.root_hex,
+                 "count": len(records), "uri": uri, "tx_hash": tx.tx_hash}
+            )  # fmt: skip
+            for i, rec in enumerate(records):
+                self.store.set_anchor(rec["id"], batch_id, ["0x" + p.hex() for p in tree.proof(i)])
+        return [self.receipt(r["id"]) for r in records]
+
+    def receipt(self, record_id_: int) -> Receipt:
+        """The inclusion receipt of an anchored record."""
+        rec = self.store.record(record_id_)
+        if rec["batch_id"] is None:
+            raise Conflict(f"record {record_id_} is not anchored yet (status {rec['status']})")
+        batch = self.store.batch(rec["pool_id"], rec["batch_id"])
+        return Receipt(
+            record_id=record_id_,
+            pool_id=rec["pool_id"],
+            batch_id=rec["batch_id"],
+            record_hash="0x" + rec["record_hash"].hex(),
+            contributor=_checksum(rec["contributor"]),
+            root=batch["root"],
+            proof=list(rec["proof"]),
+            tx_hash=batch["tx_hash"],
+        )
+
+    def verify_receipt(self, receipt: Receipt) -> bool:
+        """Ask the PoolRegistry contract whether the receipt's proof is valid."""
+        return bool(
+            self.protocol.is_anchored(
+                receipt.pool_id,
+                receipt.batch_id,
+                bytes.fromhex(receipt.record_hash[2:]),
+                receipt.contributor,
+                [bytes.fromhex(p[2:]) for p in receipt.proof],
+            )
+        )
+
+    def revoke(self, record_id_: int, contributor: Any) -> str:
+        """Revoke a record by its contributor's own transaction.
+
+        From the next call on the record is never served or paid: it leaves the
+        index, its content key is destroyed, and the revocation is on-chain.
+        """
+        rec = self.store.record(record_id_)
+        if rec["contributor"] != contributor.address.lower():
+            raise Conflict("only the record's contributor can revoke it")
+        if rec["status"] == RecordStatus.REVOKED:
+            raise Conflict(f"record {record_id_} is already revoked")
+        receipt = self.receipt(record_id_)
+        tx = self.protocol.revoke(
+            rec["pool_id"],
+            receipt.batch_id,
+            rec["record_hash"],
+            [bytes.fromhex(p[2:]) for p in receipt.proof],
+            sender=contributor,
+        )
+        self._record_gas("revoke", tx)
+        with self.store.transaction():
+            self.store.set_status(
+                record_id_, RecordStatus.REVOKED.value, ["revoked by contributor"]
+            )
+        self.index(rec["pool_id"]).remove([record_id_])
+        self.blobs.destroy(rec["blob_digest"])
+        return str(tx.tx_hash)
+
+    # -- training -----------------------------------------------------------
+    def train(self, pool_id: int, builder: str, *, k: int = 10) -> dict[str, Any]:
+        """Train the pool's classifier on its consented records and register it on-chain.
+
+        Training records are valued by exact KNN-Shapley on the held-out split
+        (clipped at zero); those values split the contributors' part of each paid
+        prediction until the next training run.
+        """
+        from eth_utils import keccak
+
+        from fairwheel.domain.merkle import StandardMerkleTree
+        from fairwheel.training.classifier import train_classifier
+        from fairwheel.valuation import knn_shapley_classification
+
+        ids, vectors = self.store.embeddings(pool_id)
+        records = self.store.records_by_ids(ids)
+        now = self.chain.now()
+        keep = [
+            i
+            for i, rid in enumerate(ids)
+            if records[rid]["purposes"] & PURPOSE_TRAINING
+            and records[rid]["expiry"] > now
+            and records[rid]["label"] is not None
+        ]
+        train_ids = [ids[i] for i in keep]
+        x = vectors[keep] if keep else np.zeros((0, 0), dtype=np.float32)
+        labels = [records[r]["label"] for r in train_ids]
+        result = train_classifier(x, labels)
+        y = np.asarray(labels)
+        values = knn_shapley_classification(
+            x[result.train_index],
+            y[result.train_index],
+            x[result.holdout_index],
+            y[result.holdout_index],
+            k=k,
+            metric="cosine",
+            ids=np.asarray([train_ids[i] for i in result.train_index]),
+        )
+        value_of = {
+            train_ids[i]: max(0.0, float(v))
+            for i, v in zip(result.train_index, values, strict=True)
+        }
+        leaves = [
+            [records[r]["record_hash"], _checksum(records[r]["contributor"])] for r in train_ids
+        ]
+        dataset_root = StandardMerkleTree.of(leaves, list(CONTRIBUTION_LEAF)).root_hex
+        metrics_json = canonical_json(result.metrics)
+        metrics_hash = "0x" + keccak(metrics_json).hex()
+        tx = self.protocol.register_model(
+            pool_id,
+            bytes.fromhex(result.model.model_hash[2:]),
+            bytes.fromhex(dataset_root[2:]),
+            bytes.fromhex(metrics_hash[2:]),
+            f"fairwheel://pool/{pool_id}/model",
+            sender=self.operator,
+        )
+        self._record_gas("register_model", tx)
+        model = {
+            "pool_id": pool_id,
+            "chain_id": int(tx.value),
+            "builder": builder.lower(),
+            "model_hash": result.model.model_hash,
+            "dataset_root": dataset_root,
+            "metrics": metrics_json.decode(),
+            "metrics_hash": metrics_hash,
+            "artifact": result.model.to_bytes(),
+            "tx_hash": tx.tx_hash,
+        }
+        with self.store.transaction():
+            self.store.insert_model(model, value_of)
+        return self.store.latest_model(pool_id)
+
+    # -- stats --------------------------------------------------------------
+    def pool_stats(self, pool_id: int) -> dict[str, Any]:
+        """Counts by status and rejection reason, index size and ledger totals."""
+        ledger = self.store.ledger(pool_id)
+        return {
+            "pool": self.store.pool(pool_id),
+            "records": self.store.status_counts(pool_id),
+            "rejected_by_reason": self.store.rejection_counts(pool_id),
+            "index_size": len(self.index(pool_id)),
+            "calls": len(ledger),
+            "revenue": sum(int(e["price"]) for e in ledger),
+        }
+
+
+class _StoreGateContext:
+    """The gate's view of a pool, read from the store and index, plus this batch's accepts."""
+
+    def __init__(self, node: Node, pool_id: int, index: Any) -> None:
+        self.node = node
+        self.pool_id = pool_id
+        self.index = index
+        self.pending: list[tuple[int, str, np.ndarray]] = []
+
+    def nonce_used(self, contributor: str, nonce: int) -> bool:
+        return self.node.store.nonce_used(contributor, nonce)
+
+    def duplicate_owner(self, dup_key: bytes) -> int | None:
+        return self.node.store.owner_of_duplicate(self.pool_id, dup_key)
+
+    def nearest_other(self, vector: np.ndarray, contributor: str) -> tuple[int, float] | None:
+        best: tuple[int, float] | None = None
+        contributor = contributor.lower()
+        hits = self.index.search(vector, 20)
+        owners = self.node.store.records_by_ids([h[0] for h in hits])
+        for rid, cosine in hits:
+            if owners[rid]["contributor"] != contributor and (best is None or cosine > best[1]):
+                best = (rid, float(cosine))
+        for rid, owner, other in self.pending:
+            cosine = float(np.dot(vector, other))
+            if owner.lower() != contributor and (best is None or cosine > best[1]):
+                best = (rid, cosine)
+        return best
+
+
+def _checksum(address: str) -> str:
+    from eth_utils import to_checksum_address
+
+    return str(to_checksum_address(address))
+
+
+def _operator_key(home: Path) -> str:
+    """The operator key: ``$FAIRWHEEL_OPERATOR_KEY`` or ``home/operator.key`` (made 0600)."""
+    key = os.environ.get("FAIRWHEEL_OPERATOR_KEY")
+    if key:
+        return key
+    path = home / "operator.key"
+    if not path.exists():
+        import secrets
+
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write("0x" + secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def now_seconds() -> int:
+    return int(time.time())
+
+
+__all__ = ["Node", "Receipt", "SubmitResult", "VerificationError"]

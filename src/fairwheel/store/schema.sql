@@ -1,0 +1,131 @@
+-- Fairwheel's source of truth. Money columns are TEXT holding base-10 integers
+-- (token base units overflow SQLite's 64-bit INTEGER).
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS pools (
+    id                INTEGER PRIMARY KEY,          -- the on-chain pool id
+    name              TEXT NOT NULL,
+    operator          TEXT NOT NULL,
+    guardian          TEXT NOT NULL,
+    search_price      TEXT NOT NULL,
+    predict_price     TEXT NOT NULL,
+    operator_fee_bps  INTEGER NOT NULL,
+    builder_share_bps INTEGER NOT NULL,
+    labels            TEXT NOT NULL,                -- JSON list; empty = any label
+    licence           TEXT NOT NULL,
+    tx_hash           TEXT NOT NULL,
+    created_at        REAL NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS records (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    pool_id       INTEGER NOT NULL REFERENCES pools(id),
+    record_hash   BLOB NOT NULL,                    -- SHA-256 of the canonical form
+    contributor   TEXT NOT NULL,
+    content_hash  BLOB NOT NULL,
+    dup_key       BLOB NOT NULL,
+    blob_digest   TEXT,                             -- encrypted content (NULL when rejected)
+    preview       TEXT NOT NULL,                    -- first characters, for reports
+    label         TEXT,
+    status        TEXT NOT NULL,
+    score         REAL NOT NULL,
+    reasons       TEXT NOT NULL,                    -- JSON list of machine-readable reasons
+    duplicate_of  INTEGER REFERENCES records(id),
+    licence       TEXT NOT NULL,
+    purposes      INTEGER NOT NULL,
+    expiry        INTEGER NOT NULL,
+    nonce         TEXT NOT NULL,
+    signature     BLOB NOT NULL,
+    batch_id      INTEGER,
+    proof         TEXT,                             -- JSON list of hex nodes
+    created_at    REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_pool_status ON records(pool_id, status);
+CREATE INDEX IF NOT EXISTS records_dup ON records(pool_id, dup_key);
+CREATE INDEX IF NOT EXISTS records_contributor ON records(contributor);
+CREATE UNIQUE INDEX IF NOT EXISTS records_accepted_hash ON records(record_hash)
+    WHERE status IN ('accepted', 'revoked');
+
+CREATE TABLE IF NOT EXISTS used_nonces (
+    contributor TEXT NOT NULL,
+    nonce       TEXT NOT NULL,
+    PRIMARY KEY (contributor, nonce)
+);
+
+CREATE TABLE IF NOT EXISTS embeddings (
+    record_id INTEGER PRIMARY KEY REFERENCES records(id),
+    model_id  TEXT NOT NULL,
+    vector    BLOB NOT NULL                         -- float32, L2-normalised
+);
+
+CREATE TABLE IF NOT EXISTS batches (
+    pool_id   INTEGER NOT NULL,
+    batch_id  INTEGER NOT NULL,
+    root      TEXT NOT NULL,
+    count     INTEGER NOT NULL,
+    uri       TEXT NOT NULL,
+    tx_hash   TEXT NOT NULL,
+    PRIMARY KEY (pool_id, batch_id)
+);
+
+CREATE TABLE IF NOT EXISTS models (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    pool_id       INTEGER NOT NULL,
+    chain_id      INTEGER NOT NULL,                 -- the on-chain model id within the pool
+    builder       TEXT NOT NULL,
+    model_hash    TEXT NOT NULL,
+    dataset_root  TEXT NOT NULL,
+    metrics       TEXT NOT NULL,                    -- canonical JSON
+    metrics_hash  TEXT NOT NULL,
+    artifact      BLOB NOT NULL,                    -- serialised classifier
+    tx_hash       TEXT NOT NULL,
+    created_at    REAL NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS model_values (
+    model_id  INTEGER NOT NULL REFERENCES models(id),
+    record_id INTEGER NOT NULL REFERENCES records(id),
+    value     REAL NOT NULL,
+    PRIMARY KEY (model_id, record_id)
+);
+
+CREATE TABLE IF NOT EXISTS ledger (
+    seq            INTEGER PRIMARY KEY,
+    pool_id        INTEGER NOT NULL,
+    body           TEXT NOT NULL,                   -- canonical JSON of the entry
+    hash           TEXT NOT NULL,
+    epoch          INTEGER                          -- NULL until folded into an epoch
+);
+CREATE INDEX IF NOT EXISTS ledger_pool_epoch ON ledger(pool_id, epoch);
+
+CREATE TABLE IF NOT EXISTS vouchers (
+    pool_id     INTEGER NOT NULL,
+    payer       TEXT NOT NULL,
+    cumulative  TEXT NOT NULL,
+    signature   BLOB NOT NULL,
+    PRIMARY KEY (pool_id, payer)
+);
+
+CREATE TABLE IF NOT EXISTS epochs (
+    pool_id     INTEGER NOT NULL,
+    epoch       INTEGER NOT NULL,
+    root        TEXT NOT NULL,
+    total       TEXT NOT NULL,
+    dust        TEXT NOT NULL,                      -- rounding dust carried out of this epoch
+    file_path   TEXT NOT NULL,
+    file_hash   TEXT NOT NULL,
+    tx_hash     TEXT NOT NULL,
+    closed_at   REAL NOT NULL,
+    PRIMARY KEY (pool_id, epoch)
+);
+
+CREATE TABLE IF NOT EXISTS earnings (
+    pool_id     INTEGER NOT NULL,
+    epoch       INTEGER NOT NULL,
+    account     TEXT NOT NULL,
+    cumulative  TEXT NOT NULL,
+    PRIMARY KEY (pool_id, epoch, account)
+);

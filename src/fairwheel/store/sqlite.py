@@ -1,0 +1,402 @@
+"""The SQLite backend of the store port (WAL journal, synchronous=FULL)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fairwheel.errors import BackendError, Conflict, NotFound
+
+
+class SqliteStore:
+    """Records, embeddings, models, ledger and epochs in one SQLite file.
+
+    Every public write runs inside :meth:`transaction`, so a failure leaves no
+    partial state. Money is stored as decimal text and returned as ``int``.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.RLock()
+        self._depth = 0
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            schema = resources.files("fairwheel.store").joinpath("schema.sql").read_text()
+            self._db.executescript(schema)
+        except sqlite3.Error as exc:
+            raise BackendError(f"cannot open database {path}: {exc}") from exc
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run a block atomically; nested blocks join the outer transaction."""
+        with self._lock:
+            outer = self._depth == 0
+            if outer:
+                self._db.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self._db.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if outer:
+                self._db.execute("COMMIT")
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        try:
+            return self._db.execute(sql, params)
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(f"database constraint failed: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise BackendError(f"database error: {exc}") from exc
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self._exec(sql, params).fetchone()
+        return row
+
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return list(self._exec(sql, params).fetchall())
+
+    # -- meta ---------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if row is None else str(row["value"])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction():
+            self._exec(
+                "INSERT INTO meta(key, value) VALUES(?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # -- pools --------------------------------------------------------------
+    def insert_pool(self, pool: dict[str, Any]) -> None:
+        with self.transaction():
+            self._exec(
+                "INSERT INTO pools(id, name, operator, guardian, search_price, predict_price, "
+                "operator_fee_bps, builder_share_bps, labels, licence, tx_hash, created_at) "
+                "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    pool["id"], pool["name"], pool["operator"], pool["guardian"],
+                    str(pool["search_price"]), str(pool["predict_price"]),
+                    pool["operator_fee_bps"], pool["builder_share_bps"],
+                    json.dumps(pool["labels"]), pool["licence"], pool["tx_hash"], time.time(),
+                ),
+            )  # fmt: skip
+
+    def pool(self, pool_id: int) -> dict[str, Any]:
+        row = self._one("SELECT * FROM pools WHERE id = ?", (pool_id,))
+        if row is None:
+            raise NotFound(f"no pool {pool_id}", pool_id=pool_id)
+        out = dict(row)
+        out["search_price"] = int(out["search_price"])
+        out["predict_price"] = int(out["predict_price"])
+        out["labels"] = json.loads(out["labels"])
+        return out
+
+    def pools(self) -> list[dict[str, Any]]:
+        return [self.pool(int(r["id"])) for r in self._all("SELECT id FROM pools ORDER BY id")]
+
+    # -- records ------------------------------------------------------------
+    def nonce_used(self, contributor: str, nonce: int) -> bool:
+        row = self._one(
+            "SELECT 1 FROM used_nonces WHERE contributor = ? AND nonce = ?",
+            (contributor.lower(), str(nonce)),
+        )
+        return row is not None
+
+    def use_nonce(self, contributor: str, nonce: int) -> None:
+        self._exec(
+            "INSERT INTO used_nonces(contributor, nonce) VALUES(?, ?)",
+            (contributor.lower(), str(nonce)),
+        )
+
+    def insert_record(self, rec: dict[str, Any]) -> int:
+        cur = self._exec(
+            "INSERT INTO records(pool_id, record_hash, contributor, content_hash, dup_key, "
+            "blob_digest, preview, label, status, score, reasons, duplicate_of, licence, purposes, "
+            "expiry, nonce, signature, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                rec["pool_id"], rec["record_hash"], rec["contributor"], rec["content_hash"],
+                rec["dup_key"], rec.get("blob_digest"), rec["preview"], rec.get("label"),
+                rec["status"], rec["score"], json.dumps(list(rec["reasons"])),
+                rec.get("duplicate_of"), rec["licence"], rec["purposes"], rec["expiry"],
+                str(rec["nonce"]), rec["signature"], time.time(),
+            ),
+        )  # fmt: skip
+        return int(cur.lastrowid or 0)
+
+    def record(self, record_id: int) -> dict[str, Any]:
+        row = self._one("SELECT * FROM records WHERE id = ?", (record_id,))
+        if row is None:
+            raise NotFound(f"no record {record_id}", record_id=record_id)
+        return _record_dict(row)
+
+    def records(self, pool_id: int, status: str | None = None) -> list[dict[str, Any]]:
+        if status is None:
+            rows = self._all("SELECT * FROM records WHERE pool_id = ? ORDER BY id", (pool_id,))
+        else:
+            rows = self._all(
+                "SELECT * FROM records WHERE pool_id = ? AND status = ? ORDER BY id",
+                (pool_id, status),
+            )
+        return [_record_dict(r) for r in rows]
+
+    def records_by_ids(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._all(f"SELECT * FROM records WHERE id IN ({marks})", list(ids))
+        return {int(r["id"]): _record_dict(r) for r in rows}
+
+    def owner_of_duplicate(self, pool_id: int, dup_key: bytes) -> int | None:
+        """The earliest accepted (or revoked) record with this duplicate key: its owner."""
+        row = self._one(
+            "SELECT id FROM records WHERE pool_id = ? AND dup_key = ? "
+            "AND status IN ('accepted', 'revoked', 'quarantined') ORDER BY id LIMIT 1",
+            (pool_id, dup_key),
+        )
+        return None if row is None else int(row["id"])
+
+    def unanchored(self, pool_id: int) -> list[dict[str, Any]]:
+        rows = self._all(
+            "SELECT * FROM records WHERE pool_id = ? AND status = 'accepted' "
+            "AND batch_id IS NULL ORDER BY id",
+            (pool_id,),
+        )
+        return [_record_dict(r) for r in rows]
+
+    def set_anchor(self, record_id: int, batch_id: int, proof: list[str]) -> None:
+        self._exec(
+            "UPDATE records SET batch_id = ?, proof = ? WHERE id = ?",
+            (batch_id, json.dumps(proof), record_id),
+        )
+
+    def set_status(self, record_id: int, status: str, reasons: Sequence[str]) -> None:
+        self._exec(
+            "UPDATE records SET status = ?, reasons = ? WHERE id = ?",
+            (status, json.dumps(list(reasons)), record_id),
+        )
+
+    def status_counts(self, pool_id: int) -> dict[str, int]:
+        rows = self._all(
+            "SELECT status, COUNT(*) AS n FROM records WHERE pool_id = ? GROUP BY status",
+            (pool_id,),
+        )
+        return {str(r["status"]): int(r["n"]) for r in rows}
+
+    def rejection_counts(self, pool_id: int) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for rec in self.records(pool_id, "rejected"):
+            reason = rec["reasons"][0].split(" ")[0] if rec["reasons"] else "unknown"
+            counts[reason] = counts.get(reason, 0) + 1
+        return counts
+
+    # -- embeddings ---------------------------------------------------------
+    def put_embedding(self, record_id: int, model_id: str, vector: np.ndarray) -> None:
+        blob = np.asarray(vector, dtype=np.float32).tobytes()
+        self._exec(
+            "INSERT OR REPLACE INTO embeddings(record_id, model_id, vector) VALUES(?,?,?)",
+            (record_id, model_id, blob),
+        )
+
+    def embeddings(
+        self, pool_id: int, statuses: Sequence[str] = ("accepted",)
+    ) -> tuple[list[int], np.ndarray]:
+        marks = ",".join("?" * len(statuses))
+        rows = self._all(
+            "SELECT e.record_id, e.vector FROM embeddings e JOIN records r ON r.id = e.record_id "
+            f"WHERE r.pool_id = ? AND r.status IN ({marks}) ORDER BY e.record_id",
+            [pool_id, *statuses],
+        )
+        ids = [int(r["record_id"]) for r in rows]
+        if not rows:
+            return ids, np.zeros((0, 0), dtype=np.float32)
+        return ids, np.stack([np.frombuffer(r["vector"], dtype=np.float32) for r in rows])
+
+    def index_generation(self, pool_id: int) -> str:
+        """A marker that changes whenever the set of servable records changes."""
+        row = self._one(
+            "SELECT COUNT(*) AS n, COALESCE(MAX(id), 0) AS m, "
+            "COALESCE(SUM(id * (status = 'accepted')), 0) AS s "
+            "FROM records WHERE pool_id = ? AND status = 'accepted'",
+            (pool_id,),
+        )
+        assert row is not None
+        return f"{row['n']}:{row['m']}:{row['s']}"
+
+    # -- batches ------------------------------------------------------------
+    def insert_batch(self, batch: dict[str, Any]) -> None:
+        self._exec(
+            "INSERT INTO batches(pool_id, batch_id, root, count, uri, tx_hash) VALUES(?,?,?,?,?,?)",
+            (batch["pool_id"], batch["batch_id"], batch["root"], batch["count"], batch["uri"],
+             batch["tx_hash"]),
+        )  # fmt: skip
+
+    def batch(self, pool_id: int, batch_id: int) -> dict[str, Any]:
+        row = self._one(
+            "SELECT * FROM batches WHERE pool_id = ? AND batch_id = ?", (pool_id, batch_id)
+        )
+        if row is None:
+            raise NotFound(f"no batch {batch_id} in pool {pool_id}")
+        return dict(row)
+
+    # -- models -------------------------------------------------------------
+    def insert_model(self, model: dict[str, Any], values: dict[int, float]) -> int:
+        cur = self._exec(
+            "INSERT INTO models(pool_id, chain_id, builder, model_hash, dataset_root, metrics, "
+            "metrics_hash, artifact, tx_hash, created_at) VALUES(?,?,?,?,?,?,?,?,?,?)",
+            (model["pool_id"], model["chain_id"], model["builder"], model["model_hash"],
+             model["dataset_root"], model["metrics"], model["metrics_hash"], model["artifact"],
+             model["tx_hash"], time.time()),
+        )  # fmt: skip
+        model_id = int(cur.lastrowid or 0)
+        self._db.executemany(
+            "INSERT INTO model_values(model_id, record_id, value) VALUES(?,?,?)",
+            [(model_id, rid, float(v)) for rid, v in values.items()],
+        )
+        return model_id
+
+    def latest_model(self, pool_id: int) -> dict[str, Any]:
+        row = self._one(
+            "SELECT * FROM models WHERE pool_id = ? ORDER BY id DESC LIMIT 1", (pool_id,)
+        )
+        if row is None:
+            raise NotFound(f"pool {pool_id} has no trained model yet", pool_id=pool_id)
+        out = dict(row)
+        out["metrics"] = json.loads(out["metrics"])
+        return out
+
+    def model_values(self, model_id: int) -> dict[int, float]:
+        rows = self._all(
+            "SELECT record_id, value FROM model_values WHERE model_id = ?", (model_id,)
+        )
+        return {int(r["record_id"]): float(r["value"]) for r in rows}
+
+    # -- vouchers and ledger -------------------------------------------------
+    def voucher(self, pool_id: int, payer: str) -> tuple[int, bytes] | None:
+        row = self._one(
+            "SELECT cumulative, signature FROM vouchers WHERE pool_id = ? AND payer = ?",
+            (pool_id, payer.lower()),
+        )
+        return None if row is None else (int(row["cumulative"]), bytes(row["signature"]))
+
+    def vouchers(self, pool_id: int) -> list[tuple[str, int, bytes]]:
+        rows = self._all(
+            "SELECT payer, cumulative, signature FROM vouchers WHERE pool_id = ? ORDER BY payer",
+            (pool_id,),
+        )
+        return [(str(r["payer"]), int(r["cumulative"]), bytes(r["signature"])) for r in rows]
+
+    def put_voucher(self, pool_id: int, payer: str, cumulative: int, signature: bytes) -> None:
+        self._exec(
+            "INSERT INTO vouchers(pool_id, payer, cumulative, signature) VALUES(?,?,?,?) "
+            "ON CONFLICT(pool_id, payer) DO UPDATE SET cumulative = excluded.cumulative, "
+            "signature = excluded.signature",
+            (pool_id, payer.lower(), str(cumulative), signature),
+        )
+
+    def ledger_tail(self) -> tuple[int, str]:
+        """The last sequence number and hash of the ledger (0 and the genesis hash if empty)."""
+        row = self._one("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1")
+        return (0, "0x" + "00" * 32) if row is None else (int(row["seq"]), str(row["hash"]))
+
+    def append_ledger(self, seq: int, pool_id: int, body: str, entry_hash: str) -> None:
+        self._exec(
+            "INSERT INTO ledger(seq, pool_id, body, hash) VALUES(?,?,?,?)",
+            (seq, pool_id, body, entry_hash),
+        )
+
+    def pool_dust(self, pool_id: int) -> int:
+        """Rounding dust the pool carries into its next call."""
+        row = self._one(
+            "SELECT body FROM ledger WHERE pool_id = ? ORDER BY seq DESC LIMIT 1", (pool_id,)
+        )
+        if row is not None:
+            return int(json.loads(row["body"])["dust_out"])
+        return 0
+
+    def open_ledger(self, pool_id: int) -> list[dict[str, Any]]:
+        """Entries of the pool not yet folded into an epoch, in order."""
+        rows = self._all(
+            "SELECT seq, body, hash FROM ledger WHERE pool_id = ? AND epoch IS NULL ORDER BY seq",
+            (pool_id,),
+        )
+        return [{**json.loads(r["body"]), "hash": r["hash"]} for r in rows]
+
+    def ledger(self, pool_id: int | None = None) -> list[dict[str, Any]]:
+        if pool_id is None:
+            rows = self._all("SELECT body, hash FROM ledger ORDER BY seq")
+        else:
+            rows = self._all(
+                "SELECT body, hash FROM ledger WHERE pool_id = ? ORDER BY seq", (pool_id,)
+            )
+        return [{**json.loads(r["body"]), "hash": r["hash"]} for r in rows]
+
+    def mark_epoch(self, pool_id: int, seqs: Sequence[int], epoch: int) -> None:
+        self._db.executemany(
+            "UPDATE ledger SET epoch = ? WHERE pool_id = ? AND seq = ?",
+            [(epoch, pool_id, s) for s in seqs],
+        )
+
+    # -- epochs -------------------------------------------------------------
+    def last_epoch(self, pool_id: int) -> dict[str, Any] | None:
+        row = self._one(
+            "SELECT * FROM epochs WHERE pool_id = ? ORDER BY epoch DESC LIMIT 1", (pool_id,)
+        )
+        return None if row is None else dict(row)
+
+    def epoch(self, pool_id: int, epoch: int) -> dict[str, Any]:
+        row = self._one("SELECT * FROM epochs WHERE pool_id = ? AND epoch = ?", (pool_id, epoch))
+        if row is None:
+            raise NotFound(f"pool {pool_id} has no closed epoch {epoch}")
+        return dict(row)
+
+    def insert_epoch(self, ep: dict[str, Any], earnings: dict[str, int]) -> None:
+        self._exec(
+            "INSERT INTO epochs(pool_id, epoch, root, total, dust, file_path, file_hash, tx_hash, "
+            "closed_at) VALUES(?,?,?,?,?,?,?,?,?)",
+            (ep["pool_id"], ep["epoch"], ep["root"], str(ep["total"]), str(ep["dust"]),
+             ep["file_path"], ep["file_hash"], ep["tx_hash"], time.time()),
+        )  # fmt: skip
+        self._db.executemany(
+            "INSERT INTO earnings(pool_id, epoch, account, cumulative) VALUES(?,?,?,?)",
+            [(ep["pool_id"], ep["epoch"], a, str(v)) for a, v in earnings.items()],
+        )
+
+    def earnings(self, pool_id: int, epoch: int) -> dict[str, int]:
+        rows = self._all(
+            "SELECT account, cumulative FROM earnings WHERE pool_id = ? AND epoch = ?",
+            (pool_id, epoch),
+        )
+        return {str(r["account"]): int(r["cumulative"]) for r in rows}
+
+
+def _record_dict(row: sqlite3.Row) -> dict[str, Any]:
+    out = dict(row)
+    out["reasons"] = json.loads(out["reasons"])
+    out["proof"] = json.loads(out["proof"]) if out["proof"] else None
+    out["record_hash"] = bytes(out["record_hash"])
+    out["content_hash"] = bytes(out["content_hash"])
+    return out

@@ -1,0 +1,1 @@
+"""Training vertical models on a pool's consented records."""

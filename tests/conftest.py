@@ -1,0 +1,36 @@
+"""Shared fixtures. Each node test gets a fresh home and a fresh in-process chain."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture
+def node_factory(tmp_path: Path) -> Iterator:
+    """Open nodes on the embedded chain; ``embedder`` defaults to the named fake for speed."""
+    from fairwheel.config import load_settings
+    from fairwheel.node import Node
+
+    opened: list[Node] = []
+
+    def make(embedder_url: str = "fake-hash://384", **overrides: object) -> Node:
+        home = tmp_path / f"node{len(opened)}"
+        settings = load_settings(
+            home=home, chain_url="embedded://", embedder_url=embedder_url, **overrides
+        )
+        node = Node.open(settings)
+        opened.append(node)
+        return node
+
+    yield make
+    for node in opened:
+        node.close()

@@ -1,0 +1,174 @@
+"""One flywheel turn through the node on the embedded chain and the real contracts.
+
+The embedder here is the named fake (``fake-hash://``) so the flow runs in
+seconds; tests/test_demo.py runs the same turn with the real model.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from fairwheel.errors import InsufficientFunds, ReplayError, SignatureError
+from fairwheel.sim.data import synthetic_support_queries
+from fairwheel.wallet import ConsumerWallet, ContributorWallet
+
+PRICE_SEARCH = 1_000_003
+PRICE_PREDICT = 2_000_011
+
+
+@pytest.fixture
+def turn(node_factory):
+    """A node with a pool, 4 contributors' records anchored and a model trained."""
+    node = node_factory()
+    examples = synthetic_support_queries(96, seed=11)
+    pool = node.create_pool(
+        "t", search_price=PRICE_SEARCH, predict_price=PRICE_PREDICT, operator_fee_bps=1000,
+        builder_share_bps=2000, labels=sorted({e.label for e in examples}),
+    )  # fmt: skip
+    pid = pool["id"]
+    people = [node.chain.new_account() for _ in range(4)]
+    wallets = [ContributorWallet(p, node.consent_domain()) for p in people]
+    now = node.chain.now()
+    subs = [
+        wallets[i % 4].submission(pid, e.text, e.label, now=now) for i, e in enumerate(examples)
+    ]
+    results = node.submit(pid, subs)
+    receipts = node.anchor(pid)
+    builder = node.chain.new_account()
+    node.train(pid, builder.address)
+    consumer = ConsumerWallet(node.chain.new_account(), node.voucher_domain())
+    proto = node.protocol
+    proto.mint(consumer.address, 10**12, sender=node.operator)
+    proto.approve(proto.addresses["UsageEscrow"], 10**12, sender=consumer.account)
+    proto.deposit(pid, 10**9, sender=consumer.account)
+    return {"node": node, "pid": pid, "people": people, "wallets": wallets, "subs": subs,
+            "results": results, "receipts": receipts, "builder": builder, "consumer": consumer,
+            "examples": examples}  # fmt: skip
+
+
+def test_every_receipt_verifies_in_the_contract(turn) -> None:
+    node, receipts = turn["node"], turn["receipts"]
+    accepted = [r for r in turn["results"] if r.status == "accepted"]
+    assert len(receipts) == len(accepted) > 80
+    assert all(node.verify_receipt(r) for r in receipts)
+    forged = replace(receipts[0], contributor=turn["people"][1].address)
+    assert not node.verify_receipt(forged)
+
+
+def test_forged_and_replayed_consent_are_refused_with_reasons(turn) -> None:
+    node, pid, wallets = turn["node"], turn["pid"], turn["wallets"]
+    now = node.chain.now()
+    honest = wallets[0].submission(pid, "a brand new question about my card", "card_lost", now=now)
+    forged = wallets[1].submission(
+        pid, "another new one about transfers", "transfer_failed", now=now
+    )
+    forged = replace(forged, consent=replace(forged.consent, contributor=wallets[0].address))
+    tampered = replace(honest, text="a different text under the same consent")
+    out = node.submit(pid, [forged, tampered, honest, honest])
+    assert [o.status for o in out] == ["rejected", "rejected", "accepted", "rejected"]
+    assert out[0].reasons[0].startswith("bad_signature")
+    assert out[1].reasons[0].startswith("consent_mismatch")
+    assert out[3].reasons[0].startswith("consent_replayed")
+
+
+def test_first_submitter_owns_content_and_copies_are_rejected(turn) -> None:
+    node, pid, wallets, subs = turn["node"], turn["pid"], turn["wallets"], turn["subs"]
+    now = node.chain.now()
+    original = subs[0]
+    copy = wallets[3].submission(pid, "  " + original.text.upper(), original.label, now=now)
+    (result,) = node.submit(pid, [copy])
+    assert result.status == "rejected" and result.reasons[0].startswith("duplicate")
+    assert result.duplicate_of == turn["results"][0].record_id
+
+
+def test_paid_calls_refuse_forged_replayed_and_uncovered_vouchers(turn) -> None:
+    node, pid, consumer = turn["node"], turn["pid"], turn["consumer"]
+    voucher, sig = consumer.pay(pid, PRICE_SEARCH)
+    stranger = ConsumerWallet(node.chain.new_account(), node.voucher_domain())
+    _, forged_sig = stranger.pay(pid, PRICE_SEARCH)
+    with pytest.raises(SignatureError):
+        node.search(pid, "lost card", 3, voucher, forged_sig)
+    node.search(pid, "lost card", 3, voucher, sig)
+    consumer.confirm(voucher)
+    with pytest.raises(ReplayError):
+        node.search(pid, "lost card", 3, voucher, sig)
+    greedy, greedy_sig = consumer.pay(pid, 10**10)  # more than the escrow holds
+    with pytest.raises(InsufficientFunds):
+        node.search(pid, "lost card", 3, greedy, greedy_sig)
+    assert len(node.store.ledger(pid)) == 1  # refused calls leave nothing behind
+
+
+def test_epoch_conserves_tokens_and_claims_verify_on_chain(turn) -> None:
+    node, pid, consumer = turn["node"], turn["pid"], turn["consumer"]
+    proto = node.protocol
+    for i, e in enumerate(turn["examples"][:12]):
+        kind = "search" if i % 2 else "predict"
+        voucher, sig = consumer.pay(pid, node.price_of(pid, kind))
+        if kind == "search":
+            node.search(pid, e.text, 4, voucher, sig)
+        else:
+            node.predict(pid, e.text, voucher, sig)
+        consumer.confirm(voucher)
+    op_before = proto.token_balance(node.operator.address)
+    report = node.close_epoch(pid)
+    ledger = node.store.ledger(pid)
+    paid = sum(int(e["price"]) for e in ledger)
+    fees = sum(int(e["operator_fee"]) for e in ledger)
+    assert report.paid == paid == proto.redeemed(pid, consumer.address)
+    assert report.total == sum(report.earnings.values()) == proto.funded(pid)
+    assert proto.token_balance(node.operator.address) - op_before + report.redeemed == (
+        fees + report.dust
+    )
+    assert node.verify_epoch(pid, report.epoch).ok
+
+    node.chain.advance_time(node.settings.activation_delay + 1)
+    claimed = 0
+    for account in [*turn["people"], turn["builder"]]:
+        if report.earnings.get(account.address.lower()):
+            before = proto.token_balance(account.address)
+            # A third party (the operator) sends the claim; the leaf's account is paid.
+            paid_out = node.claim(pid, account.address, sender=node.operator)
+            assert proto.token_balance(account.address) - before == paid_out
+            claimed += paid_out
+    assert claimed == report.total == proto.total_claimed(pid)
+    assert paid == claimed + fees + report.dust  # nothing unclaimed is left
+
+
+def test_tampered_epoch_file_fails_verification(turn, tmp_path) -> None:
+    node, pid, consumer = turn["node"], turn["pid"], turn["consumer"]
+    for _ in range(3):
+        voucher, sig = consumer.pay(pid, PRICE_SEARCH)
+        node.search(pid, "my transfer failed", 3, voucher, sig)
+        consumer.confirm(voucher)
+    report = node.close_epoch(pid)
+    lines = Path(report.file_path).read_text().splitlines()
+    leaf_at = next(i for i, line in enumerate(lines) if '"leaf"' in line)
+    leaf = json.loads(lines[leaf_at])
+    leaf["cumulative"] = str(int(leaf["cumulative"]) + 1)
+    lines[leaf_at] = json.dumps(leaf, sort_keys=True)
+    bad = tmp_path / "tampered.jsonl"
+    bad.write_text("\n".join(lines) + "\n")
+    verdict = node.verify_epoch(pid, report.epoch, bad)
+    assert not verdict.ok and "leaf amounts" in (verdict.problem or "")
+
+
+def test_revoked_record_is_not_served_and_loses_its_content(turn) -> None:
+    node, pid, consumer = turn["node"], turn["pid"], turn["consumer"]
+    query = turn["examples"][0].text
+    voucher, sig = consumer.pay(pid, PRICE_SEARCH)
+    top = node.search(pid, query, 3, voucher, sig).hits[0]
+    consumer.confirm(voucher)
+    owner = next(p for p in turn["people"] if p.address.lower() == top.contributor)
+    node.revoke(top.record_id, owner)
+    assert node.protocol.is_revoked(pid, node.store.record(top.record_id)["record_hash"])
+    voucher, sig = consumer.pay(pid, PRICE_SEARCH)
+    after = node.search(pid, query, 3, voucher, sig)
+    assert top.record_id not in {h.record_id for h in after.hits}
+    from fairwheel.errors import NotFound
+
+    with pytest.raises(NotFound):
+        node.record_text(top.record_id)
