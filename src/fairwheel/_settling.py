@@ -86,41 +86,55 @@ class SettlingMixin:
             "epoch": epoch,
             "chain_id": self.chain.chain_id,
             "distributor": self.protocol.addresses["RewardDistributor"],
+            "contracts": dict(self.protocol.addresses),
             "previous_leaves": {a: str(v) for a, v in sorted(previous.items())},
             "dust_in": str(dust_in),
             "first_prev_hash": entries[0]["prev_hash"],
         }
         path = self.settings.home / "epochs" / f"pool-{pool_id}-epoch-{epoch}.jsonl"
         file_hash = write_epoch_file(path, header, entries, earnings)
-        to_fund = folded.total - int(self.protocol.funded(pool_id))
-        if to_fund > 0:
-            self._record_gas(
-                "approve",
-                self.protocol.approve(
-                    self.protocol.addresses["RewardDistributor"], to_fund, sender=self.operator
-                ),
-            )
-        tx = self.protocol.post_root(
-            pool_id,
-            epoch,
-            bytes.fromhex(root[2:]),
-            folded.total,
-            bytes.fromhex(file_hash[2:]),
-            sender=self.operator,
-        )
-        self._record_gas("post_root", tx)
+        tx_hash = self._post_root(pool_id, epoch, root, folded.total, file_hash)
         with self.store.transaction():
             self.store.insert_epoch(
                 {"pool_id": pool_id, "epoch": epoch, "root": root, "total": folded.total,
                  "dust": folded.dust, "file_path": str(path), "file_hash": file_hash,
-                 "tx_hash": tx.tx_hash},
+                 "tx_hash": tx_hash},
                 earnings,
             )  # fmt: skip
             self.store.mark_epoch(pool_id, [int(e["seq"]) for e in entries], epoch)
         return EpochReport(
             pool_id, epoch, root, folded.total, folded.paid, folded.fees, folded.dust,
-            redeemed, str(path), file_hash, tx.tx_hash, len(entries), earnings,
+            redeemed, str(path), file_hash, tx_hash, len(entries), earnings,
         )  # fmt: skip
+
+    def _post_root(self, pool_id: int, epoch: int, root: str, total: int, file_hash: str) -> str:
+        """Fund and post the root, or adopt it if an interrupted earlier close posted it."""
+        if int(self.protocol.last_epoch(pool_id)) >= epoch:
+            posted = self.protocol.epoch_root(pool_id, epoch)
+            if "0x" + bytes(posted.root).hex() == root and (
+                "0x" + bytes(posted.epoch_file_hash).hex() == file_hash
+            ):
+                return "already-posted"
+            raise Conflict(
+                f"epoch {epoch} of pool {pool_id} is on-chain with another root; "
+                "the database and the chain disagree"
+            )
+        to_fund = total - int(self.protocol.funded(pool_id))
+        if to_fund > 0:
+            distributor = self.protocol.addresses["RewardDistributor"]
+            self._record_gas(
+                "approve", self.protocol.approve(distributor, to_fund, sender=self.operator)
+            )
+        tx = self.protocol.post_root(
+            pool_id,
+            epoch,
+            bytes.fromhex(root[2:]),
+            total,
+            bytes.fromhex(file_hash[2:]),
+            sender=self.operator,
+        )
+        self._record_gas("post_root", tx)
+        return str(tx.tx_hash)
 
     def _redeem_vouchers(self, pool_id: int) -> int:
         from fairwheel.domain.typed_data import Voucher
@@ -197,6 +211,28 @@ class SettlingMixin:
         return uses
 
 
+def verify_file_on_chain(chain_url: str, pool_id: int, epoch: int, file: Path) -> Verification:
+    """Verify a published epoch file against the chain at ``chain_url``, with no database.
+
+    The contract addresses are read from the file's header; the root, total and
+    file hash are read from the RewardDistributor at that address.
+    """
+    from fairwheel.chain import connect_chain
+    from fairwheel.chain.protocol import Protocol
+
+    try:
+        header = json.loads(file.read_text().splitlines()[0])
+        contracts = dict(header["contracts"])
+        chain_id = int(header["chain_id"])
+    except (OSError, IndexError, KeyError, ValueError) as exc:
+        raise VerificationError(f"{file}: not an epoch file ({exc})") from exc
+    chain = connect_chain(chain_url)
+    if chain.chain_id != chain_id:
+        raise VerificationError(f"{file} is for chain {chain_id}, {chain_url} is {chain.chain_id}")
+    protocol = Protocol.bind(chain, contracts)
+    return verify_against_chain(protocol, pool_id, epoch, file)
+
+
 def verify_against_chain(protocol: Any, pool_id: int, epoch: int, file: Path) -> Verification:
     """Check a published epoch file against the chain alone (no node database)."""
     from fairwheel.settlement.epoch import verify_epoch_file
@@ -207,9 +243,9 @@ def verify_against_chain(protocol: Any, pool_id: int, epoch: int, file: Path) ->
     try:
         check = verify_epoch_file(file)
     except (VerificationError, ValueError, KeyError, json.JSONDecodeError) as exc:
-        problem = exc.message if isinstance(exc, VerificationError) else f"malformed file: {exc}"
-        return Verification(pool_id, epoch, False, "", chain_root, "", chain_hash, problem)
-    problem = None
+        reason = exc.message if isinstance(exc, VerificationError) else f"malformed file: {exc}"
+        return Verification(pool_id, epoch, False, "", chain_root, "", chain_hash, reason)
+    problem: str | None = None
     if (check.pool, check.epoch) != (pool_id, epoch):
         problem = f"file is for pool {check.pool} epoch {check.epoch}"
     elif check.file_hash != chain_hash:

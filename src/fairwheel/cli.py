@@ -4,14 +4,18 @@ so ``fairwheel --help`` is instant."""
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
 from fairwheel.errors import FairwheelError
+
+if TYPE_CHECKING:
+    from fairwheel.node import Node
 
 app = typer.Typer(
     name="fairwheel",
@@ -20,7 +24,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-epoch_app = typer.Typer(help="Epoch settlement files.", no_args_is_help=True)
+T = TypeVar("T")
+epoch_app = typer.Typer(help="Epoch settlement: close, check, verify.", no_args_is_help=True)
 app.add_typer(epoch_app, name="epoch")
 
 
@@ -31,6 +36,11 @@ def demo(
     ] = None,
     home: Annotated[
         Path | None, typer.Option(help="Node home for this run (default: a fresh temp dir).")
+    ] = None,
+    text_col: Annotated[str, typer.Option(help="Text column of --data.")] = "text",
+    label_col: Annotated[
+        str | None,
+        typer.Option(help="Label column of --data (default: 'label', or the other of two)."),
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Use at most this many rows of --data.")] = None,
     contributors: Annotated[int, typer.Option(min=3)] = 12,
@@ -51,9 +61,10 @@ def demo(
         _fail(f"--data {data}: no such file")
     cfg = DemoConfig(
         home=home, contributors=contributors, consumers=consumers, searches=searches,
-        predictions=predictions, data=data, limit=limit, seed=seed, embedder_url=embedder,
+        predictions=predictions, data=data, text_col=text_col, label_col=label_col,
+        limit=limit, seed=seed, embedder_url=embedder,
     )  # fmt: skip
-    result = _run(lambda: run_demo(cfg))
+    result = run_or_exit(lambda: run_demo(cfg))
     if not result.ok:
         failed = [name for name, ok in result.checks.items() if not ok]
         _fail(f"demo checks failed: {failed}")
@@ -66,8 +77,79 @@ def epoch_check(
     """Recompute an epoch's root from its published file alone and print it."""
     from fairwheel.settlement.epoch import verify_epoch_file
 
-    check = _run(lambda: verify_epoch_file(file))
+    check = run_or_exit(lambda: verify_epoch_file(file))
     typer.echo(json.dumps(check.__dict__, indent=1))
+
+
+@epoch_app.command("close")
+def epoch_close(pool: Annotated[int, typer.Argument(help="Pool id.")]) -> None:
+    """Redeem vouchers, fold the ledger into cumulative earnings and post the epoch root."""
+
+    def work() -> dict[str, object]:
+        with _node() as node:
+            report = node.close_epoch(pool)
+            return {k: v for k, v in report.__dict__.items() if k != "earnings"}
+
+    typer.echo(json.dumps(run_or_exit(work), indent=1, default=str))
+
+
+@epoch_app.command("verify")
+def epoch_verify(
+    pool: Annotated[int, typer.Argument(help="Pool id.")],
+    epoch: Annotated[int, typer.Argument(help="Epoch number.")],
+    file: Annotated[Path, typer.Option(help="The published epoch file.")],
+    chain_url: Annotated[
+        str, typer.Option(help="JSON-RPC URL of the chain the root was posted to.")
+    ] = "http://127.0.0.1:8545",
+) -> None:
+    """Recompute an epoch from its published file and compare with the chain alone.
+
+    Uses no node database: the distributor's address comes from the file's header.
+    Exits 1 and names the first mismatch if anything differs.
+    """
+    from fairwheel._settling import verify_file_on_chain
+
+    verdict = run_or_exit(lambda: verify_file_on_chain(chain_url, pool, epoch, file))
+    typer.echo(json.dumps(verdict.__dict__, indent=1))
+    if not verdict.ok:
+        _fail(f"epoch {epoch} of pool {pool} does not verify: {verdict.problem}")
+
+
+@app.command()
+def claim(
+    pool: Annotated[int, typer.Argument(help="Pool id.")],
+    account: Annotated[str, typer.Argument(help="The account to pay (0x…).")],
+) -> None:
+    """Claim an account's cumulative earnings on-chain (sent by the node's key, paid to ACCOUNT)."""
+
+    def work() -> int:
+        with _node() as node:
+            return node.claim(pool, account, sender=node.operator)
+
+    typer.echo(f"claimed {run_or_exit(work)} token units for {account}")
+
+
+@app.command()
+def earnings(account: Annotated[str, typer.Argument(help="Contributor or builder (0x…).")]) -> None:
+    """Every paid use that earned ACCOUNT something: when, pool, kind and amount."""
+
+    def work() -> list[dict[str, object]]:
+        with _node() as node:
+            return node.earnings_of(account)
+
+    for use in run_or_exit(work):
+        typer.echo(json.dumps(use))
+
+
+@contextmanager
+def _node() -> Iterator[Node]:
+    from fairwheel.node import Node
+
+    node = Node.open()
+    try:
+        yield node
+    finally:
+        node.close()
 
 
 @app.command()
@@ -75,7 +157,7 @@ def settings() -> None:
     """Print the resolved settings (environment, FAIRWHEEL_CONFIG file, defaults)."""
     from fairwheel.config import load_settings
 
-    typer.echo(_run(load_settings).model_dump_json(indent=1))
+    typer.echo(run_or_exit(load_settings).model_dump_json(indent=1))
 
 
 @app.command()
@@ -86,16 +168,27 @@ def version() -> None:
     typer.echo(dist_version("fairwheel"))
 
 
-def _run(fn):  # type: ignore[no-untyped-def]
+def run_or_exit(fn: Callable[[], T]) -> T:
+    """Run ``fn``; turn a FairwheelError into a one-line message and exit code 1."""
     try:
         return fn()
     except FairwheelError as exc:
         _fail(f"{exc.code}: {exc.message}")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(1)
+
+
+def _register_subcommands() -> None:
+    # Sub-apps live next to their capability; their heavy imports stay inside commands.
+    from fairwheel.valuation.cli import value
+
+    app.command("value")(value)
+
+
+_register_subcommands()
 
 
 def main() -> None:
@@ -104,4 +197,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -24,6 +24,12 @@ def default_home() -> Path:
     return Path(os.environ.get("FAIRWHEEL_HOME", Path.home() / ".fairwheel"))
 
 
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/fairwheel`` or ``~/.cache/fairwheel``."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "fairwheel"
+
+
 class Settings(BaseSettings):
     """Node settings. Empty URLs are derived from ``home`` (see :meth:`resolved`)."""
 
@@ -35,6 +41,8 @@ class Settings(BaseSettings):
     index_url: str = ""
     blobs_url: str = ""
     embedder_url: str = "minilm://onnx"
+    # Derived model files (the exported ONNX graph), shared by every node of this user.
+    cache_dir: Path = Field(default_factory=default_cache_dir)
     # Seconds between an epoch root being posted and it becoming claimable.
     activation_delay: int = 3600
     # Seconds a consumer waits between requesting and completing an escrow withdrawal.

@@ -128,9 +128,7 @@ class Node(ServingMixin, SettlingMixin):
         if self._embedder is None:
             from fairwheel.embed import open_embedder
 
-            self._embedder = open_embedder(
-                self.settings.embedder_url, self.settings.home / "models"
-            )
+            self._embedder = open_embedder(self.settings.embedder_url, self.settings.cache_dir)
         return self._embedder
 
     @property
@@ -213,10 +211,10 @@ class Node(ServingMixin, SettlingMixin):
         return self.store.pool(pool["id"])
 
     def consent_domain(self) -> Eip712Domain:
-        return self.protocol.consent_domain()  # type: ignore[no-any-return]
+        return self.protocol.consent_domain()
 
     def voucher_domain(self) -> Eip712Domain:
-        return self.protocol.voucher_domain()  # type: ignore[no-any-return]
+        return self.protocol.voucher_domain()
 
     # -- contribution -------------------------------------------------------
     def submit(self, pool_id: int, submissions: Sequence[Submission]) -> list[SubmitResult]:
@@ -242,16 +240,13 @@ class Node(ServingMixin, SettlingMixin):
         accepted: list[tuple[int, np.ndarray, int]] = []
         with self.store.transaction():
             for i, sub in enumerate(submissions):
-                decision = gate.check_consent(sub, pool_id, domain, now, ctx) or gate.check_schema(
-                    sub, policy
-                )
-                # A signed consent's nonce is spent whatever the verdict; a forged one
-                # must not burn the victim's nonce.
-                forged = decision is not None and decision.reasons[0].startswith("bad_signature")
-                if not forged and not self.store.nonce_used(
-                    sub.consent.contributor, sub.consent.nonce
-                ):
+                decision = gate.check_consent(sub, pool_id, domain, now, ctx)
+                # A valid consent's nonce is spent whatever the later verdict. A consent
+                # that fails (forged, or moved to other content) spends nothing, so an
+                # intercepted signature cannot be used to burn the contributor's nonce.
+                if decision is None:
                     self.store.use_nonce(sub.consent.contributor, sub.consent.nonce)
+                    decision = gate.check_schema(sub, policy)
                 novelty = 1.0
                 if decision is None:
                     decision = gate.check_exact_duplicate(sub, ctx)

@@ -1,1 +1,1 @@
-"""Pure types and rules: records, consent, vouchers, money, Merkle trees. Imports nothing of the project's ports."""
+"""Pure types and rules: records, consent, vouchers, Merkle trees (no ports, no I/O)."""

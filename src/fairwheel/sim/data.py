@@ -41,27 +41,29 @@ _INTENTS: dict[str, list[str]] = {
     ],
     "change_address": [
         "I moved and need to update my address {when}",
-        "how can I change the postal address on my account",
+        "how can I change the postal address on my account from my {device}",
         "please set my new home address, I live {where} now",
-        "where do I edit my address details",
-        "my address is wrong on the statements, can you fix it",
+        "where do I edit my address details in the {device}",
+        "my address is wrong on the statements since {when}, can you fix it",
         "updating my residence after moving {where}",
+        "the {device} won't let me save my new address",
     ],
     "exchange_rate": [
         "what rate do you use to convert {currency}",
-        "why was my {currency} payment converted at a bad rate",
-        "how much is the fee for exchanging {currency}",
+        "why was my {currency} payment {where} converted at a bad rate",
+        "how much is the fee for exchanging {currency} on the {device}",
         "is the {currency} exchange rate fixed when I pay abroad",
-        "which exchange rate applies to {currency} top ups",
-        "the {currency} conversion cost more than expected",
+        "which exchange rate applies to {currency} top ups made {when}",
+        "the {currency} conversion {when} cost more than expected",
     ],
     "account_locked": [
         "my account is locked after too many attempts {when}",
-        "I can't log in, the app says my account is blocked",
-        "how do I unlock my profile, I typed the wrong PIN",
+        "I can't log in on my {device}, it says my account is blocked",
+        "how do I unlock my profile, I typed the wrong PIN on the {device}",
         "access denied to my account since {when}",
-        "you suspended my account and I don't know why",
-        "locked out of online banking, please help",
+        "you suspended my account {when} and I don't know why",
+        "locked out of online banking on my {device}, please help",
+        "the {device} keeps rejecting my password {when}",
     ],
 }
 _SLOTS: dict[str, list[str]] = {
@@ -74,6 +76,8 @@ _SLOTS: dict[str, list[str]] = {
              "subscription", "coffee machine"],
     "person": ["my landlord", "my sister", "a friend", "the plumber", "my business partner",
                "an online shop", "my daughter", "a colleague"],
+    "device": ["phone", "laptop", "tablet", "banking app", "website", "work computer",
+               "new phone", "smartwatch"],
     "currency": ["euro", "dollar", "yen", "pound", "swiss franc", "peso", "rupee", "krona"],
 }  # fmt: skip
 _OPENERS = ["", "", "hi, ", "hello, ", "urgent: ", "quick question: ", "please help, ", "hey, "]
@@ -89,32 +93,46 @@ class Example:
 def synthetic_support_queries(n: int = 360, seed: int = 7) -> list[Example]:
     """``n`` distinct labelled queries spread evenly over six support intents."""
     rng = random.Random(seed)
-    labels = sorted(_INTENTS)
     seen: set[str] = set()
     out: list[Example] = []
-    attempts = 0
-    while len(out) < n and attempts < n * 50:
-        attempts += 1
-        label = labels[len(out) % len(labels)]
+    counts = dict.fromkeys(sorted(_INTENTS), 0)
+    misses = dict.fromkeys(counts, 0)
+    while len(out) < n:
+        open_labels = [lab for lab in counts if misses[lab] < 500]
+        if not open_labels:
+            break  # every intent's phrasings are used up
+        label = min(open_labels, key=lambda lab: (counts[lab], lab))
         template = rng.choice(_INTENTS[label])
         body = template.format(**{k: rng.choice(v) for k, v in _SLOTS.items()})
+        # One phrasing per body: greetings alone would make near copies, not new data.
+        if body.lower() in seen:
+            misses[label] += 1
+            continue
+        counts[label] += 1
+        seen.add(body.lower())
         text = f"{rng.choice(_OPENERS)}{body}{rng.choice(_CLOSERS)}".strip()
-        text = text[0].upper() + text[1:]
-        if text.lower() not in seen:
-            seen.add(text.lower())
-            out.append(Example(text, label))
+        out.append(Example(text[0].upper() + text[1:], label))
     return out
 
 
-def load_csv(path: Path, text_col: str = "text", label_col: str = "label") -> list[Example]:
-    """Load ``text,label`` rows from a CSV file.
+def load_csv(path: Path, text_col: str = "text", label_col: str | None = None) -> list[Example]:
+    """Load labelled text rows from a CSV file.
+
+    Args:
+        path: the CSV file.
+        text_col: the column holding the text.
+        label_col: the column holding the label; by default ``label``, or the only
+            other column of a two-column file (banking77's ``text,category``).
 
     Raises:
         SchemaError: the file lacks one of the columns or has no rows.
     """
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
-        columns = reader.fieldnames or []
+        columns = list(reader.fieldnames or [])
+        if label_col is None:
+            others = [c for c in columns if c != text_col]
+            label_col = "label" if "label" in columns or len(others) != 1 else others[0]
         if text_col not in columns or label_col not in columns:
             raise SchemaError(
                 f"{path} needs columns {text_col!r} and {label_col!r}; it has {columns}"
