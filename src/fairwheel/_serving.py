@@ -49,6 +49,29 @@ class PaidResult:
     model_hash: str | None = None
 
 
+def search_weights(
+    candidates: list[tuple[int, float]], records: Mapping[int, Mapping[str, Any]], k: int
+) -> dict[str, float]:
+    """Contributors' weights for one paid search: their records' exact retrieval Shapley values.
+
+    Args:
+        candidates: (record id, cosine similarity) of the servable candidates.
+        records: the candidates' store rows (for their contributors).
+        k: the number of results the consumer paid for.
+    """
+    from fairwheel.valuation import retrieval_shapley
+
+    weights: dict[str, float] = {}
+    if not candidates:
+        return weights
+    ids = np.asarray([rid for rid, _ in candidates], dtype=np.int64)
+    relevance = np.clip(np.asarray([s for _, s in candidates], dtype=np.float64), 0, None)
+    for rid, value in zip(ids, retrieval_shapley(relevance, ids, k), strict=True):
+        owner = records[int(rid)]["contributor"]
+        weights[owner] = weights.get(owner, 0.0) + float(value)
+    return weights
+
+
 class ServingMixin:
     """Paid search and prediction for :class:`fairwheel.node.Node`."""
 
@@ -103,8 +126,6 @@ class ServingMixin:
         self, pool_id: int, query: str, k: int, voucher: Voucher, signature: bytes
     ) -> PaidResult:
         """A paid top-``k`` search over the pool, attributed by the retrieval game."""
-        from fairwheel.valuation import retrieval_shapley
-
         if not 1 <= k <= 100:
             raise SchemaError("k must be between 1 and 100")
         price = self.price_of(pool_id, "search")
@@ -113,14 +134,8 @@ class ServingMixin:
         # Candidates beyond the top k take part in the retrieval game: they would be
         # in the answer in coalitions without the nearer records.
         candidates = self._servable(pool_id, self.index(pool_id).search(vector, 2 * k))
-        ids = np.asarray([rid for rid, _ in candidates], dtype=np.int64)
-        relevance = np.clip(np.asarray([s for _, s in candidates], dtype=np.float64), 0, None)
-        records = self.store.records_by_ids(list(map(int, ids)))
-        weights: dict[str, float] = {}
-        if len(ids):
-            for rid, value in zip(ids, retrieval_shapley(relevance, ids, k), strict=True):
-                owner = records[int(rid)]["contributor"]
-                weights[owner] = weights.get(owner, 0.0) + float(value)
+        records = self.store.records_by_ids([rid for rid, _ in candidates])
+        weights = search_weights(candidates, records, k)
         hits = [
             Hit(rid, score, self._text(records[rid]), records[rid]["label"],
                 records[rid]["contributor"])

@@ -248,12 +248,16 @@ def verify_against_chain(protocol: Any, pool_id: int, epoch: int, file: Path) ->
     problem: str | None = None
     if (check.pool, check.epoch) != (pool_id, epoch):
         problem = f"file is for pool {check.pool} epoch {check.epoch}"
-    elif check.file_hash != chain_hash:
-        problem = "file hash differs from the hash recorded on-chain"
+    elif epoch > 1 and check.previous_root != "0x" + bytes(
+        protocol.epoch_root(pool_id, epoch - 1).root
+    ).hex():
+        problem = f"previous leaves in the header differ from epoch {epoch - 1}'s root on-chain"
     elif check.root != chain_root:
         problem = "recomputed root differs from the root on-chain"
     elif check.total != int(info.total_cumulative):
         problem = "leaf total differs from the funded total on-chain"
+    elif check.file_hash != chain_hash:
+        problem = "file hash differs from the hash recorded on-chain"
     return Verification(
         pool_id, epoch, problem is None, check.root, chain_root, check.file_hash, chain_hash,
         problem,

@@ -21,6 +21,7 @@ from fairwheel.settlement.ledger import check_entry_sums, verify_chain
 
 EARNINGS_LEAF = ("address", "uint256")
 FILE_FORMAT = "fairwheel-epoch-v1"
+ZERO_ROOT = "0x" + "00" * 32
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,12 @@ def fold(
     dust = dust_in
     for entry in entries:
         check_entry_sums(entry)
+        if int(entry["dust_in"]) != dust:
+            raise VerificationError(
+                f"ledger entry {entry['seq']} carries in {entry['dust_in']} dust, "
+                f"but {dust} was carried out before it",
+                seq=entry["seq"],
+            )
         paid += int(entry["price"])
         fees += int(entry["operator_fee"])
         if entry["builder"] and int(entry["builder_amount"]):
@@ -95,6 +102,7 @@ class EpochCheck:
     total: int
     file_hash: str
     entries: int
+    previous_root: str  # root of the header's previous leaves: must equal epoch - 1's root
 
 
 def verify_epoch_file(path: Path, previous_leaves: Mapping[str, int] | None = None) -> EpochCheck:
@@ -135,7 +143,8 @@ def verify_epoch_file(path: Path, previous_leaves: Mapping[str, int] | None = No
             f"leaf amounts do not follow from the ledger (first mismatch: {wrong[0][0]})",
             account=wrong[0][0],
         )
-    root = earnings_tree(leaves).root_hex if leaves else "0x" + "00" * 32
+    root = earnings_tree(leaves).root_hex if leaves else ZERO_ROOT
+    prior = {a: int(v) for a, v in previous.items() if int(v) > 0}
     return EpochCheck(
         pool=int(header["pool"]),
         epoch=int(header["epoch"]),
@@ -143,4 +152,5 @@ def verify_epoch_file(path: Path, previous_leaves: Mapping[str, int] | None = No
         total=sum(leaves.values()),
         file_hash=file_hash,
         entries=len(entries),
+        previous_root=earnings_tree(prior).root_hex if prior else ZERO_ROOT,
     )
