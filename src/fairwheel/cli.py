@@ -183,9 +183,11 @@ def _fail(message: str) -> NoReturn:
 
 def _register_subcommands() -> None:
     # Sub-apps live next to their capability; their heavy imports stay inside commands.
+    from fairwheel.labeling.cli import labels_app
     from fairwheel.valuation.cli import value
 
     app.command("value")(value)
+    app.add_typer(labels_app, name="labels")
 
 
 _register_subcommands()

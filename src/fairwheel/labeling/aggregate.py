@@ -1,0 +1,455 @@
+"""Aggregating crowd answers: Dawid–Skene EM, with majority vote as the baseline.
+
+The model (Dawid and Skene, 1979): each task ``i`` has a hidden true class
+``z_i`` drawn from class priors ``pi``; worker ``w`` answers label ``l`` on a task
+of class ``k`` with probability ``conf[w, k, l]`` (a full K×K confusion matrix
+per worker, rows = true class), independently of other answers given ``z_i``.
+Parameters are fitted by expectation–maximisation:
+
+* **init**: posteriors ``T[i, k]`` = the share of task ``i``'s votes for ``k``
+  (soft majority vote); gold tasks are clamped to their known class.
+* **M-step**: ``pi_k ∝ sum_i T[i, k] + prior_alpha`` (non-gold tasks only) and
+  ``conf[w, k, l] ∝ sum_{answers (i, w, l)} T[i, k] + alpha``.
+* **E-step**: ``log T[i, k] = log pi_k + sum_{answers (i, w, l)} log conf[w, k, l]``
+  up to normalisation (computed in log space, shifted by the row maximum).
+* **stop** when the objective (log-likelihood of the answers plus the log of
+  the Dirichlet prior) gains less than ``tol`` per answer, or after ``max_iter``.
+
+``alpha`` and ``prior_alpha`` are the only smoothing: a symmetric Dirichlet
+prior with concentration ``1 + alpha`` on each confusion row (and on the
+priors), which makes the M-step a MAP estimate. With the default ``0.01`` it is
+a hundredth of one answer per cell: it keeps every probability positive (a
+label a worker never gave stays possible) and gives rows a worker has no data
+for the uniform ``1/K``; a smaller value approaches the maximum-likelihood
+estimate of the paper. EM never decreases this objective (a test checks it).
+
+A worker's **estimated accuracy** is ``sum_k pi_k * conf[w, k, k]``: the chance
+that they answer a random task correctly. Its **chance level** is the accuracy a
+worker with the same answer distribution would reach by answering blindly
+(``sum_l pi_l * q_w[l]`` with ``q_w = pi @ conf[w]``); both feed
+:mod:`fairwheel.labeling.pay`.
+
+Answers are held as sparse task × (worker, label) count matrices, so one EM
+iteration is three sparse-dense products, O(answers × K); scipy is imported
+lazily.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fairwheel.errors import SchemaError
+from fairwheel.labeling.answers import Answers
+
+DS = "ds"
+MV = "mv"
+METHODS = (DS, MV)
+
+
+@dataclass(frozen=True, eq=False)
+class Aggregation:
+    """The result of an aggregation.
+
+    Attributes:
+        method: ``"ds"`` or ``"mv"``.
+        tasks: Task ids (rows of ``posteriors``).
+        workers: Worker ids.
+        classes: Class labels (columns of ``posteriors``).
+        posteriors: ``(tasks, K)`` posterior class probabilities.
+        labels: Index of each task's label (argmax, first class on ties).
+        confidence: Posterior probability of each task's label.
+        priors: Class priors ``pi``.
+        accuracy: Each worker's estimated accuracy ``sum_k pi_k conf[w, k, k]``.
+        chance: Each worker's chance-level accuracy (see the module docstring).
+        answers: Number of answers of each worker.
+        gold_answers: Number of each worker's answers on gold tasks.
+        gold_correct: How many of those matched the gold class.
+        iterations: EM iterations run (0 for majority vote).
+        converged: Whether the tolerance was reached (always True for MV).
+        objective: The objective after each E-step (DS only).
+        alpha: The Dirichlet smoothing of the confusion rows.
+    """
+
+    method: str
+    tasks: tuple[str, ...]
+    workers: tuple[str, ...]
+    classes: tuple[str, ...]
+    posteriors: np.ndarray
+    labels: np.ndarray
+    confidence: np.ndarray
+    priors: np.ndarray
+    accuracy: np.ndarray
+    chance: np.ndarray
+    answers: np.ndarray
+    gold_answers: np.ndarray
+    gold_correct: np.ndarray
+    iterations: int
+    converged: bool
+    objective: list[float]
+    alpha: float
+    _counts: np.ndarray = field(repr=False)  # (pairs, K) expected counts
+    _row_totals: np.ndarray = field(repr=False)  # (workers, K)
+    _pair_worker: np.ndarray = field(repr=False)
+    _pair_label: np.ndarray = field(repr=False)
+
+    @property
+    def kappa(self) -> np.ndarray:
+        """Chance-corrected accuracy ``(accuracy - chance) / (1 - chance)`` per worker.
+
+        0 for a worker who answers blindly, 1 for a perfect one, negative for one
+        who is worse than blind (an adversary). A worker whose chance level is 1
+        (a single class) gets 1.
+        """
+        gap = 1.0 - self.chance
+        safe = np.where(gap > 1e-12, gap, 1.0)
+        return np.where(gap > 1e-12, (self.accuracy - self.chance) / safe, 1.0)
+
+    @property
+    def gold_accuracy(self) -> np.ndarray:
+        """Share of each worker's gold answers that were right (NaN without gold answers)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(
+                self.gold_answers > 0, self.gold_correct / np.maximum(self.gold_answers, 1), np.nan
+            )
+
+    def confusion(self, worker: int | str) -> np.ndarray:
+        """A worker's full confusion matrix.
+
+        Args:
+            worker: Worker index or id.
+
+        Returns:
+            ``(K, K)`` array; ``[k, l]`` = P(answer ``l`` | true class ``k``); rows sum to 1.
+        """
+        w = self.workers.index(worker) if isinstance(worker, str) else int(worker)
+        k = len(self.classes)
+        denom = self._row_totals[w] + k * self.alpha
+        conf = np.repeat((self.alpha / denom)[:, None], k, axis=1)
+        lo, hi = np.searchsorted(self._pair_worker, [w, w + 1])
+        for p in range(lo, hi):
+            conf[:, self._pair_label[p]] = (self._counts[p] + self.alpha) / denom
+        return conf
+
+    def label_of(self, task: int) -> str:
+        """The aggregated label of task index ``task``."""
+        return self.classes[int(self.labels[task])]
+
+
+class _Design:
+    """Sparse matrices of one answer set, built once and reused by every EM step.
+
+    Answers are grouped by (worker, label) *pair*: ``conf[w, k, l]`` is only
+    ever needed for pairs that occur, so memory is O(answers × K), not
+    O(workers × K²).
+    """
+
+    def __init__(self, answers: Answers) -> None:
+        from scipy import sparse
+
+        n_t, n_w, k = len(answers.tasks), len(answers.workers), len(answers.classes)
+        self.n_tasks, self.n_workers, self.k = n_t, n_w, k
+        keys, pair = np.unique(answers.worker * k + answers.label, return_inverse=True)
+        self.pair_worker = keys // k
+        self.pair_label = keys % k
+        n_p = len(keys)
+        ones = np.ones(answers.n_answers)
+        # s[i, p]: how many times task i got the (worker, label) pair p.
+        self.s = sparse.csr_matrix((ones, (answers.task, pair)), shape=(n_t, n_p))
+        self.st = self.s.T.tocsr()
+        self.pw = sparse.csr_matrix(
+            (np.ones(n_p), (self.pair_worker, np.arange(n_p))), shape=(n_w, n_p)
+        )
+        flat = np.bincount(answers.task * k + answers.label, minlength=n_t * k)
+        self.votes = flat.reshape(n_t, k).astype(float)
+        self.observed = np.bincount(self.pair_worker, minlength=n_w)  # labels used per worker
+        self.answers = np.bincount(answers.worker, minlength=n_w)
+
+    def task_sums(self, per_pair: np.ndarray) -> np.ndarray:
+        """``out[i] = sum over task i's answers of per_pair[pair of the answer]``."""
+        return np.asarray(self.s @ per_pair)
+
+    def pair_sums(self, per_task: np.ndarray) -> np.ndarray:
+        """``out[p] = sum over pair p's answers of per_task[task of the answer]``."""
+        return np.asarray(self.st @ per_task)
+
+    def worker_sums(self, per_pair: np.ndarray) -> np.ndarray:
+        """``out[w] = sum over worker w's pairs of per_pair``."""
+        return np.asarray(self.pw @ per_pair)
+
+
+@dataclass
+class _Params:
+    log_priors: np.ndarray
+    counts: np.ndarray  # (P, K)
+    row_totals: np.ndarray  # (W, K)
+    log_conf: np.ndarray  # (P, K): log conf[w_p, k, l_p]
+    log_prior_density: float
+
+
+def _gold_arrays(answers: Answers, gold: Mapping[str, str] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Gold task indices and their class indices (tasks without answers are ignored)."""
+    if not gold:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    task_ix = {t: i for i, t in enumerate(answers.tasks)}
+    class_ix = {c: k for k, c in enumerate(answers.classes)}
+    rows, cls = [], []
+    for task, label in gold.items():
+        if label not in class_ix:
+            raise SchemaError("gold label not in the label set", task=task, label=label)
+        if task in task_ix:
+            rows.append(task_ix[task])
+            cls.append(class_ix[label])
+    return np.asarray(rows, dtype=np.int64), np.asarray(cls, dtype=np.int64)
+
+
+def _m_step(
+    d: _Design, post: np.ndarray, prior_rows: np.ndarray, alpha: float, prior_alpha: float
+) -> _Params:
+    """Class priors and confusion matrices from posteriors (MAP under the Dirichlet prior)."""
+    k = d.k
+    counts = d.pair_sums(post)  # (P, K): expected times w_p said l_p on class-k tasks
+    row_totals = d.worker_sums(counts)  # (W, K): expected answers of w on class-k tasks
+    log_counts = np.log(counts + alpha)
+    log_rows = np.log(row_totals + k * alpha)
+    log_conf = log_counts - log_rows[d.pair_worker]
+    mass = post[prior_rows].sum(axis=0) + prior_alpha
+    log_priors = np.log(mass / mass.sum())
+    # log density of the Dirichlet(1 + alpha) priors, up to a constant: alpha * sum(log theta).
+    sum_log_conf = (
+        log_counts.sum()
+        + k * float(((k - d.observed) * np.log(alpha)).sum())
+        - k * float(log_rows.sum())
+    )
+    density = alpha * sum_log_conf + prior_alpha * float(log_priors.sum())
+    return _Params(log_priors, counts, row_totals, log_conf, density)
+
+
+def _e_step(
+    d: _Design, params: _Params, gold_rows: np.ndarray, gold_cls: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """Posteriors of the true classes, and the log-likelihood of the answers."""
+    log_joint = d.task_sums(params.log_conf) + params.log_priors
+    top = log_joint.max(axis=1, keepdims=True)
+    scaled = np.exp(log_joint - top)
+    norm = scaled.sum(axis=1, keepdims=True)
+    post = scaled / norm
+    per_task = top[:, 0] + np.log(norm[:, 0])
+    if len(gold_rows):
+        per_task[gold_rows] = log_joint[gold_rows, gold_cls]
+        post[gold_rows] = 0.0
+        post[gold_rows, gold_cls] = 1.0
+    return post, float(per_task.sum())
+
+
+def _worker_stats(d: _Design, params: _Params, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Estimated accuracy and chance level of every worker."""
+    k = d.k
+    priors = np.exp(params.log_priors)
+    denom = params.row_totals + k * alpha  # (W, K)
+    unseen = alpha / denom  # conf[w, k, l] for a label l the worker never gave
+    diag = unseen.copy()
+    p_idx = np.arange(len(d.pair_label))
+    diag[d.pair_worker, d.pair_label] = (params.counts[p_idx, d.pair_label] + alpha) / denom[
+        d.pair_worker, d.pair_label
+    ]
+    accuracy = diag @ priors
+    # q_w[l] = sum_k pi_k conf[w, k, l]; chance_w = sum_l pi_l q_w[l].
+    conf_pairs = np.exp(params.log_conf)  # (P, K)
+    q_pairs = conf_pairs @ priors
+    q_unseen = unseen @ priors  # (W,)
+    seen_prior = np.bincount(d.pair_worker, weights=priors[d.pair_label], minlength=d.n_workers)
+    chance = q_unseen * (1.0 - seen_prior) + np.bincount(
+        d.pair_worker, weights=priors[d.pair_label] * q_pairs, minlength=d.n_workers
+    )
+    return accuracy, chance
+
+
+def _result(
+    method: str,
+    answers: Answers,
+    d: _Design,
+    post: np.ndarray,
+    params: _Params,
+    alpha: float,
+    gold_rows: np.ndarray,
+    gold_cls: np.ndarray,
+    iterations: int,
+    converged: bool,
+    objective: list[float],
+    labels: np.ndarray | None = None,
+) -> Aggregation:
+    if labels is None:
+        labels = post.argmax(axis=1)
+    accuracy, chance = _worker_stats(d, params, alpha)
+    gold_of = np.full(d.n_tasks, -1, dtype=np.int64)
+    gold_of[gold_rows] = gold_cls
+    on_gold = gold_of[answers.task] >= 0
+    right = on_gold & (gold_of[answers.task] == answers.label)
+    return Aggregation(
+        method=method,
+        tasks=answers.tasks,
+        workers=answers.workers,
+        classes=answers.classes,
+        posteriors=post,
+        labels=labels,
+        confidence=post[np.arange(d.n_tasks), labels],
+        priors=np.exp(params.log_priors),
+        accuracy=accuracy,
+        chance=chance,
+        answers=d.answers,
+        gold_answers=np.bincount(answers.worker[on_gold], minlength=d.n_workers),
+        gold_correct=np.bincount(answers.worker[right], minlength=d.n_workers),
+        iterations=iterations,
+        converged=converged,
+        objective=objective,
+        alpha=alpha,
+        _counts=params.counts,
+        _row_totals=params.row_totals,
+        _pair_worker=d.pair_worker,
+        _pair_label=d.pair_label,
+    )
+
+
+def _check_smoothing(alpha: float, prior_alpha: float) -> None:
+    if not (alpha > 0 and np.isfinite(alpha)) or not (prior_alpha > 0 and np.isfinite(prior_alpha)):
+        raise SchemaError("alpha and prior_alpha must be finite and > 0")
+
+
+def _init(
+    answers: Answers, gold: Mapping[str, str] | None
+) -> tuple[_Design, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    d = _Design(answers)
+    gold_rows, gold_cls = _gold_arrays(answers, gold)
+    post = d.votes / d.votes.sum(axis=1, keepdims=True)
+    post[gold_rows] = 0.0
+    post[gold_rows, gold_cls] = 1.0
+    prior_rows = np.ones(d.n_tasks, dtype=bool)
+    prior_rows[gold_rows] = False
+    if not prior_rows.any():  # only gold tasks: estimate the priors from them
+        prior_rows[:] = True
+    return d, post, gold_rows, gold_cls, prior_rows
+
+
+def majority_vote(
+    answers: Answers,
+    *,
+    gold: Mapping[str, str] | None = None,
+    alpha: float = 0.01,
+    prior_alpha: float = 0.01,
+) -> Aggregation:
+    """Majority vote: each task's label is its most frequent answer.
+
+    Ties go to the class that comes first in ``answers.classes``. The confidence
+    is the winning label's share of the votes. Worker accuracies come from one
+    M-step on the vote shares (the same formula as Dawid–Skene).
+
+    Args:
+        answers: The encoded answers.
+        gold: Task id -> known class for gold tasks (clamped to that class).
+        alpha: Dirichlet smoothing of the confusion rows (worker statistics only).
+        prior_alpha: Dirichlet smoothing of the class priors.
+
+    Returns:
+        The :class:`Aggregation`.
+
+    Raises:
+        SchemaError: On bad smoothing or a gold label outside the label set.
+    """
+    _check_smoothing(alpha, prior_alpha)
+    d, post, gold_rows, gold_cls, prior_rows = _init(answers, gold)
+    params = _m_step(d, post, prior_rows, alpha, prior_alpha)
+    labels = post.argmax(axis=1)
+    return _result(MV, answers, d, post, params, alpha, gold_rows, gold_cls, 0, True, [], labels)
+
+
+def dawid_skene(
+    answers: Answers,
+    *,
+    gold: Mapping[str, str] | None = None,
+    alpha: float = 0.01,
+    prior_alpha: float = 0.01,
+    tol: float = 1e-6,
+    max_iter: int = 100,
+) -> Aggregation:
+    """Dawid–Skene EM over per-worker confusion matrices (see the module docstring).
+
+    Args:
+        answers: The encoded answers.
+        gold: Task id -> known class for gold tasks: their posteriors are clamped
+            to that class in every step (semi-supervised Dawid–Skene), and they
+            do not count towards the class priors.
+        alpha: Dirichlet smoothing added to every confusion cell (> 0).
+        prior_alpha: Dirichlet smoothing added to every class prior count (> 0).
+        tol: Stop when the objective gains less than ``tol`` per answer.
+        max_iter: At most this many E-steps (each followed by an M-step unless it
+            is the last); 0 returns the majority-vote initialisation.
+
+    Returns:
+        The :class:`Aggregation`: posteriors from the last E-step and the
+        parameters that produced them.
+
+    Raises:
+        SchemaError: On bad smoothing, tolerance or iteration count, or a gold
+            label outside the label set.
+    """
+    _check_smoothing(alpha, prior_alpha)
+    if (
+        not (tol >= 0)
+        or isinstance(max_iter, bool)
+        or not isinstance(max_iter, int)
+        or max_iter < 0
+    ):
+        raise SchemaError("tol must be >= 0 and max_iter an int >= 0")
+    d, post, gold_rows, gold_cls, prior_rows = _init(answers, gold)
+    params = _m_step(d, post, prior_rows, alpha, prior_alpha)
+    objective: list[float] = []
+    converged = max_iter == 0
+    budget = tol * answers.n_answers
+    it = 0
+    while it < max_iter:
+        it += 1
+        post, loglik = _e_step(d, params, gold_rows, gold_cls)
+        objective.append(loglik + params.log_prior_density)
+        if len(objective) > 1 and objective[-1] - objective[-2] < budget:
+            converged = True
+            break
+        if it < max_iter:
+            params = _m_step(d, post, prior_rows, alpha, prior_alpha)
+    return _result(
+        DS, answers, d, post, params, alpha, gold_rows, gold_cls, it, converged, objective
+    )
+
+
+def aggregate(
+    rows: Iterable[tuple[str, str, str]],
+    *,
+    method: str = DS,
+    classes: Sequence[str] | None = None,
+    gold: Mapping[str, str] | None = None,
+    **options: Any,
+) -> Aggregation:
+    """Encode ``(task, worker, label)`` rows and aggregate them.
+
+    Args:
+        rows: The answers.
+        method: ``"ds"`` (Dawid–Skene) or ``"mv"`` (majority vote).
+        classes: The label set in tie-break order (default: labels seen, sorted).
+        gold: Task id -> known class.
+        **options: Passed to :func:`dawid_skene` or :func:`majority_vote`.
+
+    Returns:
+        The :class:`Aggregation`.
+
+    Raises:
+        SchemaError: On an unknown method or bad answers.
+    """
+    if method not in METHODS:
+        raise SchemaError(f"method must be one of {METHODS}", method=method)
+    answers = Answers.from_rows(rows, classes)
+    if method == DS:
+        return dawid_skene(answers, gold=gold, **options)
+    return majority_vote(answers, gold=gold, **options)

@@ -1,0 +1,170 @@
+"""``fairwheel labels …``: aggregate crowd answers from a CSV file.
+
+The lead registers it with ``app.add_typer(labels_app, name="labels")``.
+numpy and scipy are imported inside the command, so ``fairwheel --help`` stays light.
+"""
+
+from __future__ import annotations
+
+import csv
+import operator
+import time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from fairwheel.errors import FairwheelError
+
+labels_app = typer.Typer(
+    help="Labeling: aggregate crowd answers (Dawid–Skene, majority vote).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+COLUMNS = ("task", "worker", "label")
+
+
+@labels_app.callback()
+def _labels() -> None:
+    """Labeling: aggregate crowd answers (Dawid–Skene, majority vote)."""
+
+
+class Method(StrEnum):
+    """Aggregation methods."""
+
+    ds = "ds"
+    mv = "mv"
+
+
+class CsvError(Exception):
+    """The answers file cannot be used."""
+
+
+def read_answers(path: Path) -> list[tuple[str, str, str]]:
+    """Read ``task,worker,label`` rows (other columns are ignored).
+
+    Header names are matched after trimming spaces, case-insensitively; values
+    are trimmed. A UTF-8 byte-order mark is accepted.
+
+    Args:
+        path: The CSV file.
+
+    Returns:
+        The rows as ``(task, worker, label)``.
+
+    Raises:
+        CsvError: If the file is missing, empty, lacks a column, or has a row
+            with an empty value.
+    """
+    if not path.is_file():
+        raise CsvError(f"{path}: no such file")
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header is None:
+                raise CsvError(f"{path}: empty file (expected a header task,worker,label)")
+            names = [h.strip().lower() for h in header]
+            missing = [c for c in COLUMNS if c not in names]
+            if missing:
+                raise CsvError(
+                    f"{path}: missing column(s) {', '.join(missing)} "
+                    f"(expected task,worker,label; found {','.join(header)})"
+                )
+            pick = operator.itemgetter(*(names.index(c) for c in COLUMNS))
+            rows: list[tuple[str, str, str]] = []
+            for line, rec in enumerate(reader, start=2):
+                try:
+                    t, w, lab = pick(rec)
+                except IndexError:
+                    if not rec:
+                        continue  # blank line
+                    raise CsvError(f"{path}, line {line}: too few fields") from None
+                t, w, lab = t.strip(), w.strip(), lab.strip()
+                if not (t and w and lab):
+                    if not any(v.strip() for v in rec):
+                        continue  # a line of empty fields
+                    raise CsvError(f"{path}, line {line}: empty task, worker or label")
+                rows.append((t, w, lab))
+    except UnicodeDecodeError as exc:
+        raise CsvError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except csv.Error as exc:
+        raise CsvError(f"{path}: bad CSV ({exc})") from None
+    if not rows:
+        raise CsvError(f"{path}: no answers (only a header)")
+    return rows
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+@labels_app.command("aggregate")
+def aggregate_command(
+    answers: Annotated[Path, typer.Argument(help="CSV with columns task,worker,label.")],
+    out: Annotated[Path, typer.Option("--out", help="Write task,label,confidence here.")],
+    workers_out: Annotated[
+        Path | None, typer.Option("--workers-out", help="Write worker,accuracy,answers here.")
+    ] = None,
+    method: Annotated[
+        Method, typer.Option("--method", help="ds: Dawid–Skene; mv: majority vote.")
+    ] = Method.ds,
+    max_iter: Annotated[int, typer.Option(min=0, help="Dawid–Skene: most EM iterations.")] = 100,
+    tol: Annotated[
+        float, typer.Option(min=0.0, help="Dawid–Skene: stop below this gain per answer.")
+    ] = 1e-6,
+) -> None:
+    """Aggregate crowd answers into one label per task, with a confidence.
+
+    Tasks are written in order of first appearance; ties go to the label that
+    sorts first. Each worker's accuracy is estimated from their confusion
+    matrix: sum over classes of prior × P(right | class).
+    """
+    from fairwheel.labeling.aggregate import Answers, dawid_skene, majority_vote
+
+    start = time.perf_counter()
+    try:
+        rows = read_answers(answers)
+        encoded = Answers.from_rows(rows)
+        if method is Method.ds:
+            agg = dawid_skene(encoded, max_iter=max_iter, tol=tol)
+        else:
+            agg = majority_vote(encoded)
+        with out.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(["task", "label", "confidence"])
+            for i, task in enumerate(agg.tasks):
+                writer.writerow([task, agg.label_of(i), f"{agg.confidence[i]:.6f}"])
+        if workers_out is not None:
+            with workers_out.open("w", newline="", encoding="utf-8") as fh:
+                writer = csv.writer(fh, lineterminator="\n")
+                writer.writerow(["worker", "accuracy", "answers"])
+                for w, worker in enumerate(agg.workers):
+                    writer.writerow([worker, f"{agg.accuracy[w]:.6f}", int(agg.answers[w])])
+    except CsvError as exc:
+        _fail(str(exc))
+    except FairwheelError as exc:
+        _fail(f"{exc.code}: {exc.message}")
+    except OSError as exc:
+        _fail(f"cannot write output: {exc}")
+    took = time.perf_counter() - start
+    note = "" if method is Method.mv else f", {agg.iterations} EM iterations"
+    if method is Method.ds and not agg.converged:
+        note += " (not converged: raise --max-iter)"
+    typer.echo(
+        f"{len(rows)} answers, {len(agg.tasks)} tasks, {len(agg.workers)} workers, "
+        f"{len(agg.classes)} labels; {method.value}{note}; {took:.2f} s -> {out}"
+    )
+
+
+def main() -> None:
+    """Run the sub-app on its own (``python -m fairwheel.labeling.cli``)."""
+    labels_app(prog_name="fairwheel labels")
+
+
+if __name__ == "__main__":
+    main()
