@@ -7,6 +7,7 @@ are in :mod:`fairwheel._serving` and epoch settlement in :mod:`fairwheel._settli
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -236,6 +237,7 @@ class Node(ServingMixin, SettlingMixin):
         candidates = [i for i, s in enumerate(submissions) if gate.check_schema(s, policy) is None]
         vectors = self.embedder.embed([submissions[i].text for i in candidates])
         vector_of = dict(zip(candidates, vectors, strict=True))
+        to_encrypt: list[bytes] = []
         results: list[SubmitResult] = []
         accepted: list[tuple[int, np.ndarray, int]] = []
         with self.store.transaction():
@@ -254,7 +256,11 @@ class Node(ServingMixin, SettlingMixin):
                     decision, novelty = gate.check_near_duplicate(sub, vector_of[i], policy, ctx)
                 if decision is None:
                     decision = gate.accept(novelty, sub.text)
-                rid = self._store_record(pool_id, sub, decision)
+                digest = None
+                if decision.accepted:
+                    to_encrypt.append(sub.text.encode())
+                    digest = "sha256:" + hashlib.sha256(to_encrypt[-1]).hexdigest()
+                rid = self._store_record(pool_id, sub, decision, digest)
                 if decision.accepted:
                     self.store.put_embedding(rid, self.embedder.model_id, vector_of[i])
                     ctx.pending.append((rid, sub.consent.contributor, vector_of[i]))
@@ -268,6 +274,10 @@ class Node(ServingMixin, SettlingMixin):
                         decision.duplicate_of,
                     )
                 )
+            # Encrypted content is written (one durability barrier for the batch) before the
+            # records that point to it are committed; a failure here rolls them back.
+            if to_encrypt:
+                self.blobs.put_many(to_encrypt)
         searchable = [(rid, v) for rid, v, purposes in accepted if purposes & PURPOSE_SEARCH]
         if searchable:
             index.add([r for r, _ in searchable], np.stack([v for _, v in searchable]))
@@ -277,9 +287,10 @@ class Node(ServingMixin, SettlingMixin):
         index.save()
         return results
 
-    def _store_record(self, pool_id: int, sub: Submission, decision: GateDecision) -> int:
+    def _store_record(
+        self, pool_id: int, sub: Submission, decision: GateDecision, digest: str | None
+    ) -> int:
         consent = sub.consent
-        digest = self.blobs.put(sub.text.encode()) if decision.accepted else None
         return self.store.insert_record(
             {
                 "pool_id": pool_id,
