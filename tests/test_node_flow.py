@@ -172,3 +172,40 @@ def test_revoked_record_is_not_served_and_loses_its_content(turn) -> None:
 
     with pytest.raises(NotFound):
         node.record_text(top.record_id)
+
+
+def test_revoked_and_rejected_records_never_earn(node_factory) -> None:
+    node = node_factory()
+    pid = node.create_pool(
+        "solo", search_price=1_000, predict_price=1_000, operator_fee_bps=0, builder_share_bps=0
+    )["id"]
+    domain = node.consent_domain()
+    honest, lone, copier = (ContributorWallet(node.chain.new_account(), domain) for _ in range(3))
+    now = node.chain.now()
+    texts = [e.text for e in synthetic_support_queries(20, seed=3)]
+    subs = [honest.submission(pid, t, None, now=now) for t in texts]
+    subs.append(lone.submission(pid, "my card was swallowed by the cash machine", None, now=now))
+    subs.append(copier.submission(pid, texts[0].upper(), None, now=now))  # rejected copy
+    results = node.submit(pid, subs)
+    assert results[-1].status == "rejected"
+    node.anchor(pid)
+    consumer = ConsumerWallet(node.chain.new_account(), node.voucher_domain())
+    node.protocol.mint(consumer.address, 10**9, sender=node.operator)
+    node.protocol.approve_and_deposit(pid, 10**9, sender=consumer.account)
+
+    def search(query: str):
+        voucher, sig = consumer.pay(pid, 1_000)
+        out = node.search(pid, query, 5, voucher, sig)
+        consumer.confirm(voucher)
+        return out
+
+    before = search("the cash machine swallowed my card")
+    assert lone.address.lower() in before.attribution
+    node.revoke(results[-2].record_id, lone.account)
+    for query in ["the cash machine swallowed my card", texts[0], "card swallowed"]:
+        after = search(query)
+        assert lone.address.lower() not in after.attribution
+        assert copier.address.lower() not in after.attribution
+    uses = node.earnings_of(lone.address)
+    assert [u["seq"] for u in uses] == [1] and uses[0]["kind"] == "search"
+    assert uses[0]["amount"] == before.attribution[lone.address.lower()]
