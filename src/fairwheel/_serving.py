@@ -49,27 +49,58 @@ class PaidResult:
     model_hash: str | None = None
 
 
-def search_weights(
-    candidates: list[tuple[int, float]], records: Mapping[int, Mapping[str, Any]], k: int
+def beneficiary_weights(
+    values: Mapping[int, float],
+    records: Mapping[int, Mapping[str, Any]],
+    credit: Mapping[int, Mapping[str, float]] | None = None,
+    labeler_share_bps: int = 0,
 ) -> dict[str, float]:
-    """Contributors' weights for one paid search: their records' exact retrieval Shapley values.
+    """Sum records' values per beneficiary; labelled records share theirs with their labelers.
+
+    A record with labeler credit gives ``labeler_share_bps`` of its value to the labelers
+    whose answers confirmed its label (by their credit shares), the rest to its contributor.
+    """
+    weights: dict[str, float] = {}
+    part = labeler_share_bps / 10_000
+    for rid, value in values.items():
+        shares = (credit or {}).get(rid)
+        owner = records[rid]["contributor"]
+        if shares and part > 0:
+            weights[owner] = weights.get(owner, 0.0) + value * (1 - part)
+            for labeler, share in shares.items():
+                weights[labeler] = weights.get(labeler, 0.0) + value * part * share
+        else:
+            weights[owner] = weights.get(owner, 0.0) + value
+    return weights
+
+
+def search_weights(
+    candidates: list[tuple[int, float]],
+    records: Mapping[int, Mapping[str, Any]],
+    k: int,
+    credit: Mapping[int, Mapping[str, float]] | None = None,
+    labeler_share_bps: int = 0,
+) -> dict[str, float]:
+    """Beneficiaries' weights for one paid search: their records' exact retrieval Shapley values.
 
     Args:
         candidates: (record id, cosine similarity) of the servable candidates.
         records: the candidates' store rows (for their contributors).
         k: the number of results the consumer paid for.
+        credit: labelers' credit per record (see :func:`beneficiary_weights`).
+        labeler_share_bps: the pool's labeler share.
     """
     from fairwheel.valuation import retrieval_shapley
 
-    weights: dict[str, float] = {}
     if not candidates:
-        return weights
+        return {}
     ids = np.asarray([rid for rid, _ in candidates], dtype=np.int64)
     relevance = np.clip(np.asarray([s for _, s in candidates], dtype=np.float64), 0, None)
-    for rid, value in zip(ids, retrieval_shapley(relevance, ids, k), strict=True):
-        owner = records[int(rid)]["contributor"]
-        weights[owner] = weights.get(owner, 0.0) + float(value)
-    return weights
+    values = {
+        int(rid): float(v)
+        for rid, v in zip(ids, retrieval_shapley(relevance, ids, k), strict=True)
+    }
+    return beneficiary_weights(values, records, credit, labeler_share_bps)
 
 
 class ServingMixin:
@@ -134,8 +165,12 @@ class ServingMixin:
         # Candidates beyond the top k take part in the retrieval game: they would be
         # in the answer in coalitions without the nearer records.
         candidates = self._servable(pool_id, self.index(pool_id).search(vector, 2 * k))
-        records = self.store.records_by_ids([rid for rid, _ in candidates])
-        weights = search_weights(candidates, records, k)
+        ids = [rid for rid, _ in candidates]
+        records = self.store.records_by_ids(ids)
+        pool = self.store.pool(pool_id)
+        weights = search_weights(
+            candidates, records, k, self.store.credit(ids), pool["labeler_share_bps"]
+        )
         hits = [
             Hit(rid, score, self._text(records[rid]), records[rid]["label"],
                 records[rid]["contributor"])
@@ -164,12 +199,16 @@ class ServingMixin:
         best = int(np.argmax(proba))
         values = self.store.model_values(model_row["id"])
         records = self.store.records_by_ids(list(values))
-        weights: dict[str, float] = {}
-        for rid, value in values.items():
-            # Revoked or demoted records stop earning from the next call on.
-            if value > 0 and records[rid]["status"] == RecordStatus.ACCEPTED:
-                owner = records[rid]["contributor"]
-                weights[owner] = weights.get(owner, 0.0) + value
+        # Revoked or demoted records stop earning from the next call on.
+        earning = {
+            rid: v
+            for rid, v in values.items()
+            if v > 0 and records[rid]["status"] == RecordStatus.ACCEPTED
+        }
+        pool = self.store.pool(pool_id)
+        weights = beneficiary_weights(
+            earning, records, self.store.credit(list(earning)), pool["labeler_share_bps"]
+        )
         entry = self._charge(
             pool_id, voucher, signature, "predict", price, text, weights, model_row["builder"]
         )
@@ -219,7 +258,6 @@ class ServingMixin:
         """Split the price, append the ledger entry and store the voucher, atomically."""
         from eth_utils import keccak
 
-        from fairwheel.settlement.ledger import make_entry
         from fairwheel.valuation import SplitPolicy, split_call
 
         pool = self.store.pool(pool_id)
@@ -232,24 +270,43 @@ class ServingMixin:
                 price, weights, policy, kind=kind, dust_in=self.store.pool_dust(pool_id)
             )
             builder_amount = split.builder if builder else 0
-            seq, prev_hash = self.store.ledger_tail()
-            body, digest = make_entry(
-                seq=seq + 1,
-                time=int(self.chain.now()),
-                pool=pool_id,
-                consumer=voucher.payer,
-                kind=kind,
-                price=price,
-                voucher_amount=voucher.cumulative_amount,
+            return self._append_ledger(
+                pool_id, voucher, signature, kind=kind, price=price,
                 query_hash="0x" + keccak(canonical_json({"kind": kind, "query": query})).hex(),
                 operator_fee=split.operator_fee + (split.builder - builder_amount),
-                builder=builder,
-                builder_amount=builder_amount,
+                builder=builder, builder_amount=builder_amount,
                 attribution=sorted(split.contributors.items()),
-                dust_in=split.dust_in,
-                dust_out=split.dust_out,
-                prev_hash=prev_hash,
-            )
+                dust_in=split.dust_in, dust_out=split.dust_out,
+            )  # fmt: skip
+
+    def _append_ledger(
+        self,
+        pool_id: int,
+        voucher: Voucher,
+        signature: bytes,
+        *,
+        kind: str,
+        price: int,
+        query_hash: str,
+        operator_fee: int,
+        builder: str | None,
+        builder_amount: int,
+        attribution: list[tuple[str, int]],
+        dust_in: int,
+        dust_out: int,
+    ) -> dict[str, Any]:
+        """Append one hash-chained entry and store its voucher (inside the caller's transaction)."""
+        from fairwheel.settlement.ledger import make_entry
+
+        with self.store.transaction():
+            seq, prev_hash = self.store.ledger_tail()
+            body, digest = make_entry(
+                seq=seq + 1, time=int(self.chain.now()), pool=pool_id, consumer=voucher.payer,
+                kind=kind, price=price, voucher_amount=voucher.cumulative_amount,
+                query_hash=query_hash, operator_fee=operator_fee, builder=builder,
+                builder_amount=builder_amount, attribution=attribution, dust_in=dust_in,
+                dust_out=dust_out, prev_hash=prev_hash,
+            )  # fmt: skip
             self.store.append_ledger(seq + 1, pool_id, canonical_json(body).decode(), digest)
             self.store.put_voucher(pool_id, voucher.payer, voucher.cumulative_amount, signature)
         return body

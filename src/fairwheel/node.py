@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from fairwheel._labeling import LabelingMixin
 from fairwheel._serving import ServingMixin
 from fairwheel._settling import SettlingMixin
 from fairwheel.config import Settings, load_settings
@@ -30,7 +31,7 @@ from fairwheel.domain.records import (
     record_id,
 )
 from fairwheel.domain.typed_data import PURPOSE_SEARCH, PURPOSE_TRAINING, Eip712Domain
-from fairwheel.errors import ConfigError, Conflict, NotFound, VerificationError
+from fairwheel.errors import ConfigError, Conflict, NotFound, SchemaError, VerificationError
 from fairwheel.quality import gate
 from fairwheel.store import Store, open_store
 
@@ -62,7 +63,7 @@ class Receipt:
     tx_hash: str
 
 
-class Node(ServingMixin, SettlingMixin):
+class Node(ServingMixin, SettlingMixin, LabelingMixin):
     """One Fairwheel node: its settings, ports and operator key."""
 
     def __init__(self, settings: Settings, store: Store, chain: Any, protocol: Any, operator: Any):
@@ -180,11 +181,19 @@ class Node(ServingMixin, SettlingMixin):
         labels: Sequence[str] = (),
         licence: str = "CC-BY-4.0",
         guardian: str | None = None,
+        labeler_share_bps: int = 0,
     ) -> dict[str, Any]:
-        """Create a pool on-chain and record it; the node's key is its operator."""
+        """Create a pool on-chain and record it; the node's key is its operator.
+
+        ``labeler_share_bps`` is the off-chain part of a labelled record's earnings that goes
+        to its labelers; it is bound into the pool's on-chain metadata hash.
+        """
         from eth_utils import keccak
 
-        meta = {"name": name, "labels": sorted(labels), "licence": licence}
+        if not 0 <= labeler_share_bps <= 10_000:
+            raise SchemaError("labeler_share_bps must be within 0..10000")
+        meta = {"name": name, "labels": sorted(labels), "licence": licence,
+                "labeler_share_bps": labeler_share_bps}  # fmt: skip
         tx = self.protocol.create_pool(
             sender=self.operator,
             guardian=guardian or self.operator.address,
@@ -204,6 +213,7 @@ class Node(ServingMixin, SettlingMixin):
             "predict_price": predict_price,
             "operator_fee_bps": operator_fee_bps,
             "builder_share_bps": builder_share_bps,
+            "labeler_share_bps": labeler_share_bps,
             "labels": sorted(labels),
             "licence": licence,
             "tx_hash": tx.tx_hash,

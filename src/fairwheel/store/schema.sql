@@ -14,6 +14,7 @@ CREATE TABLE IF NOT EXISTS pools (
     predict_price     TEXT NOT NULL,
     operator_fee_bps  INTEGER NOT NULL,
     builder_share_bps INTEGER NOT NULL,
+    labeler_share_bps INTEGER NOT NULL DEFAULT 0,     -- off-chain: labelers' part of a record's share
     labels            TEXT NOT NULL,                -- JSON list; empty = any label
     licence           TEXT NOT NULL,
     tx_hash           TEXT NOT NULL,
@@ -128,4 +129,29 @@ CREATE TABLE IF NOT EXISTS earnings (
     account     TEXT NOT NULL,
     cumulative  TEXT NOT NULL,
     PRIMARY KEY (pool_id, epoch, account)
+);
+
+CREATE TABLE IF NOT EXISTS labeling_jobs (
+    id          TEXT PRIMARY KEY,
+    pool_id     INTEGER NOT NULL REFERENCES pools(id),
+    budget      TEXT NOT NULL,
+    min_stake   TEXT NOT NULL,
+    status      TEXT NOT NULL,                      -- open | closed
+    state       TEXT NOT NULL,                      -- LabelingJob.to_dict() (secret: never served)
+    result      TEXT,                               -- JobResult.to_dict() once closed
+    created_at  REAL NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS record_labels (
+    record_id   INTEGER PRIMARY KEY REFERENCES records(id),
+    label       TEXT NOT NULL,                      -- confirmed by a labeling job
+    confidence  REAL NOT NULL,
+    job_id      TEXT NOT NULL REFERENCES labeling_jobs(id)
+);
+
+CREATE TABLE IF NOT EXISTS label_credit (
+    record_id   INTEGER NOT NULL REFERENCES records(id),
+    labeler     TEXT NOT NULL,
+    share       REAL NOT NULL,                      -- shares of one record sum to 1
+    PRIMARY KEY (record_id, labeler)
 );

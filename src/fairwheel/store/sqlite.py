@@ -95,12 +95,13 @@ class SqliteStore:
         with self.transaction():
             self._exec(
                 "INSERT INTO pools(id, name, operator, guardian, search_price, predict_price, "
-                "operator_fee_bps, builder_share_bps, labels, licence, tx_hash, created_at) "
-                "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                "operator_fee_bps, builder_share_bps, labeler_share_bps, labels, licence, tx_hash, "
+                "created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     pool["id"], pool["name"], pool["operator"], pool["guardian"],
                     str(pool["search_price"]), str(pool["predict_price"]),
                     pool["operator_fee_bps"], pool["builder_share_bps"],
+                    pool.get("labeler_share_bps", 0),
                     json.dumps(pool["labels"]), pool["licence"], pool["tx_hash"], time.time(),
                 ),
             )  # fmt: skip
@@ -392,6 +393,69 @@ class SqliteStore:
         )
         return {str(r["account"]): int(r["cumulative"]) for r in rows}
 
+
+    # -- labeling -------------------------------------------------------------
+    def insert_job(self, job: dict[str, Any]) -> None:
+        self._exec(
+            "INSERT INTO labeling_jobs(id, pool_id, budget, min_stake, status, state, created_at) "
+            "VALUES(?,?,?,?,?,?,?)",
+            (job["id"], job["pool_id"], str(job["budget"]), str(job["min_stake"]), "open",
+             json.dumps(job["state"]), time.time()),
+        )  # fmt: skip
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        row = self._one("SELECT * FROM labeling_jobs WHERE id = ?", (job_id,))
+        if row is None:
+            raise NotFound(f"no labeling job {job_id!r}", job_id=job_id)
+        out = dict(row)
+        out["budget"], out["min_stake"] = int(out["budget"]), int(out["min_stake"])
+        out["state"] = json.loads(out["state"])
+        out["result"] = json.loads(out["result"]) if out["result"] else None
+        return out
+
+    def open_job_budgets(self, pool_id: int) -> int:
+        rows = self._all(
+            "SELECT budget FROM labeling_jobs WHERE pool_id = ? AND status = 'open'", (pool_id,)
+        )
+        return sum(int(r["budget"]) for r in rows)
+
+    def save_job(self, job_id: str, state: dict[str, Any], result: dict[str, Any] | None) -> None:
+        self._exec(
+            "UPDATE labeling_jobs SET state = ?, result = ?, status = ? WHERE id = ?",
+            (json.dumps(state), json.dumps(result) if result else None,
+             "closed" if result else "open", job_id),
+        )  # fmt: skip
+
+    def put_record_label(self, record_id: int, label: str, confidence: float, job_id: str) -> None:
+        self._exec(
+            "INSERT OR REPLACE INTO record_labels(record_id, label, confidence, job_id) "
+            "VALUES(?,?,?,?)",
+            (record_id, label, confidence, job_id),
+        )
+
+    def record_label(self, record_id: int) -> dict[str, Any] | None:
+        row = self._one("SELECT * FROM record_labels WHERE record_id = ?", (record_id,))
+        return None if row is None else dict(row)
+
+    def put_credit(self, record_id: int, shares: dict[str, float]) -> None:
+        self._exec("DELETE FROM label_credit WHERE record_id = ?", (record_id,))
+        self._db.executemany(
+            "INSERT INTO label_credit(record_id, labeler, share) VALUES(?,?,?)",
+            [(record_id, labeler.lower(), float(s)) for labeler, s in shares.items()],
+        )
+
+    def credit(self, record_ids: Sequence[int]) -> dict[int, dict[str, float]]:
+        if not record_ids:
+            return {}
+        marks = ",".join("?" * len(record_ids))
+        rows = self._all(
+            f"SELECT record_id, labeler, share FROM label_credit WHERE record_id IN ({marks})",
+            list(record_ids),
+        )
+        out: dict[int, dict[str, float]] = {}
+        for r in rows:
+            out.setdefault(int(r["record_id"]), {})[str(r["labeler"])] = float(r["share"])
+        return out
 
 def _record_dict(row: sqlite3.Row) -> dict[str, Any]:
     out = dict(row)
