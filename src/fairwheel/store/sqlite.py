@@ -289,6 +289,16 @@ class SqliteStore:
         out["metrics"] = json.loads(out["metrics"])
         return out
 
+    def models(self, pool_id: int) -> list[dict[str, Any]]:
+        """Every model version of the pool, oldest first, with its metrics."""
+        rows = self._all("SELECT * FROM models WHERE pool_id = ? ORDER BY id", (pool_id,))
+        out = []
+        for row in rows:
+            model = dict(row)
+            model["metrics"] = json.loads(model["metrics"])
+            out.append(model)
+        return out
+
     def model_values(self, model_id: int) -> dict[int, float]:
         rows = self._all(
             "SELECT record_id, value FROM model_values WHERE model_id = ?", (model_id,)

@@ -1,0 +1,238 @@
+"""``fairwheel serve`` (the HTTP API and dashboard) and ``fairwheel remote …`` (a node by URL).
+
+Register with::
+
+    from fairwheel.api.cli import remote_app, serve
+    app.command("serve")(serve)
+    app.add_typer(remote_app, name="remote")
+
+Everything heavy is imported inside the commands, so ``fairwheel --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+__all__ = ["remote_app", "serve"]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(1)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            help="Node home. With an embedded chain it must be new or empty "
+            "(default: a fresh temporary folder)."
+        ),
+    ] = None,
+    chain_url: Annotated[
+        str | None, typer.Option(help="embedded:// (default) or an http(s):// JSON-RPC node.")
+    ] = None,
+    embedder: Annotated[
+        str | None,
+        typer.Option(help="Embedder URL (default minilm://onnx; fake-hash://384 for tests)."),
+    ] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            help="URL people reach this server at; its host:port is the Sign-In with "
+            "Ethereum domain (default http://HOST:PORT)."
+        ),
+    ] = None,
+    dev: Annotated[
+        bool,
+        typer.Option(
+            help="Development mode: built-in TEST KEY wallets, /v1/dev routes, and a "
+            "seeded demo pool on a fresh node."
+        ),
+    ] = False,
+    rate_limit: Annotated[
+        float, typer.Option(help="Requests per second per client (0: off).", min=0)
+    ] = 50.0,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the node's HTTP API (/v1, OpenAPI at /openapi.json) and its web dashboard (/).
+
+    An embedded chain lives only inside this server process: stop the server and its chain is
+    gone, so each start needs a fresh home. A persistent node uses an http:// chain URL.
+    """
+    import uvicorn
+
+    from fairwheel.api.app import create_app
+    from fairwheel.api.context import ApiConfig
+    from fairwheel.config import load_settings
+    from fairwheel.errors import FairwheelError
+    from fairwheel.node import Node
+
+    chain = chain_url or os.environ.get("FAIRWHEEL_CHAIN_URL") or "embedded://"
+    if chain.startswith("embedded://"):
+        if home is None:
+            home = Path(tempfile.mkdtemp(prefix="fairwheel-serve-"))
+        elif home.exists() and any(home.iterdir()):
+            raise _fail(
+                f"--home {home} is not empty; an embedded chain needs a fresh home "
+                "(or use --chain-url http://… for a persistent node)"
+            )
+    try:
+        settings = load_settings(home=home, chain_url=chain, embedder_url=embedder)
+        node = Node.open(settings)
+    except FairwheelError as exc:
+        raise _fail(f"{exc.code}: {exc.message}") from None
+    url = public_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    config = ApiConfig(public_url=url, dev=dev, rate_per_second=rate_limit)
+    try:
+        if dev and not node.store.pools():
+            from fairwheel.api.dev import check_test_chain, dev_keys, seed
+
+            check_test_chain(node)
+            typer.echo("dev: seeding a demo pool with TEST KEY wallets …")
+            seed(node, dev_keys(node))
+        app = create_app(node, config)
+        typer.echo(f"Fairwheel node at {url}  (dashboard /, API /v1, OpenAPI /openapi.json)")
+        typer.echo(f"home {settings.home}; chain {chain}; operator {node.operator.address}")
+        if dev:
+            typer.echo("DEV MODE: the built-in wallets use TEST KEYS that anyone can read.")
+        if chain.startswith("embedded://"):
+            typer.echo(
+                "The embedded chain lives only in this process; it ends when the server stops."
+            )
+        uvicorn.run(app, host=host, port=port, log_level=log_level, workers=1)
+    except FairwheelError as exc:
+        raise _fail(f"{exc.code}: {exc.message}") from None
+    finally:
+        node.close()
+
+
+# ------------------------------------------------------------------- remote mode
+
+remote_app = typer.Typer(
+    help="Talk to a Fairwheel node by URL; signing happens here with your key.",
+    no_args_is_help=True,
+)
+
+
+@remote_app.callback()
+def _remote(
+    ctx: typer.Context,
+    url: Annotated[
+        str, typer.Option(envvar="FAIRWHEEL_URL", help="The node's base URL.")
+    ] = "http://127.0.0.1:8000",
+    key_file: Annotated[
+        Path | None,
+        typer.Option(help="File with your private key (0x hex); or set FAIRWHEEL_KEY."),
+    ] = None,
+) -> None:
+    key = os.environ.get("FAIRWHEEL_KEY")
+    if key_file is not None:
+        key = key_file.read_text().strip()
+    ctx.obj = {"url": url, "key": key}
+
+
+def _client(ctx: typer.Context, *, login: bool = False) -> Any:
+    from eth_account import Account
+
+    from fairwheel.client import FairwheelClient
+
+    key = ctx.obj["key"]
+    if login and not key:
+        raise _fail("this command signs: give --key-file or set FAIRWHEEL_KEY")
+    client = FairwheelClient(ctx.obj["url"], Account.from_key(key) if key else None)
+    if login:
+        client.login()
+    return client
+
+
+def _run(ctx: typer.Context, action: Any, *, login: bool = False) -> None:
+    from fairwheel.errors import FairwheelError
+
+    try:
+        with _client(ctx, login=login) as client:
+            typer.echo(json.dumps(action(client), indent=1, default=str))
+    except FairwheelError as exc:
+        raise _fail(f"{exc.code}: {exc.message}") from None
+    except OSError as exc:
+        raise _fail(f"cannot reach {ctx.obj['url']}: {exc}") from None
+
+
+@remote_app.command("health")
+def remote_health(ctx: typer.Context) -> None:
+    """The node's health."""
+    _run(ctx, lambda c: c.health())
+
+
+@remote_app.command("pools")
+def remote_pools(ctx: typer.Context) -> None:
+    """Every pool with its prices."""
+    _run(ctx, lambda c: c.pools())
+
+
+@remote_app.command("stats")
+def remote_stats(ctx: typer.Context, pool: int) -> None:
+    """A pool's records by status, index size, calls, revenue."""
+    _run(ctx, lambda c: c.pool_stats(pool))
+
+
+@remote_app.command("submit")
+def remote_submit(
+    ctx: typer.Context, pool: int, csv_file: Path, text_col: str = "text", label_col: str = "label"
+) -> None:
+    """Sign consent for each row of a CSV locally and submit (streamed)."""
+    import csv
+
+    with csv_file.open(newline="") as fh:
+        rows = [(r[text_col], r.get(label_col) or None) for r in csv.DictReader(fh)]
+    _run(ctx, lambda c: c.submit_stream(pool, rows), login=True)
+
+
+@remote_app.command("records")
+def remote_records(ctx: typer.Context, pool: int | None = None) -> None:
+    """Your records with status, score and reasons."""
+    _run(ctx, lambda c: c.my_records(pool), login=True)
+
+
+@remote_app.command("earnings")
+def remote_earnings(ctx: typer.Context) -> None:
+    """Every use of your data and what it earned."""
+    _run(ctx, lambda c: c.earnings(), login=True)
+
+
+@remote_app.command("search")
+def remote_search(ctx: typer.Context, pool: int, query: str, k: int = 5) -> None:
+    """A paid search (signs the voucher locally)."""
+    _run(ctx, lambda c: c.search(pool, query, k))
+
+
+@remote_app.command("predict")
+def remote_predict(ctx: typer.Context, pool: int, text: str) -> None:
+    """A paid prediction (signs the voucher locally)."""
+    _run(ctx, lambda c: c.predict(pool, text))
+
+
+@remote_app.command("epochs")
+def remote_epochs(ctx: typer.Context, pool: int) -> None:
+    """A pool's closed epochs."""
+    _run(ctx, lambda c: c.epochs(pool))
+
+
+@remote_app.command("claim-proof")
+def remote_claim_proof(ctx: typer.Context, pool: int, account: str | None = None) -> None:
+    """The leaf and proof to claim with (your account by default)."""
+    _run(ctx, lambda c: c.claim_proof(pool, account), login=account is None)
+
+
+@remote_app.command("close-epoch")
+def remote_close_epoch(ctx: typer.Context, pool: int) -> None:
+    """Close the pool's epoch (the operator's key only)."""
+    _run(ctx, lambda c: c.close_epoch(pool), login=True)

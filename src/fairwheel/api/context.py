@@ -1,0 +1,224 @@
+"""The API's context (node, lock, settings, in-memory state) and the request dependencies.
+
+The node is not thread-safe: FastAPI runs the synchronous routes in a thread pool, and every
+route touches the node only inside ``with ctx.use() as node:``, which holds one lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from fairwheel.api.state import (
+    ApiState,
+    IdempotencyStore,
+    NonceStore,
+    RateLimiter,
+    Session,
+    SessionStore,
+)
+from fairwheel.errors import FairwheelError
+
+if TYPE_CHECKING:
+    from fairwheel.node import Node
+
+__all__ = [
+    "COOKIE",
+    "CSRF_HEADER",
+    "ApiConfig",
+    "ApiContext",
+    "Forbidden",
+    "OperatorSession",
+    "OptionalSession",
+    "PayloadTooLarge",
+    "RateLimited",
+    "RequiredSession",
+    "Unauthorized",
+    "get_ctx",
+]
+
+COOKIE = "fairwheel_session"
+CSRF_HEADER = "x-fairwheel-csrf"
+
+
+class Unauthorized(FairwheelError):
+    """No valid session (sign in first)."""
+
+    code = "unauthorized"
+    http_status = 401
+
+
+class Forbidden(FairwheelError):
+    """The session may not do this (another contributor's record, an operator-only route)."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class PayloadTooLarge(FairwheelError):
+    """The request body is over the route's size limit."""
+
+    code = "payload_too_large"
+    http_status = 413
+
+
+class RateLimited(FairwheelError):
+    """Too many requests from this client; retry after ``details['retry_after']`` seconds."""
+
+    code = "rate_limited"
+    http_status = 429
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    """Settings of the HTTP edge (the node has its own ``Settings``).
+
+    Attributes:
+        public_url: The URL people reach this server at; its authority is the Sign-In with
+            Ethereum domain and the login URI.
+        extra_domains: Other authorities accepted in login messages (e.g. ``localhost:8000``).
+        dev: Development mode: the built-in test wallets and the ``/v1/dev`` routes.
+        statement: The statement of login messages.
+        nonce_ttl: Seconds a login nonce stays valid (and the oldest accepted issued-at).
+        session_ttl: Seconds a session lasts.
+        max_body_bytes: Largest JSON body.
+        max_stream_bytes: Largest streamed (NDJSON) contribution upload.
+        max_stream_records: Most records in one streamed upload.
+        rate_per_second: Requests per second per client (0 turns the limiter off).
+        rate_burst: Burst size of the limiter.
+        secure_cookies: Mark the dashboard's session cookie ``Secure`` (behind HTTPS).
+    """
+
+    public_url: str = "http://127.0.0.1:8000"
+    extra_domains: tuple[str, ...] = ()
+    dev: bool = False
+    statement: str = "Sign in to Fairwheel."
+    nonce_ttl: int = 600
+    session_ttl: int = 12 * 3600
+    max_body_bytes: int = 4 * 2**20
+    max_stream_bytes: int = 64 * 2**20
+    max_stream_records: int = 20_000
+    rate_per_second: float = 50.0
+    rate_burst: float = 500.0
+    secure_cookies: bool = False
+
+    @property
+    def domain(self) -> str:
+        """The Sign-In with Ethereum domain: the public URL's authority."""
+        return urlsplit(self.public_url).netloc
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        """Every authority accepted in a login message."""
+        main = self.domain
+        out = [main, *self.extra_domains]
+        host, _, port = main.rpartition(":")
+        if host in ("127.0.0.1", "[::1]") and port:
+            out.append(f"localhost:{port}")
+        elif host == "localhost" and port:
+            out.append(f"127.0.0.1:{port}")
+        return tuple(dict.fromkeys(out))
+
+
+@dataclass
+class ApiContext:
+    """What every route needs: the node behind its lock, the settings and the state."""
+
+    node: Node
+    config: ApiConfig
+    state: ApiState
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    dev_wallets: dict[str, Any] = field(default_factory=dict)  # address (lower) -> DevKey
+    metrics: Any = None
+
+    @classmethod
+    def create(cls, node: Node, config: ApiConfig) -> ApiContext:
+        """A context with fresh in-memory state sized by ``config``."""
+        state = ApiState(
+            nonces=NonceStore(ttl=config.nonce_ttl),
+            sessions=SessionStore(ttl=config.session_ttl),
+            idempotency=IdempotencyStore(),
+            limiter=RateLimiter(config.rate_per_second, config.rate_burst),
+        )
+        return cls(node=node, config=config, state=state)
+
+    @contextmanager
+    def use(self) -> Iterator[Node]:
+        """Hold the node's lock for the block."""
+        with self.lock:
+            yield self.node
+
+    @property
+    def operator_address(self) -> str:
+        return str(self.node.operator.address)
+
+
+def get_ctx(request: Request) -> ApiContext:
+    """The context of the app serving ``request``."""
+    ctx: ApiContext = request.app.state.ctx
+    return ctx
+
+
+bearer_scheme = HTTPBearer(
+    auto_error=False, description="A session token from POST /v1/auth/login."
+)
+
+
+def token_of(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        return credentials.credentials
+    cookie = request.cookies.get(COOKIE)
+    if cookie is None:
+        return None
+    # A cookie rides along on cross-site requests; a custom header cannot (no CORS here).
+    if request.method not in ("GET", "HEAD", "OPTIONS") and request.headers.get(CSRF_HEADER) != "1":
+        raise Unauthorized(f"a cookie session needs the {CSRF_HEADER} header on {request.method}")
+    return cookie
+
+
+def session_of(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
+) -> Session | None:
+    """The caller's live session, if any (an unknown or expired token counts as none)."""
+    token = token_of(request, credentials)
+    if token is None:
+        return None
+    return get_ctx(request).state.sessions.get(token)
+
+
+def optional_session(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Session | None:
+    """Dependency: the session if the caller has one."""
+    return session_of(request, credentials)
+
+
+def required_session(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Session:
+    """Dependency: the caller's session, or 401."""
+    session = session_of(request, credentials)
+    if session is None:
+        raise Unauthorized("sign in first (POST /v1/auth/nonce, then POST /v1/auth/login)")
+    return session
+
+
+def operator_session(session: Annotated[Session, Depends(required_session)]) -> Session:
+    """Dependency: a session of the node's operator key, or 403."""
+    if not session.is_operator:
+        raise Forbidden("only the node's operator may do this")
+    return session
+
+
+OptionalSession = Annotated[Session | None, Depends(optional_session)]
+RequiredSession = Annotated[Session, Depends(required_session)]
+OperatorSession = Annotated[Session, Depends(operator_session)]

@@ -1,0 +1,242 @@
+"""Paid search and prediction (a voucher in a header), feedback, escrow, the chain, health."""
+
+from __future__ import annotations
+
+import json
+import time
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi.responses import Response
+
+from fairwheel.api import models as m
+from fairwheel.api import settled as st
+from fairwheel.api import usecases as uc
+from fairwheel.api.context import ApiContext, Forbidden, RequiredSession, get_ctx
+from fairwheel.errors import NotFound, SchemaError
+
+router = APIRouter(prefix="/v1", tags=["paid calls"])
+meta_router = APIRouter(tags=["node"])
+Ctx = Annotated[ApiContext, Depends(get_ctx)]
+PoolId = Annotated[int, Path(ge=1, le=m.MAX_ID, description="Pool id.")]
+AddressPath = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{40}$")]
+VoucherHeader = Annotated[
+    str,
+    Header(
+        alias="X-Fairwheel-Voucher",
+        max_length=1024,
+        description='JSON {"payer", "pool_id", "cumulative_amount"}: the EIP-712 Voucher signed.',
+    ),
+]
+SignatureHeader = Annotated[
+    str,
+    Header(
+        alias="X-Fairwheel-Signature",
+        pattern=r"^0x[0-9a-fA-F]{130}$",
+        description="The payer's 65-byte EIP-712 signature of the voucher, 0x hex.",
+    ),
+]
+
+
+def parse_voucher(raw: str) -> Any:
+    """The voucher from its header (``cumulative_amount`` may be a number or a decimal string).
+
+    Raises:
+        SchemaError: If the header is not such a JSON object.
+    """
+    from fairwheel.domain.typed_data import Voucher
+
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise SchemaError("X-Fairwheel-Voucher is not JSON") from None
+    if not isinstance(data, dict) or set(data) != {"payer", "pool_id", "cumulative_amount"}:
+        raise SchemaError("X-Fairwheel-Voucher needs exactly payer, pool_id, cumulative_amount")
+    amount, pool = data["cumulative_amount"], data["pool_id"]
+    if isinstance(amount, str) and amount.isdigit() and len(amount) <= 78:
+        amount = int(amount)
+    if isinstance(pool, str) and pool.isdigit() and len(pool) <= 20:
+        pool = int(pool)
+    return Voucher(data["payer"], pool, amount)
+
+
+def _paid(
+    ctx: ApiContext, kind: str, pool_id: int, voucher_raw: str, signature: str, call: Any
+) -> m.PaidCallView:
+    voucher = parse_voucher(voucher_raw)
+    with ctx.use() as node:
+        result = call(node, voucher, bytes.fromhex(signature[2:]))
+        view = uc.paid_view(node, pool_id, result, voucher)
+    if result.hits:
+        ctx.state.served.put(result.seq, [h.record_id for h in result.hits])
+    if ctx.metrics is not None:
+        ctx.metrics.paid_calls.labels(str(pool_id), kind).inc()
+        ctx.metrics.revenue.labels(str(pool_id)).inc(float(result.price))
+    return view
+
+
+_PAID_ERRORS: dict[int | str, dict[str, Any]] = {
+    402: {
+        "model": m.ErrorBody,
+        "description": "The voucher or the escrow does not cover the price.",
+    },
+}
+
+
+@router.get("/pools/{pool_id}/quote", response_model=m.Quote)
+def get_quote(
+    ctx: Ctx,
+    pool_id: PoolId,
+    payer: Annotated[str, Query(pattern=r"^0x[0-9a-fA-F]{40}$")],
+    kind: Annotated[Literal["search", "predict"], Query()] = "search",
+) -> m.Quote:
+    """The price of a call and the voucher (typed data) the payer signs for it.
+
+    Wallets should check ``next_cumulative`` against their own running total: never sign
+    more than you have spent plus this call's price.
+    """
+    with ctx.use() as node:
+        return uc.quote(node, pool_id, kind, payer)
+
+
+@router.post("/pools/{pool_id}/search", response_model=m.PaidCallView, responses=_PAID_ERRORS)
+def search(
+    ctx: Ctx, pool_id: PoolId, body: m.SearchIn, voucher: VoucherHeader, signature: SignatureHeader
+) -> m.PaidCallView:
+    """A paid top-k search: the hits with their provenance, the price and the split.
+
+    The voucher must raise the payer's cumulative amount by exactly the search price; a
+    replayed voucher is refused (400 ``replay``).
+    """
+    return _paid(
+        ctx,
+        "search",
+        pool_id,
+        voucher,
+        signature,
+        lambda node, v, s: node.search(pool_id, body.query, body.k, v, s),
+    )
+
+
+@router.post("/pools/{pool_id}/predict", response_model=m.PaidCallView, responses=_PAID_ERRORS)
+def predict(
+    ctx: Ctx, pool_id: PoolId, body: m.PredictIn, voucher: VoucherHeader, signature: SignatureHeader
+) -> m.PaidCallView:
+    """A paid prediction by the pool's latest model, with the model hash and the split."""
+    return _paid(
+        ctx,
+        "predict",
+        pool_id,
+        voucher,
+        signature,
+        lambda node, v, s: node.predict(pool_id, body.text, v, s),
+    )
+
+
+@router.post("/calls/{seq}/feedback", response_model=m.FeedbackView, tags=["feedback"])
+def give_feedback(
+    ctx: Ctx,
+    seq: Annotated[int, Path(ge=1, le=m.MAX_ID)],
+    body: m.FeedbackIn,
+    session: RequiredSession,
+) -> m.FeedbackView:
+    """Rate the answer of one of your paid calls (1-5); a new rating replaces the old one.
+
+    Kept in the server's memory for now; issue #8 moves feedback into the node, pays raters
+    and feeds it back into record quality.
+    """
+    with ctx.use() as node:
+        entry = next((e for e in node.store.ledger() if int(e["seq"]) == seq), None)
+    if entry is None:
+        raise NotFound(f"no call {seq}", seq=seq)
+    if entry["consumer"] != session.address.lower():
+        raise Forbidden("only the consumer who paid for a call can rate it")
+    view = m.FeedbackView(
+        seq=seq,
+        pool_id=int(entry["pool"]),
+        consumer=session.address,
+        rating=body.rating,
+        comment=body.comment,
+        at=time.time(),
+    )
+    ctx.state.feedback.put(seq, view.model_dump())
+    return view
+
+
+@router.get("/pools/{pool_id}/escrow/{payer}", response_model=m.EscrowView, tags=["escrow"])
+def get_escrow(ctx: Ctx, pool_id: PoolId, payer: AddressPath) -> m.EscrowView:
+    """A payer's escrow in the pool: balance, redeemed, spent, what vouchers may still spend."""
+    with ctx.use() as node:
+        return uc.escrow_view(node, pool_id, payer)
+
+
+# ----------------------------------------------------------------------- chain
+
+
+@router.get("/chain", response_model=m.ChainInfo, tags=["chain"])
+def chain_info(ctx: Ctx) -> m.ChainInfo:
+    """Chain id, contract addresses and the EIP-712 domains that clients sign against."""
+    with ctx.use() as node:
+        return st.chain_info(node)
+
+
+@router.get("/chain/accounts/{address}", response_model=m.AccountView, tags=["chain"])
+def chain_account(ctx: Ctx, address: AddressPath) -> m.AccountView:
+    """What a wallet needs to sign a transaction locally: nonce, balances and fees."""
+    with ctx.use() as node:
+        return st.account_view(node, address)
+
+
+@router.post("/chain/transactions", response_model=m.TxView, tags=["chain"])
+def relay_transaction(ctx: Ctx, body: m.RawTransaction) -> m.TxView:
+    """Relay a transaction you signed (approve, deposit, withdraw, claim…) to the node's chain.
+
+    Only typed transactions to this deployment's contracts are accepted. On the embedded
+    chain, which lives inside the server, this is how wallets reach it.
+    """
+    with ctx.use() as node:
+        return st.relay(node, body.raw)
+
+
+# ------------------------------------------------------------------ node meta
+
+
+def _version() -> str:
+    try:
+        return version("fairwheel")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0"
+
+
+@meta_router.get("/v1/health", response_model=m.Health)
+def health(ctx: Ctx) -> m.Health:
+    """Liveness and the basics: version, chain id, latest block, number of pools."""
+    with ctx.use() as node:
+        return m.Health(
+            status="ok",
+            version=_version(),
+            chain_id=node.chain.chain_id,
+            block=node.chain.block_number(),
+            pools=len(node.store.pools()),
+            embedded_chain=bool(node.chain.is_embedded),
+            dev=ctx.config.dev,
+        )
+
+
+@meta_router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text exposition.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
+def metrics(ctx: Ctx) -> Response:
+    """Prometheus metrics: requests, latency, paid calls, revenue, records by status."""
+    if ctx.metrics is None:
+        raise NotFound("metrics are off")
+    body, content_type = ctx.metrics.render()
+    return Response(body, media_type=content_type)

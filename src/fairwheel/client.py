@@ -1,0 +1,447 @@
+"""A Python client of a Fairwheel node's HTTP API that signs everything locally.
+
+The private key never leaves the process: the client signs the Sign-In with Ethereum message,
+each record's EIP-712 consent, each voucher and each revocation itself, and sends only
+signatures. It keeps its own running total of what it has spent per pool and never signs a
+voucher above that total plus the call's price (the node's figure is trusted only on the first
+call per pool, and only downward afterwards)::
+
+    from eth_account import Account
+    from fairwheel.client import FairwheelClient
+
+    with FairwheelClient("http://127.0.0.1:8000", Account.from_key(KEY)) as fw:
+        fw.login()
+        fw.submit(1, [("my card was stolen", "card_lost")])
+        answer = fw.search(1, "lost card", k=3)
+
+Errors come back as the same exception classes the node raises (``ReplayError``,
+``InsufficientFunds``, ``NotFound``…), chosen by the error's ``code``; unknown codes raise
+:class:`ApiError`.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import httpx
+
+from fairwheel import errors as E
+from fairwheel.domain.records import content_hash
+
+__all__ = ["ApiError", "FairwheelClient"]
+
+Json = Any
+
+
+class ApiError(E.FairwheelError):
+    """An error answered by the API whose code has no class here (``code`` is the server's)."""
+
+    def __init__(self, code: str, message: str, status: int, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.code = code
+        self.status = status
+
+
+_BY_CODE: dict[str, type[E.FairwheelError]] = {
+    cls.code: cls
+    for cls in (
+        E.ConfigError,
+        E.InvalidInput,
+        E.SchemaError,
+        E.SignatureError,
+        E.ReplayError,
+        E.ConsentError,
+        E.NotFound,
+        E.Conflict,
+        E.InsufficientFunds,
+        E.VerificationError,
+        E.ChainError,
+        E.BackendError,
+    )
+}
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    try:
+        body = response.json()
+        code, message, details = body["code"], body["message"], dict(body.get("details") or {})
+    except (ValueError, KeyError, TypeError):
+        raise ApiError("http_error", response.text[:500], response.status_code) from None
+    cls = _BY_CODE.get(code)
+    if cls is None:
+        raise ApiError(code, message, response.status_code, **details)
+    error = cls(message, **details)
+    error.details.setdefault("status", response.status_code)
+    raise error
+
+
+class FairwheelClient:
+    """A session with one node, as one account (``eth_account`` ``LocalAccount``) or anonymous.
+
+    Args:
+        url: The node's base URL (``http://127.0.0.1:8000``).
+        account: The key that signs; None for public reads only.
+        timeout: Seconds per request.
+        transport: An ``httpx`` transport (tests pass an ASGI transport).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        account: Any = None,
+        *,
+        timeout: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.account = account
+        self.token: str | None = None
+        self.spent: dict[int, int] = {}
+        self._chain: dict[str, Any] | None = None
+        self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
+
+    def __enter__(self) -> FairwheelClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # ----------------------------------------------------------------- plumbing
+    @property
+    def address(self) -> str:
+        if self.account is None:
+            raise E.ConfigError("this client has no account (pass one to sign)")
+        return str(self.account.address)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Json = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+        content: Any = None,
+        idempotency_key: str | None = None,
+    ) -> httpx.Response:
+        """Send one request with the session token; raise the API's error as an exception."""
+        sent = dict(headers or {})
+        if self.token:
+            sent["Authorization"] = f"Bearer {self.token}"
+        if idempotency_key:
+            sent["Idempotency-Key"] = idempotency_key
+        kwargs: dict[str, Any] = {"headers": sent, "params": params}
+        if content is not None:
+            kwargs["content"] = content
+        elif json_body is not None:
+            kwargs["json"] = json_body
+        response = self._http.request(method, path, **kwargs)
+        _raise_for(response)
+        return response
+
+    def get(self, path: str, **params: Any) -> Json:
+        clean = {k: v for k, v in params.items() if v is not None}
+        return self.request("GET", path, params=clean or None).json()
+
+    def post(self, path: str, body: Json = None, **kwargs: Any) -> Json:
+        response = self.request("POST", path, json_body=body, **kwargs)
+        return response.json() if response.content else None
+
+    def chain(self) -> dict[str, Any]:
+        """Chain id, contracts and EIP-712 domains (cached)."""
+        if self._chain is None:
+            self._chain = self.get("/v1/chain")
+        return self._chain
+
+    def _domain(self, which: str) -> Any:
+        from fairwheel.domain.typed_data import Eip712Domain
+
+        d = self.chain()[which]
+        return Eip712Domain(d["name"], d["version"], int(d["chainId"]), d["verifyingContract"])
+
+    # -------------------------------------------------------------------- login
+    def login(self) -> dict[str, Any]:
+        """Sign in with Ethereum: fetch a nonce, sign the EIP-4361 message locally, log in."""
+        from eth_account.messages import encode_defunct
+
+        from fairwheel.api.siwe import parse_message
+
+        nonce = self.post("/v1/auth/nonce", {"address": self.address})
+        message = nonce["message"]
+        parsed = parse_message(message)  # check what we sign before signing it
+        if parsed.address != self.address or parsed.nonce != nonce["nonce"]:
+            raise E.SignatureError("the server's login message is not for this account")
+        signed = self.account.sign_message(encode_defunct(text=message))
+        session = self.post(
+            "/v1/auth/login",
+            {"message": message, "signature": "0x" + bytes(signed.signature).hex()},
+        )
+        self.token = session["token"]
+        return dict(session)
+
+    def logout(self) -> None:
+        self.request("POST", "/v1/auth/logout")
+        self.token = None
+
+    # -------------------------------------------------------------------- reads
+    def health(self) -> Json:
+        return self.get("/v1/health")
+
+    def pools(self) -> Json:
+        return self.get("/v1/pools")
+
+    def pool(self, pool_id: int) -> Json:
+        return self.get(f"/v1/pools/{pool_id}")
+
+    def pool_stats(self, pool_id: int) -> Json:
+        return self.get(f"/v1/pools/{pool_id}/stats")
+
+    def models(self, pool_id: int) -> Json:
+        return self.get(f"/v1/pools/{pool_id}/models")
+
+    def calls(self, pool_id: int, after: int = 0, limit: int = 100) -> Json:
+        return self.get(f"/v1/pools/{pool_id}/calls", after=after, limit=limit)
+
+    def epochs(self, pool_id: int) -> Json:
+        return self.get(f"/v1/pools/{pool_id}/epochs")
+
+    def epoch_file(self, pool_id: int, epoch: int) -> bytes:
+        return self.request("GET", f"/v1/pools/{pool_id}/epochs/{epoch}/file").content
+
+    def verify_epoch(self, pool_id: int, epoch: int) -> Json:
+        return self.get(f"/v1/pools/{pool_id}/epochs/{epoch}/verification")
+
+    def claim_proof(
+        self, pool_id: int, account: str | None = None, epoch: int | None = None
+    ) -> Json:
+        return self.get(f"/v1/pools/{pool_id}/claims/{account or self.address}", epoch=epoch)
+
+    def escrow(self, pool_id: int, payer: str | None = None) -> Json:
+        return self.get(f"/v1/pools/{pool_id}/escrow/{payer or self.address}")
+
+    # ------------------------------------------------------- me (signed in)
+    def my_records(self, pool_id: int | None = None, status: str | None = None) -> Json:
+        return self.get("/v1/me/records", pool_id=pool_id, status=status)
+
+    def earnings(self) -> Json:
+        return self.get("/v1/me/earnings")
+
+    def my_calls(self) -> Json:
+        return self.get("/v1/me/calls")
+
+    def record(self, record_id: int) -> Json:
+        return self.get(f"/v1/contributions/{record_id}")
+
+    def receipt(self, record_id: int) -> Json:
+        return self.get(f"/v1/contributions/{record_id}/receipt")
+
+    # ------------------------------------------------------------ contributing
+    def sign_records(
+        self,
+        pool_id: int,
+        records: Iterable[tuple[str, str | None]],
+        *,
+        licence: str = "CC-BY-4.0",
+        purposes: int = 3,
+        lifetime: int = 365 * 24 * 3600,
+    ) -> list[dict[str, Any]]:
+        """Sign an EIP-712 consent for each (text, label) locally; returns the request records."""
+        from fairwheel.domain.typed_data import Consent, sign_consent
+
+        domain = self._domain("consent_domain")
+        expiry = int(self.chain()["now"]) + lifetime
+        out = []
+        for text, label in records:
+            consent = Consent(
+                self.address,
+                pool_id,
+                content_hash(text, label),
+                licence,
+                purposes,
+                expiry,
+                secrets.randbits(64),
+            )
+            signature = sign_consent(consent, domain, self.account.key)
+            out.append(
+                {
+                    "text": text,
+                    "label": label,
+                    "signature": "0x" + signature.hex(),
+                    "consent": {
+                        "contributor": consent.contributor,
+                        "pool_id": pool_id,
+                        "content_hash": "0x" + consent.content_hash.hex(),
+                        "licence": licence,
+                        "purposes": purposes,
+                        "expiry": expiry,
+                        "nonce": str(consent.nonce),
+                    },
+                }
+            )
+        return out
+
+    def submit(
+        self,
+        pool_id: int,
+        records: Iterable[tuple[str, str | None]],
+        *,
+        idempotency_key: str | None = None,
+        **consent: Any,
+    ) -> Json:
+        """Sign and submit records (up to 1,000); the gate's verdict for each."""
+        body = {"records": self.sign_records(pool_id, records, **consent)}
+        return self.post(
+            f"/v1/pools/{pool_id}/contributions",
+            body,
+            idempotency_key=idempotency_key or str(uuid.uuid4()),
+        )
+
+    def submit_stream(
+        self,
+        pool_id: int,
+        records: Iterable[tuple[str, str | None]],
+        *,
+        chunk: int = 500,
+        **consent: Any,
+    ) -> Json:
+        """Sign and stream a large upload as JSON Lines (signed in chunks as it is sent)."""
+        source = iter(records)
+
+        def lines() -> Iterator[bytes]:
+            while True:
+                part = [r for _, r in zip(range(chunk), source, strict=False)]
+                if not part:
+                    return
+                for item in self.sign_records(pool_id, part, **consent):
+                    yield (json.dumps(item) + "\n").encode()
+
+        response = self.request(
+            "POST",
+            f"/v1/pools/{pool_id}/contributions/stream",
+            content=lines(),
+            headers={"Content-Type": "application/x-ndjson"},
+        )
+        return response.json()
+
+    def revoke(self, record_id: int) -> Json:
+        """Sign the record's EIP-712 revocation locally; the node relays it on-chain."""
+        from fairwheel.domain.typed_data import Revocation, sign_revocation
+
+        row = self.record(record_id)
+        revocation = Revocation(self.address, int(row["pool_id"]), row["record_hash"])
+        signature = sign_revocation(revocation, self._domain("consent_domain"), self.account.key)
+        return self.post(
+            f"/v1/contributions/{record_id}/revocation",
+            {"signature": "0x" + signature.hex()},
+            idempotency_key=str(uuid.uuid4()),
+        )
+
+    # -------------------------------------------------------------- paying
+    def _voucher(self, pool_id: int, kind: str) -> tuple[dict[str, str], int]:
+        from fairwheel.domain.typed_data import Voucher, sign_voucher
+
+        quote = self.get(f"/v1/pools/{pool_id}/quote", payer=self.address, kind=kind)
+        price, server_spent = int(quote["price"]), int(quote["spent"])
+        if int(self.pool(pool_id)[f"{kind}_price"]) != price:
+            raise E.Conflict("the quote's price differs from the pool's published price")
+        known = self.spent.get(pool_id)
+        if known is None:
+            known = server_spent  # first call per pool: adopt the node's running total
+        elif server_spent > known:
+            raise E.Conflict(
+                f"the node says {server_spent} was spent in pool {pool_id}, this "
+                f"client signed only {known}: refusing to sign more"
+            )
+        voucher = Voucher(self.address, pool_id, known + price)
+        signature = sign_voucher(voucher, self._domain("voucher_domain"), self.account.key)
+        header = json.dumps(
+            {
+                "payer": voucher.payer,
+                "pool_id": pool_id,
+                "cumulative_amount": str(voucher.cumulative_amount),
+            }
+        )
+        return (
+            {"X-Fairwheel-Voucher": header, "X-Fairwheel-Signature": "0x" + signature.hex()},
+            voucher.cumulative_amount,
+        )
+
+    def _pay(self, pool_id: int, kind: str, body: Json) -> Json:
+        headers, cumulative = self._voucher(pool_id, kind)
+        # A refused call leaves the running total where it was.
+        result = self.post(
+            f"/v1/pools/{pool_id}/{kind}", body, headers=headers, idempotency_key=str(uuid.uuid4())
+        )
+        self.spent[pool_id] = cumulative
+        return result
+
+    def search(self, pool_id: int, query: str, k: int = 5) -> Json:
+        """A paid search: signs the next voucher locally and sends it in the headers."""
+        return self._pay(pool_id, "search", {"query": query, "k": k})
+
+    def predict(self, pool_id: int, text: str) -> Json:
+        """A paid prediction by the pool's latest model."""
+        return self._pay(pool_id, "predict", {"text": text})
+
+    def feedback(self, seq: int, rating: int, comment: str = "") -> Json:
+        return self.post(f"/v1/calls/{seq}/feedback", {"rating": rating, "comment": comment})
+
+    def deposit(self, pool_id: int, amount: int) -> list[Json]:
+        """Approve and deposit into escrow with transactions signed here, relayed by the node."""
+        chain = self.chain()
+        info = self.get(f"/v1/chain/accounts/{self.address}")
+        token, escrow = chain["contracts"]["FairToken"], chain["contracts"]["UsageEscrow"]
+        approve = bytes.fromhex("095ea7b3") + _word(int(escrow, 16)) + _word(amount)
+        deposit = bytes.fromhex("e2bbb158") + _word(pool_id) + _word(amount)
+        out = []
+        for i, (to, data) in enumerate(((token, approve), (escrow, deposit))):
+            tx = {
+                "type": 2,
+                "chainId": int(chain["chain_id"]),
+                "nonce": int(info["nonce"]) + i,
+                "to": to,
+                "data": "0x" + data.hex(),
+                "value": 0,
+                "gas": 200_000,
+                "maxFeePerGas": int(info["max_fee_per_gas"]),
+                "maxPriorityFeePerGas": int(info["max_priority_fee_per_gas"]),
+            }
+            raw = self.account.sign_transaction(tx).raw_transaction
+            out.append(self.post("/v1/chain/transactions", {"raw": "0x" + bytes(raw).hex()}))
+        return out
+
+    # ------------------------------------------------------- earnings, operator
+    def claim(self, pool_id: int, account: str | None = None) -> Json:
+        return self.post(
+            f"/v1/pools/{pool_id}/claims/{account or self.address}",
+            idempotency_key=str(uuid.uuid4()),
+        )
+
+    def close_epoch(self, pool_id: int) -> Json:
+        return self.post(f"/v1/pools/{pool_id}/epochs", idempotency_key=str(uuid.uuid4()))
+
+    def anchor(self, pool_id: int) -> Json:
+        return self.post(f"/v1/pools/{pool_id}/anchor")
+
+    def train(self, pool_id: int, builder: str | None = None) -> Json:
+        return self.post(f"/v1/pools/{pool_id}/models", {"builder": builder})
+
+    def create_pool(self, name: str, **fields: Any) -> Json:
+        body = {
+            "name": name,
+            **{k: str(v) if k.endswith("price") else v for k, v in fields.items()},
+        }
+        return self.post("/v1/pools", body)
+
+
+def _word(value: int) -> bytes:
+    return int(value).to_bytes(32, "big")
