@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
@@ -36,7 +37,7 @@ def test_paid_plus_unspent_is_the_budget(budget: int, crowd: dict, rate: int | N
         assert out.rate <= rate
     for w, amount in out.paid.items():
         assert accuracy[w] >= bars[w] - 1e-6  # nobody under the bar is paid
-        assert amount <= out.rate * answers[w] * accuracy[w] + 1
+        assert Fraction(amount) <= Fraction(out.rate * answers[w]) * Fraction(accuracy[w]) + 1
     for s in out.slashes:
         assert s.worker not in out.paid and s.verify()
         assert answers[s.worker] >= 10
