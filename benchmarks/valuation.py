@@ -162,10 +162,10 @@ def attribution_figures(searches: int, n_records: int) -> None:
 
 def epoch_figures(entries: int) -> None:
     from fairwheel.config import load_settings
-    from fairwheel.domain.records import canonical_json
+    from fairwheel.domain.typed_data import Voucher
     from fairwheel.node import Node
     from fairwheel.settlement.epoch import verify_epoch_file
-    from fairwheel.settlement.ledger import GENESIS_HASH, make_entry
+    from fairwheel.settlement.ledger import GENESIS_HASH
     from fairwheel.valuation import SplitPolicy, split_call
     from fairwheel.wallet import ConsumerWallet
 
@@ -188,7 +188,6 @@ def epoch_figures(entries: int) -> None:
             proto.approve_and_deposit(pid, 1001 * per_consumer, sender=c.account)
         accounts = [f"0x{i:040x}" for i in range(1, n_contributors + 1)]
         spent = dict.fromkeys(range(n_consumers), 0)
-        prev = GENESIS_HASH
         t = time.perf_counter()
         policy = SplitPolicy(1000, 0)
         dust = 0
@@ -201,15 +200,15 @@ def epoch_figures(entries: int) -> None:
                 weights = {accounts[int(p)]: float(w) for p, w in shares}
                 split = split_call(1001, weights, policy, kind="search", dust_in=dust)
                 dust = split.dust_out
-                body, digest = make_entry(
-                    seq=seq, time=seq, pool=pid, consumer=consumers[ci].address, kind="search",
-                    price=1001, voucher_amount=spent[ci], query_hash=GENESIS_HASH,
-                    operator_fee=split.operator_fee, builder=None, builder_amount=0,
+                # The node's own append (hash chain, running fold); the voucher of each call
+                # is signed once per consumer below, for its final cumulative amount.
+                node._append_ledger(
+                    pid, Voucher(consumers[ci].address, pid, spent[ci]), b"", kind="search",
+                    price=1001, query_hash=GENESIS_HASH, operator_fee=split.operator_fee,
+                    builder=None, builder_amount=0,
                     attribution=sorted(split.contributors.items()), dust_in=split.dust_in,
-                    dust_out=split.dust_out, prev_hash=prev,
+                    dust_out=split.dust_out,
                 )  # fmt: skip
-                node.store.append_ledger(seq, pid, canonical_json(body).decode(), digest)
-                prev = digest
             for ci, c in enumerate(consumers):
                 _, sig = c.pay(pid, spent[ci])
                 node.store.put_voucher(pid, c.address, spent[ci], sig)

@@ -101,7 +101,7 @@ def test_tampering_is_detected_and_named(settled, tmp_path, mutation: str, expec
     node, pid, reports, _ = settled
     report = reports[1] if mutation == "previous" else reports[0]
     lines = _lines(report)
-    first_entry = next(i for i, line in enumerate(lines) if '"type": "entry"' in line)
+    first_entry = next(i for i, line in enumerate(lines) if json.loads(line)["type"] == "entry")
     if mutation == "amount":
         lines = _tamper(
             lines, "entry", "attribution", lambda a: [[a[0][0], str(int(a[0][1]) + 1)], *a[1:]]

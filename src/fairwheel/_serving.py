@@ -308,5 +308,6 @@ class ServingMixin:
                 dust_out=dust_out, prev_hash=prev_hash,
             )  # fmt: skip
             self.store.append_ledger(seq + 1, pool_id, canonical_json(body).decode(), digest)
+            self.store.fold_open(pool_id, body)
             self.store.put_voucher(pool_id, voucher.payer, voucher.cumulative_amount, signature)
         return body

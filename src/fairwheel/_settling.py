@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from fairwheel.store import Store
 
 ZERO_ROOT = "0x" + "00" * 32
+REDEEM_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -67,18 +69,28 @@ class SettlingMixin:
         Safe to retry: vouchers already redeemed pay nothing again, and nothing is
         written to the store until the root is on-chain.
         """
-        from fairwheel.settlement.epoch import FILE_FORMAT, earnings_tree, fold, write_epoch_file
+        from fairwheel.settlement.epoch import (
+            FILE_FORMAT,
+            earnings_tree,
+            entry_line,
+            write_epoch_file,
+        )
 
-        entries = self.store.open_ledger(pool_id)
-        if not entries:
+        # The ledger's running fold (kept by every paid call) gives the totals; the entries
+        # themselves are only streamed into the published file.
+        running = self.store.open_fold(pool_id)
+        if running is None:
             raise Conflict(f"pool {pool_id} has no paid calls since its last epoch")
         redeemed = self._redeem_vouchers(pool_id)
         last = self.store.last_epoch(pool_id)
         epoch = 1 if last is None else int(last["epoch"]) + 1
         previous = {} if last is None else self.store.earnings(pool_id, int(last["epoch"]))
-        dust_in = int(entries[0]["dust_in"])
-        folded = fold(previous, entries, dust_in)
-        earnings = {a: v for a, v in folded.earnings.items() if v > 0}
+        dust_in = int(running["dust_in"])
+        cumulative = dict(previous)
+        for account, amount in running["earnings"].items():
+            cumulative[account] = cumulative.get(account, 0) + amount
+        earnings = {a: v for a, v in cumulative.items() if v > 0}
+        total = sum(earnings.values())
         root = earnings_tree(earnings).root_hex if earnings else ZERO_ROOT
         header = {
             "format": FILE_FORMAT,
@@ -89,22 +101,32 @@ class SettlingMixin:
             "contracts": dict(self.protocol.addresses),
             "previous_leaves": {a: str(v) for a, v in sorted(previous.items())},
             "dust_in": str(dust_in),
-            "first_prev_hash": entries[0]["prev_hash"],
+            "first_prev_hash": running["first_prev_hash"],
         }
         path = self.settings.home / "epochs" / f"pool-{pool_id}-epoch-{epoch}.jsonl"
-        file_hash = write_epoch_file(path, header, entries, earnings)
-        tx_hash = self._post_root(pool_id, epoch, root, folded.total, file_hash)
+        seqs: list[int] = []
+
+        def lines() -> Iterator[str]:
+            for seq, body, digest in self.store.open_entry_lines(pool_id):
+                seqs.append(seq)
+                yield entry_line(body, digest)
+
+        file_hash = write_epoch_file(path, header, lines(), earnings)
+        if len(seqs) != int(running["entries"]):
+            raise Conflict("paid calls arrived while the epoch was closing; close it again")
+        dust = self.store.pool_dust(pool_id)
+        tx_hash = self._post_root(pool_id, epoch, root, total, file_hash)
         with self.store.transaction():
             self.store.insert_epoch(
-                {"pool_id": pool_id, "epoch": epoch, "root": root, "total": folded.total,
-                 "dust": folded.dust, "file_path": str(path), "file_hash": file_hash,
+                {"pool_id": pool_id, "epoch": epoch, "root": root, "total": total,
+                 "dust": dust, "file_path": str(path), "file_hash": file_hash,
                  "tx_hash": tx_hash},
                 earnings,
             )  # fmt: skip
-            self.store.mark_epoch(pool_id, [int(e["seq"]) for e in entries], epoch)
+            self.store.seal_open_epoch(pool_id, epoch, seqs[-1])
         return EpochReport(
-            pool_id, epoch, root, folded.total, folded.paid, folded.fees, folded.dust,
-            redeemed, str(path), file_hash, tx_hash, len(entries), earnings,
+            pool_id, epoch, root, total, int(running["paid"]), int(running["fees"]), dust,
+            redeemed, str(path), file_hash, tx_hash, len(seqs), earnings,
         )  # fmt: skip
 
     def _post_root(self, pool_id: int, epoch: int, root: str, total: int, file_hash: str) -> str:
@@ -139,14 +161,20 @@ class SettlingMixin:
     def _redeem_vouchers(self, pool_id: int) -> int:
         from fairwheel.domain.typed_data import Voucher
 
-        total = 0
+        due = []
         for payer, cumulative, signature in self.store.vouchers(pool_id):
-            already = int(self.protocol.redeemed(pool_id, payer))
-            if cumulative > already:
-                voucher = Voucher(_checksum(payer), pool_id, cumulative)
-                tx = self.protocol.redeem(voucher, signature, sender=self.operator)
-                self._record_gas("redeem_voucher", tx)
-                total += int(tx.value)
+            if cumulative > int(self.protocol.redeemed(pool_id, payer)):
+                due.append((Voucher(_checksum(payer), pool_id, cumulative), signature))
+        total = 0
+        # Batches keep one transaction well under a block's gas limit (~45k gas a voucher).
+        for start in range(0, len(due), REDEEM_BATCH):
+            batch = due[start : start + REDEEM_BATCH]
+            if len(batch) == 1:
+                tx = self.protocol.redeem(*batch[0], sender=self.operator)
+            else:
+                tx = self.protocol.redeem_many(batch, sender=self.operator)
+            self._record_gas(f"redeem_vouchers(x{len(batch)})", tx)
+            total += int(tx.value)
         return total
 
     def claim_proof(self, pool_id: int, account: str, epoch: int | None = None) -> dict[str, Any]:

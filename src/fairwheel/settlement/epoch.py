@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,26 +71,43 @@ def earnings_tree(earnings: Mapping[str, int]) -> StandardMerkleTree:
     return StandardMerkleTree.of(leaves, list(EARNINGS_LEAF))
 
 
+def entry_line(body_json: str, entry_hash: str) -> str:
+    """An epoch-file line from a stored ledger entry (canonical JSON) and its hash.
+
+    The stored JSON is spliced rather than re-encoded: closing an epoch of a million calls
+    must not parse and re-serialise a million entries.
+    """
+    return '{"hash":"' + entry_hash + '","type":"entry",' + body_json[1:]
+
+
 def write_epoch_file(
     path: Path,
     header: Mapping[str, Any],
-    entries: Sequence[Mapping[str, Any]],
+    entry_lines: Iterable[str],
     earnings: Mapping[str, int],
 ) -> str:
-    """Write the epoch file atomically and return its SHA-256 as 0x-hex."""
-    lines = [json.dumps({"type": "header", **header}, sort_keys=True)]
-    lines += [json.dumps({"type": "entry", **e}, sort_keys=True) for e in entries]
-    lines += [
-        json.dumps({"type": "leaf", "account": a, "cumulative": str(v)}, sort_keys=True)
-        for a, v in sorted(earnings.items())
-        if int(v) > 0
-    ]
-    data = ("\n".join(lines) + "\n").encode()
+    """Write the epoch file atomically (streaming) and return its SHA-256 as 0x-hex."""
+    digest = hashlib.sha256()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(data)
+    with open(tmp, "wb") as fh:
+
+        def emit(line: str) -> None:
+            data = (line + "\n").encode()
+            digest.update(data)
+            fh.write(data)
+
+        emit(json.dumps({"type": "header", **header}, sort_keys=True))
+        for line in entry_lines:
+            emit(line)
+        for account, amount in sorted(earnings.items()):
+            if int(amount) > 0:
+                leaf = {"type": "leaf", "account": account, "cumulative": str(amount)}
+                emit(json.dumps(leaf, sort_keys=True))
+        fh.flush()
+        os.fsync(fh.fileno())
     tmp.replace(path)
-    return "0x" + hashlib.sha256(data).hexdigest()
+    return "0x" + digest.hexdigest()
 
 
 @dataclass(frozen=True)

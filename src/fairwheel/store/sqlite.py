@@ -348,6 +348,67 @@ class SqliteStore:
             return int(json.loads(row["body"])["dust_out"])
         return 0
 
+    def fold_open(self, pool_id: int, body: dict[str, Any]) -> None:
+        """Add one new ledger entry to the pool's running fold of its open epoch."""
+        row = self._one("SELECT * FROM open_epochs WHERE pool_id = ?", (pool_id,))
+        fee = int(body["operator_fee"])
+        if row is None:
+            self._exec(
+                "INSERT INTO open_epochs(pool_id, first_seq, first_prev_hash, dust_in, paid, "
+                "fees, entries) VALUES(?,?,?,?,?,?,1)",
+                (pool_id, body["seq"], body["prev_hash"], body["dust_in"], body["price"], str(fee)),
+            )
+        else:
+            self._exec(
+                "UPDATE open_epochs SET paid = ?, fees = ?, entries = entries + 1 "
+                "WHERE pool_id = ?",
+                (str(int(row["paid"]) + int(body["price"])), str(int(row["fees"]) + fee), pool_id),
+            )
+        credits = [(a, int(v)) for a, v in body["attribution"]]
+        if body["builder"] and int(body["builder_amount"]):
+            credits.append((body["builder"], int(body["builder_amount"])))
+        for account, amount in credits:
+            current = self._one(
+                "SELECT amount FROM open_earnings WHERE pool_id = ? AND account = ?",
+                (pool_id, account),
+            )
+            total = amount + (0 if current is None else int(current["amount"]))
+            self._exec(
+                "INSERT INTO open_earnings(pool_id, account, amount) VALUES(?,?,?) "
+                "ON CONFLICT(pool_id, account) DO UPDATE SET amount = excluded.amount",
+                (pool_id, account, str(total)),
+            )
+
+    def open_fold(self, pool_id: int) -> dict[str, Any] | None:
+        """The running fold of the pool's open epoch (None if it has no entries)."""
+        row = self._one("SELECT * FROM open_epochs WHERE pool_id = ?", (pool_id,))
+        if row is None:
+            return None
+        rows = self._all(
+            "SELECT account, amount FROM open_earnings WHERE pool_id = ?", (pool_id,)
+        )
+        out = dict(row)
+        out["earnings"] = {str(r["account"]): int(r["amount"]) for r in rows}
+        return out
+
+    def open_entry_lines(self, pool_id: int) -> Iterator[tuple[int, str, str]]:
+        """``(seq, body JSON, hash)`` of the open epoch's entries, streamed in order."""
+        cur = self._exec(
+            "SELECT seq, body, hash FROM ledger WHERE pool_id = ? AND epoch IS NULL ORDER BY seq",
+            (pool_id,),
+        )
+        for row in cur:
+            yield int(row[0]), str(row[1]), str(row[2])
+
+    def seal_open_epoch(self, pool_id: int, epoch: int, last_seq: int) -> None:
+        """Assign the open entries up to ``last_seq`` to ``epoch`` and reset the running fold."""
+        self._exec(
+            "UPDATE ledger SET epoch = ? WHERE pool_id = ? AND epoch IS NULL AND seq <= ?",
+            (epoch, pool_id, last_seq),
+        )
+        self._exec("DELETE FROM open_epochs WHERE pool_id = ?", (pool_id,))
+        self._exec("DELETE FROM open_earnings WHERE pool_id = ?", (pool_id,))
+
     def open_ledger(self, pool_id: int) -> list[dict[str, Any]]:
         """Entries of the pool not yet folded into an epoch, in order."""
         rows = self._all(
