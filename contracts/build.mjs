@@ -1,11 +1,17 @@
 // Reproducible build of the Fairwheel contracts with solc-js (standard JSON).
 //
-//   node build.mjs            compile contracts/src/*.sol and write the artifacts
+//   node build.mjs            compile contracts/src/*.sol and contracts/test/*.sol and write the
+//                             artifacts
 //   node build.mjs --check    compile into a temporary folder and exit 1 if any committed
 //                             artifact differs byte for byte (or is missing / extra)
-//   node build.mjs --out DIR  write the artifacts into DIR instead
+//   node build.mjs --out DIR  write the protocol's artifacts into DIR instead (and the test
+//                             contracts' into DIR/test)
 //
-// Artifacts: ../src/fairwheel/chain/artifacts/<Name>.json =
+// Two compilations, so that the test contracts can never change the shipped bytecode:
+//   contracts/src/*.sol  -> ../src/fairwheel/chain/artifacts/<Name>.json   (shipped)
+//   contracts/test/*.sol -> ../tests/artifacts/<Name>.json                 (tests only)
+//
+// Artifacts: <Name>.json =
 //   {"abi", "bytecode", "compiler": {"evmVersion", "optimizer", "version"}, "contractName",
 //    "deployedBytecode"} as JSON with sorted keys, indent 1 and a trailing newline.
 import fs from "node:fs";
@@ -15,9 +21,18 @@ import { fileURLToPath } from "node:url";
 import solc from "solc";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SRC = path.join(HERE, "src");
-const DEFAULT_OUT = path.resolve(HERE, "..", "src", "fairwheel", "chain", "artifacts");
-const CONTRACTS = ["FairToken", "PoolRegistry", "UsageEscrow", "RewardDistributor"];
+const SETS = [
+  {
+    dir: "src",
+    out: path.resolve(HERE, "..", "src", "fairwheel", "chain", "artifacts"),
+    contracts: ["FairToken", "PoolRegistry", "UsageEscrow", "RewardDistributor", "Staking"],
+  },
+  {
+    dir: "test",
+    out: path.resolve(HERE, "..", "tests", "artifacts"),
+    contracts: ["QuirkyToken", "ReentrantToken"],
+  },
+];
 const EXPECTED_SOLC = "0.8.37";
 const EXPECTED_OZ = "5.7.0";
 const EVM_VERSION = "cancun";
@@ -46,7 +61,7 @@ function findImports(importPath) {
   }
 }
 
-function compile() {
+function compile(set) {
   const version = solc.version();
   if (!version.startsWith(EXPECTED_SOLC + "+")) {
     throw new Error(`solc ${EXPECTED_SOLC} expected, found ${version}`);
@@ -57,8 +72,9 @@ function compile() {
     throw new Error(`@openzeppelin/contracts ${EXPECTED_OZ} expected, found ${ozVersion}`);
   }
   const sources = {};
-  for (const file of fs.readdirSync(SRC).filter((f) => f.endsWith(".sol")).sort()) {
-    sources[`src/${file}`] = { content: fs.readFileSync(path.join(SRC, file), "utf8") };
+  const srcDir = path.join(HERE, set.dir);
+  for (const file of fs.readdirSync(srcDir).filter((f) => f.endsWith(".sol")).sort()) {
+    sources[`${set.dir}/${file}`] = { content: fs.readFileSync(path.join(srcDir, file), "utf8") };
   }
   const input = {
     language: "Solidity",
@@ -83,8 +99,8 @@ function compile() {
     throw new Error(`${errors.length} compiler error(s)`);
   }
   const artifacts = {};
-  for (const name of CONTRACTS) {
-    const unit = output.contracts[`src/${name}.sol`];
+  for (const name of set.contracts) {
+    const unit = output.contracts[`${set.dir}/${name}.sol`];
     if (!unit || !unit[name]) throw new Error(`no output for ${name}`);
     const c = unit[name];
     const artifact = {
@@ -104,39 +120,48 @@ function writeAll(dir, artifacts) {
   for (const [file, text] of Object.entries(artifacts)) fs.writeFileSync(path.join(dir, file), text);
 }
 
-function main(argv) {
-  const check = argv.includes("--check");
-  const outIdx = argv.indexOf("--out");
-  const outDir = outIdx >= 0 ? path.resolve(argv[outIdx + 1]) : DEFAULT_OUT;
-  const artifacts = compile();
-  if (!check) {
-    writeAll(outDir, artifacts);
-    console.log(`wrote ${Object.keys(artifacts).length} artifacts to ${outDir}`);
-    return 0;
-  }
+function checkSet(outDir, artifacts, problems) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fairwheel-artifacts-"));
   try {
     writeAll(tmp, artifacts);
-    const problems = [];
     for (const file of Object.keys(artifacts).sort()) {
       const committed = path.join(outDir, file);
-      if (!fs.existsSync(committed)) problems.push(`missing: ${file}`);
+      if (!fs.existsSync(committed)) problems.push(`missing: ${committed}`);
       else if (!fs.readFileSync(committed).equals(fs.readFileSync(path.join(tmp, file)))) {
-        problems.push(`differs: ${file}`);
+        problems.push(`differs: ${committed}`);
       }
     }
     const present = fs.existsSync(outDir) ? fs.readdirSync(outDir).filter((f) => f.endsWith(".json")) : [];
-    for (const file of present.sort()) if (!(file in artifacts)) problems.push(`extra: ${file}`);
-    if (problems.length) {
-      for (const p of problems) console.error(p);
-      console.error("artifacts are stale: run scripts/build_contracts.sh");
-      return 1;
-    }
-    console.log(`ok: ${Object.keys(artifacts).length} artifacts rebuild byte for byte`);
-    return 0;
+    for (const file of present.sort()) if (!(file in artifacts)) problems.push(`extra: ${path.join(outDir, file)}`);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+function main(argv) {
+  const check = argv.includes("--check");
+  const outIdx = argv.indexOf("--out");
+  const custom = outIdx >= 0 ? path.resolve(argv[outIdx + 1]) : null;
+  const problems = [];
+  let count = 0;
+  for (const [i, set] of SETS.entries()) {
+    const outDir = custom ? (i === 0 ? custom : path.join(custom, set.dir)) : set.out;
+    const artifacts = compile(set);
+    count += Object.keys(artifacts).length;
+    if (check) checkSet(outDir, artifacts, problems);
+    else {
+      writeAll(outDir, artifacts);
+      console.log(`wrote ${Object.keys(artifacts).length} artifacts to ${outDir}`);
+    }
+  }
+  if (!check) return 0;
+  if (problems.length) {
+    for (const p of problems) console.error(p);
+    console.error("artifacts are stale: run scripts/build_contracts.sh");
+    return 1;
+  }
+  console.log(`ok: ${count} artifacts rebuild byte for byte`);
+  return 0;
 }
 
 try {

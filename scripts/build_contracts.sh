@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the Fairwheel contracts into src/fairwheel/chain/artifacts/ (reproducibly).
+# Build the Fairwheel contracts reproducibly: contracts/src into src/fairwheel/chain/artifacts/
+# (shipped) and the test-only contracts/test into tests/artifacts/.
 #
 #   scripts/build_contracts.sh           install the pinned npm packages and write the artifacts
 #   scripts/build_contracts.sh --check   rebuild into a temporary folder; exit 1 if any committed
@@ -10,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../contracts"
 if [[ ! -d node_modules/solc || ! -d node_modules/@openzeppelin/contracts ]]; then
   if [[ -f package-lock.json ]]; then
-    npm ci --no-audit --no-fund
+    npm ci --no-audit --no-fund || npm install --no-audit --no-fund
   else
     npm install --no-audit --no-fund
   fi

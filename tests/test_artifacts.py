@@ -66,5 +66,28 @@ def test_custom_errors_are_in_the_abis() -> None:
         "InsufficientFunding",
         "ECDSAInvalidSignatureS",
         "ERC20InsufficientAllowance",
+        "PoolIsPaused",
+        "PoolNotPaused",
+        "ThawTooShort",
+        "UnstakeDelayTooShort",
+        "InsufficientStake",
+        "NothingToUnstake",
+        "UnstakeNotReady",
+        "MissingEvidence",
+        "ReentrancyGuardReentrantCall",
     }
     assert expected <= names
+
+
+def test_test_contracts_are_not_shipped() -> None:
+    """Test-only contracts (contracts/test) build into tests/artifacts, never into the package."""
+    test_artifacts = ROOT / "tests" / "artifacts"
+    assert sorted(p.stem for p in test_artifacts.glob("*.json")) == [
+        "QuirkyToken",
+        "ReentrantToken",
+    ]
+    shipped = {p.stem for p in ARTIFACTS.glob("*.json")}
+    assert not shipped & {"QuirkyToken", "ReentrantToken"}
+    for path in test_artifacts.glob("*.json"):
+        text = path.read_text(encoding="utf-8")
+        assert text == json.dumps(json.loads(text), sort_keys=True, indent=1) + "\n"

@@ -1,4 +1,4 @@
-"""The four contracts on the embedded chain, through the typed client."""
+"""Every function and revert path of the contracts, through the typed client, on both backends."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from fairwheel.chain import Chain, Protocol
+from fairwheel.chain import Chain, Protocol, StakeInfo, StakeRole
+from fairwheel.chain.permit import Permit, sign_permit, split_signature
 from fairwheel.domain.merkle import CONTRIBUTION_ENCODING, EARNINGS_ENCODING, StandardMerkleTree
 from fairwheel.domain.typed_data import (
     Revocation,
@@ -23,32 +24,19 @@ from tests.chain_fixtures import (
     THAW_PERIOD,
     TOKEN,
     World,
+    anvil_url,
     chain,
+    chain_url,
     deployer,
     protocol,
+    reverts,
     world,
 )
 
-__all__ = ["chain", "deployer", "protocol", "world"]  # the fixtures, re-exported for pytest
+# the fixtures, re-exported for pytest
+__all__ = ["anvil_url", "chain", "chain_url", "deployer", "protocol", "world"]
 
 N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-
-
-def reverts(reason: str) -> Any:
-    """``pytest.raises`` for a ChainError with the given decoded custom error."""
-
-    class _Check:
-        def __enter__(self) -> None:
-            self._ctx = pytest.raises(ChainError)
-            self._info = self._ctx.__enter__()
-
-        def __exit__(self, *exc: Any) -> bool:
-            handled = self._ctx.__exit__(*exc)
-            got = self._info.value.details.get("reason")
-            assert got == reason, f"expected {reason}, got {got}: {self._info.value}"
-            return bool(handled)
-
-    return _Check()
 
 
 def malleate(signature: bytes) -> bytes:
@@ -483,120 +471,398 @@ def test_total_claimed_never_exceeds_funded(world: World) -> None:
     )
 
 
-# ------------------------------------------------------------------------- gas
+# ----------------------------------------------------------------- more reverts
 
 
-def test_gas_report(world: World, protocol: Protocol, capsys: pytest.CaptureFixture[str]) -> None:
-    """Measure each operation once and print a table (run with -s to see it)."""
-    p, op = protocol, world.operator
-    gas: dict[str, int] = {}
-    gas["createPool"] = p.create_pool(
-        sender=op,
-        guardian=world.guardian.address,
-        search_price=1,
-        predict_price=2,
-        operator_fee_bps=100,
-        builder_share_bps=200,
-        metadata_hash=os.urandom(32),
-    ).gas_used
-    tree, contributors = contribution_tree(world, 1024, funded=0)
-    gas["anchorBatch (1024 records)"] = p.anchor_batch(
-        world.pool_id, tree.root, len(tree), "ipfs://bafy-batch", sender=op
-    ).gas_used
-    record_id, owner_address = tree.at(0)
-    owner = next(c for c in contributors if c.address == owner_address)
-    world.chain.fund(owner.address, 10**17)
-    gas["revoke (depth 10)"] = p.revoke(
-        world.pool_id, 1, record_id, tree.proof(0), sender=owner
-    ).gas_used
-    gas["registerModel"] = p.register_model(
-        world.pool_id, os.urandom(32), os.urandom(32), os.urandom(32), "hf://m", sender=op
-    ).gas_used
-    consumer = world.account(tokens=100 * TOKEN)
-    gas["approve"] = p.approve(p.escrow_address, 100 * TOKEN, sender=consumer).gas_used
-    gas["deposit (first)"] = p.deposit(world.pool_id, 50 * TOKEN, sender=consumer).gas_used
-    gas["deposit (again)"] = p.deposit(world.pool_id, 50 * TOKEN, sender=consumer).gas_used
-    domain = p.voucher_domain()
+def test_zero_addresses_are_refused(world: World) -> None:
+    zero = "0x" + "00" * 20
+    with reverts("ZeroAddress"):
+        world.new_pool(guardian=zero)
+    with reverts("ZeroAddress"):
+        world.new_pool(token=zero)
+
+
+def test_only_the_owner_mints(world: World) -> None:
+    with reverts("OwnableUnauthorizedAccount"):
+        world.protocol.mint(world.operator.address, 1, sender=world.operator)
+
+
+def test_deposit_reverts(world: World) -> None:
+    p = world.protocol
+    consumer = world.account(tokens=5 * TOKEN)
+    with reverts("ZeroAmount"):
+        p.deposit(world.pool_id, 0, sender=consumer)
+    with reverts("PoolNotFound"):
+        p.deposit(10**9, TOKEN, sender=consumer)
+    with reverts("ERC20InsufficientAllowance"):
+        p.deposit(world.pool_id, TOKEN, sender=consumer)
+    p.approve(p.escrow_address, 10 * TOKEN, sender=consumer)
+    with reverts("ERC20InsufficientBalance"):
+        p.deposit(world.pool_id, 6 * TOKEN, sender=consumer)
+    result = p.deposit(world.pool_id, 5 * TOKEN, sender=consumer)
+    assert result.event("Deposited") == {
+        "poolId": world.pool_id,
+        "payer": consumer.address,
+        "amount": 5 * TOKEN,
+        "balance": 5 * TOKEN,
+    }
+    with reverts("ZeroAmount"):
+        p.request_withdraw(world.pool_id, 0, sender=consumer)
+
+
+def test_redeem_many_reverts(world: World) -> None:
+    p = world.protocol
+    consumer = _consumer(world, 10 * TOKEN)
     v = Voucher(consumer.address, world.pool_id, TOKEN)
-    gas["redeem (first for payer)"] = p.redeem(
-        v, sign_voucher(v, domain, consumer), sender=op
-    ).gas_used
-    v = Voucher(consumer.address, world.pool_id, 2 * TOKEN)
-    gas["redeem (again)"] = p.redeem(v, sign_voucher(v, domain, consumer), sender=op).gas_used
-    payers = [_consumer(world, 10 * TOKEN) for _ in range(10)]
-    items = []
-    for c in payers:
-        vv = Voucher(c.address, world.pool_id, TOKEN)
-        items.append((vv, sign_voucher(vv, domain, c)))
-    gas["redeemMany (10 vouchers)"] = p.redeem_many(items, sender=op).gas_used
-    gas["requestWithdraw"] = p.request_withdraw(world.pool_id, TOKEN, sender=consumer).gas_used
-    world.chain.advance_time(THAW_PERIOD)
-    gas["withdraw"] = p.withdraw(world.pool_id, sender=consumer).gas_used
-    world.protocol.mint(op.address, 10_000 * TOKEN, sender=world.deployer)
-    earners = [Account.create().address for _ in range(1024)]
-    etree = earnings_tree({a: TOKEN for a in earners})
-    p.approve(p.distributor_address, 1024 * TOKEN, sender=op)
-    gas["postRoot (with funding pull)"] = p.post_root(
-        world.pool_id, 1, etree.root, 1024 * TOKEN, os.urandom(32), sender=op
-    ).gas_used
-    world.chain.advance_time(ACTIVATION_DELAY)
-    gas["claim (first, depth 10)"] = _claim(world, 1, etree, earners[0], op).gas_used
-    gas["claim (second account, depth 10)"] = _claim(world, 1, etree, earners[1], op).gas_used
-    etree2 = earnings_tree({a: 2 * TOKEN for a in earners})
-    p.approve(p.distributor_address, 1024 * TOKEN, sender=op)
-    gas["postRoot (epoch 2)"] = p.post_root(
-        world.pool_id, 2, etree2.root, 2048 * TOKEN, os.urandom(32), sender=op
-    ).gas_used
-    gas["cancelRoot"] = p.cancel_root(world.pool_id, 2, sender=world.guardian).gas_used
-    p.approve(p.distributor_address, 0, sender=op)
-    p.post_root(world.pool_id, 3, etree2.root, 2048 * TOKEN, os.urandom(32), sender=op)
-    world.chain.advance_time(ACTIVATION_DELAY)
-    gas["claim (repeat, cumulative)"] = _claim(world, 3, etree2, earners[0], op).gas_used
-    with capsys.disabled():
-        print(f"\n\ngas used on {world.chain.url} (solc 0.8.37 -O200 cancun, OZ 5.7.0)")
-        for name, used in gas.items():
-            print(f"  {name:<36} {used:>9,}")
-    assert all(0 < used < 500_000 for used in gas.values())
-
-
-# ----------------------------------------------------------------- the client
-
-
-def test_client_plumbing(world: World) -> None:
-    chain, p = world.chain, world.protocol
-    # raw calls are decoded too
-    data = bytes.fromhex("a9059cbb") + bytes(64)  # transfer(0x0, 0)
-    with reverts("ERC20InvalidReceiver"):
-        chain.send_transaction(world.operator, p.token_address, data)
-    # a transaction that runs out of gas is mined as failed and reported
-    with pytest.raises(ChainError) as info:
-        chain.send_transaction(world.deployer, p.token_address, _mint_calldata(p), gas=30_000)
-    assert info.value.details["reason"] == "Reverted"
-    # attach() finds the same deployment, with either naming
-    again = chain.attach({k.lower(): v for k, v in _short_names(p).items()})
-    assert again.addresses == p.addresses
-    assert again.get_pool(world.pool_id) == p.get_pool(world.pool_id)
-    with pytest.raises(ConfigError):
-        chain.attach({"FairToken": p.token_address})
-    # time only moves forward; snapshots restore state
-    now = chain.now()
-    assert chain.advance_time(100) >= now + 100
-    snap = chain.snapshot()
-    p.mint(world.operator.address, 5, sender=world.deployer)
-    chain.revert(snap)
-    assert p.token_balance(world.operator.address) == 1000 * TOKEN
-
-
-def _mint_calldata(p: Protocol) -> bytes:
+    sig = sign_voucher(v, p.voucher_domain(), consumer)
+    with reverts("NotOperator"):
+        p.redeem_many([(v, sig)], sender=consumer)
     from fairwheel.chain.abi import contract_abi
 
-    return contract_abi("FairToken").encode_call("mint", [p.token_address, 1])
+    calldata = contract_abi("UsageEscrow").encode_call(
+        "redeemMany", [world.pool_id, [consumer.address], [TOKEN, TOKEN], [sig]]
+    )
+    with reverts("LengthMismatch"):
+        world.chain.send_transaction(world.operator, p.escrow_address, calldata)
+    with pytest.raises(ValueError):
+        p.redeem_many([], sender=world.operator)
+    other = world.new_pool()
+    with pytest.raises(ValueError):
+        p.redeem_many([(v, sig), (Voucher(consumer.address, other, 1), sig)], sender=world.operator)
 
 
-def _short_names(p: Protocol) -> dict[str, str]:
-    return {
-        "token": p.token_address,
-        "registry": p.registry_address,
-        "escrow": p.escrow_address,
-        "distributor": p.distributor_address,
+def test_post_root_reverts(world: World) -> None:
+    p = world.protocol
+    with reverts("ZeroRoot"):
+        p.post_root(world.pool_id, 1, bytes(32), 0, bytes(32), sender=world.operator)
+    with reverts("PoolNotFound"):
+        p.post_root(10**9, 1, os.urandom(32), 0, bytes(32), sender=world.operator)
+    # a root that needs no funding pulls nothing (and needs no allowance)
+    result = p.post_root(world.pool_id, 1, os.urandom(32), 0, bytes(32), sender=world.operator)
+    assert result.value == 0 and p.funded(world.pool_id) == 0
+
+
+def test_anyone_can_fund_a_pool(world: World) -> None:
+    p = world.protocol
+    donor = world.account(tokens=10 * TOKEN)
+    with reverts("ZeroAmount"):
+        p.fund(world.pool_id, 0, sender=donor)
+    with reverts("PoolNotFound"):
+        p.fund(10**9, TOKEN, sender=donor)
+    with reverts("ERC20InsufficientAllowance"):
+        p.fund(world.pool_id, TOKEN, sender=donor)
+    p.approve(p.distributor_address, 4 * TOKEN, sender=donor)
+    result = p.fund(world.pool_id, 4 * TOKEN, sender=donor)
+    assert result.value == 4 * TOKEN
+    assert result.event("Funded") == {
+        "poolId": world.pool_id,
+        "from": donor.address,
+        "amount": 4 * TOKEN,
+        "funded": 4 * TOKEN,
     }
+    # the operator's next root pulls only what the donation does not cover
+    a = world.account()
+    before = p.token_balance(world.operator.address)
+    _post(world, 1, {a.address: 5 * TOKEN})
+    assert before - p.token_balance(world.operator.address) == TOKEN
+    assert p.funded(world.pool_id) == 5 * TOKEN
+
+
+# ------------------------------------------------------------------------ pause
+
+
+def test_pause_is_the_guardians(world: World) -> None:
+    p = world.protocol
+    with reverts("NotGuardian"):
+        p.pause(world.pool_id, sender=world.operator)
+    with reverts("PoolNotFound"):
+        p.pause(10**9, sender=world.guardian)
+    with reverts("PoolNotPaused"):
+        p.unpause(world.pool_id, sender=world.guardian)
+    result = p.pause(world.pool_id, sender=world.guardian)
+    assert result.event("PoolPaused") == {
+        "poolId": world.pool_id,
+        "guardian": world.guardian.address,
+    }
+    assert p.is_paused(world.pool_id)
+    with reverts("PoolIsPaused"):
+        p.pause(world.pool_id, sender=world.guardian)
+    with reverts("NotGuardian"):
+        p.unpause(world.pool_id, sender=world.operator)
+    p.unpause(world.pool_id, sender=world.guardian)
+    assert not p.is_paused(world.pool_id)
+    # another pool is not affected by this pool's pause
+    p.pause(world.pool_id, sender=world.guardian)
+    other = world.new_pool()
+    assert not p.is_paused(other)
+    p.anchor_batch(other, os.urandom(32), 1, "x", sender=world.operator)
+
+
+def test_pause_stops_new_state_but_never_exits(world: World) -> None:
+    p, op, g, pool = world.protocol, world.operator, world.guardian, world.pool_id
+    tree, contributors = contribution_tree(world, 2)
+    p.anchor_batch(pool, tree.root, len(tree), "b", sender=op)
+    consumer = _consumer(world, 10 * TOKEN)
+    staker = world.account(tokens=10 * TOKEN)
+    p.approve_and_stake(pool, StakeRole.LABELER, 5 * TOKEN, sender=staker)
+    p.approve(p.staking_address, 5 * TOKEN, sender=staker)
+    a = world.account()
+    active = _post(world, 1, {a.address: 2 * TOKEN})
+    world.chain.advance_time(ACTIVATION_DELAY)
+    _post(world, 2, {a.address: 3 * TOKEN})  # still in its activation delay
+    v = Voucher(consumer.address, pool, 2 * TOKEN)
+    voucher_sig = sign_voucher(v, p.voucher_domain(), consumer)
+    p.request_withdraw(pool, 3 * TOKEN, sender=consumer)
+    p.request_unstake(pool, StakeRole.LABELER, TOKEN, sender=staker)
+
+    p.pause(pool, sender=g)
+    # stopped: new state or new money
+    with reverts("PoolIsPaused"):
+        p.anchor_batch(pool, os.urandom(32), 1, "x", sender=op)
+    with reverts("PoolIsPaused"):
+        p.register_model(pool, os.urandom(32), os.urandom(32), os.urandom(32), "m", sender=op)
+    with reverts("PoolIsPaused"):
+        p.deposit(pool, TOKEN, sender=consumer)
+    with reverts("PoolIsPaused"):
+        p.deposit_with_permit(pool, TOKEN, sender=consumer)
+    with reverts("PoolIsPaused"):
+        p.post_root(pool, 9, os.urandom(32), 0, bytes(32), sender=op)
+    with reverts("PoolIsPaused"):
+        p.stake(pool, StakeRole.LABELER, TOKEN, sender=staker)
+    # never stopped: exits and settling what was signed
+    record_id, owner_address = tree.at(0)
+    owner = next(c for c in contributors if c.address == owner_address)
+    p.revoke(pool, 1, record_id, tree.proof(0), sender=owner)
+    assert p.redeem(v, voucher_sig, sender=op).value == 2 * TOKEN
+    assert _claim(world, 1, active, a.address, a).value == 2 * TOKEN
+    p.cancel_root(pool, 2, sender=g)
+    p.slash(pool, staker.address, StakeRole.LABELER, TOKEN, os.urandom(32), sender=g)
+    world.chain.advance_time(THAW_PERIOD)
+    assert p.withdraw(pool, sender=consumer).value == 3 * TOKEN
+    assert p.unstake(pool, StakeRole.LABELER, sender=staker).value == TOKEN
+    p.unpause(pool, sender=g)
+    p.anchor_batch(pool, os.urandom(32), 1, "again", sender=op)
+
+
+# ----------------------------------------------------------------------- permit
+
+
+def test_deposit_with_permit_needs_no_approval(world: World) -> None:
+    p = world.protocol
+    consumer = world.account(tokens=10 * TOKEN)
+    assert p.allowance(consumer.address, p.escrow_address) == 0
+    nonce = p.permit_nonce(consumer.address)
+    result = p.deposit_with_permit(world.pool_id, 4 * TOKEN, sender=consumer)
+    assert result.value == 4 * TOKEN
+    assert p.escrow_balance(world.pool_id, consumer.address) == 4 * TOKEN
+    assert p.permit_nonce(consumer.address) == nonce + 1
+    assert p.allowance(consumer.address, p.escrow_address) == 0
+    domain = p.token_domain()
+    assert (domain.name, domain.version, domain.chain_id) == (
+        "Fairwheel Token",
+        "1",
+        world.chain.chain_id,
+    )
+    with reverts("ZeroAmount"):
+        p.deposit_with_permit(world.pool_id, 0, sender=consumer)
+
+
+def test_permit_replay_expiry_and_front_running(world: World) -> None:
+    p = world.protocol
+    consumer = world.account(tokens=10 * TOKEN)
+    deadline = world.chain.now() + 600
+    permit = Permit(consumer.address, p.escrow_address, 2 * TOKEN, 0, deadline)
+    signature = sign_permit(permit, p.token_domain(), consumer)
+    p.deposit_with_permit(
+        world.pool_id, 2 * TOKEN, sender=consumer, deadline=deadline, signature=signature
+    )
+    # the same permit again: the token refuses it (nonce used), and there is no allowance left
+    with reverts("ERC20InsufficientAllowance"):
+        p.deposit_with_permit(
+            world.pool_id, 2 * TOKEN, sender=consumer, deadline=deadline, signature=signature
+        )
+    # a griefer submits the next permit to the token first: the deposit still goes through
+    permit = Permit(consumer.address, p.escrow_address, TOKEN, 1, deadline)
+    signature = sign_permit(permit, p.token_domain(), consumer)
+    v, r, s = split_signature(signature)
+    griefer = world.account()
+    world.chain.send_transaction(
+        griefer,
+        p.token_address,
+        _token_call("permit", [consumer.address, p.escrow_address, TOKEN, deadline, v, r, s]),
+    )
+    assert p.allowance(consumer.address, p.escrow_address) == TOKEN
+    result = p.deposit_with_permit(
+        world.pool_id, TOKEN, sender=consumer, deadline=deadline, signature=signature
+    )
+    assert result.value == TOKEN
+    # an expired permit sets no allowance
+    world.chain.advance_time(601)
+    with reverts("ERC20InsufficientAllowance"):
+        p.deposit_with_permit(world.pool_id, TOKEN, sender=consumer, deadline=deadline)
+    # a permit for someone else's tokens credits nobody: the caller is always the owner
+    other = world.account(tokens=TOKEN)
+    stolen = sign_permit(
+        Permit(other.address, p.escrow_address, TOKEN, 0, world.chain.now() + 600),
+        p.token_domain(),
+        other,
+    )
+    with reverts("ERC20InsufficientAllowance"):
+        p.deposit_with_permit(
+            world.pool_id,
+            TOKEN,
+            sender=consumer,
+            deadline=world.chain.now() + 600,
+            signature=stolen,
+        )
+
+
+def _token_call(fn: str, args: list[Any]) -> bytes:
+    from fairwheel.chain.abi import contract_abi
+
+    return contract_abi("FairToken").encode_call(fn, args)
+
+
+# ---------------------------------------------------------------------- staking
+
+
+def test_stake_unstake_life_cycle(world: World) -> None:
+    p, pool = world.protocol, world.pool_id
+    labeler = world.account(tokens=10 * TOKEN)
+    result = p.approve_and_stake(pool, StakeRole.LABELER, 6 * TOKEN, sender=labeler)
+    assert result.value == 6 * TOKEN
+    assert result.event("Staked")["role"] == StakeRole.LABELER
+    p.approve_and_stake(pool, StakeRole.RATER, TOKEN, sender=labeler)
+    assert p.stake_of(pool, labeler.address, StakeRole.LABELER) == StakeInfo(6 * TOKEN, 0, 0)
+    assert p.total_staked(pool) == 7 * TOKEN
+    ready = p.request_unstake(pool, StakeRole.LABELER, 2 * TOKEN, sender=labeler).value
+    assert ready == world.chain.now() + p.unstake_delay()
+    info = p.stake_of(pool, labeler.address, StakeRole.LABELER)
+    assert info == StakeInfo(4 * TOKEN, 2 * TOKEN, ready) and info.total == 6 * TOKEN
+    with reverts("UnstakeNotReady"):
+        p.unstake(pool, StakeRole.LABELER, sender=labeler)
+    world.chain.advance_time(p.unstake_delay() // 2)
+    # a second request adds to the unbonding stake and restarts its delay
+    ready2 = p.request_unstake(pool, StakeRole.LABELER, TOKEN, sender=labeler).value
+    assert ready2 > ready
+    world.chain.advance_time(p.unstake_delay() // 2 + 1)
+    with reverts("UnstakeNotReady"):
+        p.unstake(pool, StakeRole.LABELER, sender=labeler)
+    world.chain.advance_time(p.unstake_delay())
+    before = p.token_balance(labeler.address)
+    assert p.unstake(pool, StakeRole.LABELER, sender=labeler).value == 3 * TOKEN
+    assert p.token_balance(labeler.address) - before == 3 * TOKEN
+    assert p.stake_of(pool, labeler.address, StakeRole.LABELER) == StakeInfo(3 * TOKEN, 0, 0)
+    assert p.total_staked(pool) == 4 * TOKEN
+    with reverts("NothingToUnstake"):
+        p.unstake(pool, StakeRole.LABELER, sender=labeler)
+
+
+def test_staking_reverts(world: World) -> None:
+    p, pool = world.protocol, world.pool_id
+    staker = world.account(tokens=10 * TOKEN)
+    p.approve(p.staking_address, 20 * TOKEN, sender=staker)
+    with reverts("ZeroAmount"):
+        p.stake(pool, StakeRole.RATER, 0, sender=staker)
+    with reverts("PoolNotFound"):
+        p.stake(10**9, StakeRole.RATER, TOKEN, sender=staker)
+    with reverts("NotOperator"):  # operator stakes are the operator's
+        p.stake(pool, StakeRole.OPERATOR, TOKEN, sender=staker)
+    with reverts("ERC20InsufficientBalance"):
+        p.stake(pool, StakeRole.RATER, 11 * TOKEN, sender=staker)
+    p.stake(pool, StakeRole.RATER, TOKEN, sender=staker)
+    with reverts("ZeroAmount"):
+        p.request_unstake(pool, StakeRole.RATER, 0, sender=staker)
+    with reverts("InsufficientStake"):
+        p.request_unstake(pool, StakeRole.RATER, 2 * TOKEN, sender=staker)
+    with reverts("InsufficientStake"):  # stakes are per role
+        p.request_unstake(pool, StakeRole.LABELER, TOKEN, sender=staker)
+    with reverts("NothingToUnstake"):
+        p.unstake(pool, StakeRole.RATER, sender=staker)
+    assert p.approve_and_stake(pool, StakeRole.OPERATOR, TOKEN, sender=world.operator).value
+    with pytest.raises(ChainError):  # not a role
+        p.stake(pool, 3, TOKEN, sender=staker)
+
+
+def test_guardian_slashes_into_the_pool(world: World) -> None:
+    p, pool, g = world.protocol, world.pool_id, world.guardian
+    labeler = world.account(tokens=10 * TOKEN)
+    p.approve_and_stake(pool, StakeRole.LABELER, 10 * TOKEN, sender=labeler)
+    p.request_unstake(pool, StakeRole.LABELER, 6 * TOKEN, sender=labeler)
+    evidence = os.urandom(32)
+    with reverts("NotGuardian"):
+        p.slash(pool, labeler.address, StakeRole.LABELER, TOKEN, evidence, sender=world.operator)
+    with reverts("PoolNotFound"):
+        p.slash(10**9, labeler.address, StakeRole.LABELER, TOKEN, evidence, sender=g)
+    with reverts("ZeroAmount"):
+        p.slash(pool, labeler.address, StakeRole.LABELER, 0, evidence, sender=g)
+    with reverts("MissingEvidence"):
+        p.slash(pool, labeler.address, StakeRole.LABELER, TOKEN, bytes(32), sender=g)
+    with reverts("InsufficientStake"):
+        p.slash(pool, labeler.address, StakeRole.LABELER, 11 * TOKEN, evidence, sender=g)
+    funded, held = p.funded(pool), p.token_balance(p.distributor_address)
+    # active stake goes first, then unbonding stake: leaving does not escape a slash
+    result = p.slash(pool, labeler.address, StakeRole.LABELER, 5 * TOKEN, evidence, sender=g)
+    assert result.event("Slashed") == {
+        "poolId": pool,
+        "account": labeler.address,
+        "role": StakeRole.LABELER,
+        "amount": 5 * TOKEN,
+        "evidenceHash": evidence,
+        "guardian": g.address,
+    }
+    assert result.event("Funded")["amount"] == 5 * TOKEN
+    info = p.stake_of(pool, labeler.address, StakeRole.LABELER)
+    assert (info.staked, info.unbonding) == (0, 5 * TOKEN)
+    assert p.funded(pool) == funded + 5 * TOKEN
+    assert p.token_balance(p.distributor_address) == held + 5 * TOKEN
+    assert p.total_staked(pool) == 5 * TOKEN
+    world.chain.advance_time(p.unstake_delay())
+    assert p.unstake(pool, StakeRole.LABELER, sender=labeler).value == 5 * TOKEN
+
+
+def test_delay_rules_are_enforced_at_deployment(
+    chain: Chain, deployer: Any, protocol: Protocol
+) -> None:
+    from eth_abi import encode
+
+    from fairwheel.chain.artifacts import bytecode_of
+    from fairwheel.chain.deployment import protocol_delays
+
+    p = protocol
+    for name, types, args, reason in [
+        ("UsageEscrow", ["address", "uint64", "uint64"], [p.registry_address, 100, 100],
+         "ThawTooShort"),
+        ("Staking", ["address", "address", "uint64"],
+         [p.registry_address, p.distributor_address, ACTIVATION_DELAY], "UnstakeDelayTooShort"),
+    ]:  # fmt: skip
+        code = bytecode_of(name) + encode(types, args)
+        with reverts(reason):
+            chain.send_transaction(deployer, None, code)
+    assert p.thaw_period() == THAW_PERIOD > p.redemption_window()
+    assert p.unstake_delay() > p.activation_delay() == ACTIVATION_DELAY
+    assert protocol_delays(3600, 604800) == (302400, 604800)
+    for bad in [(3600, 100, 100, None), (3600, 604800, None, 3600), (-1, 10, None, None)]:
+        with pytest.raises(ConfigError):
+            protocol_delays(*bad)
+
+
+@pytest.mark.slow
+def test_gas_benchmark_runs() -> None:
+    """benchmarks/gas.py measures every operation and prints the settlement comparison."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gas.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--calls", "10,1000000"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    for needed in ("deploy Staking", "depositWithPermit", "slash", "claim, depth 14"):
+        assert needed in out
+    assert "1,000,000" in out and "N = 10 run end to end" in out

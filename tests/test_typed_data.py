@@ -37,9 +37,10 @@ from fairwheel.domain.typed_data import (
     voucher_domain,
 )
 from fairwheel.errors import SchemaError, SignatureError
-from tests.chain_fixtures import chain, deployer, protocol
+from tests.chain_fixtures import anvil_url, chain, chain_url, deployer, protocol
 
-__all__ = ["chain", "deployer", "protocol"]  # fixtures, re-exported for pytest
+# fixtures, re-exported for pytest
+__all__ = ["anvil_url", "chain", "chain_url", "deployer", "protocol"]
 
 N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 REGISTRY = "0x" + "ab" * 20

@@ -18,3 +18,5 @@ error ZeroAmount();
 error ZeroAddress();
 /// @notice A root that must be set is zero.
 error ZeroRoot();
+/// @notice The pool's guardian has paused it; the call is one that a pause stops.
+error PoolIsPaused(uint256 poolId);

@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
-import {PoolNotFound, NotOperator, InvalidProof, ZeroAddress, ZeroRoot} from "./Errors.sol";
+import {PoolNotFound, NotOperator, NotGuardian, InvalidProof, ZeroAddress, ZeroRoot, PoolIsPaused} from "./Errors.sol";
 
 /// @title PoolRegistry
 /// @notice Pools of consented data: their parameters, the Merkle roots of accepted-contribution
@@ -14,6 +14,11 @@ import {PoolNotFound, NotOperator, InvalidProof, ZeroAddress, ZeroRoot} from "./
 ///      `keccak256(bytes.concat(keccak256(abi.encode(recordId, contributor))))`.
 ///      The EIP-712 domain ("Fairwheel PoolRegistry", "1", chain id, this address) is the domain
 ///      of contributors' consent messages and of signed revocations.
+///      Each pool can be paused by its guardian. A pause stops what writes new state into the
+///      pool or brings new money into it (`anchorBatch`, `registerModel`, and through
+///      `activeRoles` escrow deposits, epoch roots and new stakes); it never stops anyone from
+///      leaving or from settling what was already signed (revocations, voucher redemptions,
+///      withdrawals, claims, unstaking, cancellations and slashes).
 contract PoolRegistry is EIP712 {
     /// @notice A pool's parameters and counters.
     struct Pool {
@@ -55,6 +60,7 @@ contract PoolRegistry is EIP712 {
     mapping(uint256 poolId => mapping(uint256 batchId => bytes32)) private _batchRoots;
     mapping(uint256 poolId => mapping(bytes32 recordId => bool)) private _revoked;
     mapping(uint256 poolId => mapping(uint256 modelId => Model)) private _models;
+    mapping(uint256 poolId => bool) private _paused;
 
     event PoolCreated(
         uint256 indexed poolId,
@@ -67,6 +73,8 @@ contract PoolRegistry is EIP712 {
         uint16 builderShareBps,
         bytes32 metadataHash
     );
+    event PoolPaused(uint256 indexed poolId, address guardian);
+    event PoolUnpaused(uint256 indexed poolId, address guardian);
     event BatchAnchored(uint256 indexed poolId, uint256 indexed batchId, bytes32 root, uint32 count, string uri);
     event Revoked(uint256 indexed poolId, bytes32 indexed recordId, address indexed contributor, uint256 batchId);
     event ModelRegistered(
@@ -90,13 +98,25 @@ contract PoolRegistry is EIP712 {
     error AlreadyRevoked(uint256 poolId, bytes32 recordId);
     /// @notice A revocation signature does not recover to the contributor.
     error InvalidSigner(address recovered, address expected);
+    /// @notice `unpause` on a pool that is not paused.
+    error PoolNotPaused(uint256 poolId);
 
     constructor() EIP712("Fairwheel PoolRegistry", "1") {}
 
-    modifier onlyOperator(uint256 poolId) {
+    /// @dev The caller is the pool's operator and the pool is not paused.
+    modifier onlyActiveOperator(uint256 poolId) {
         address operator = _pools[poolId].operator;
         if (operator == address(0)) revert PoolNotFound(poolId);
         if (msg.sender != operator) revert NotOperator(poolId, msg.sender);
+        if (_paused[poolId]) revert PoolIsPaused(poolId);
+        _;
+    }
+
+    /// @dev The caller is the pool's guardian.
+    modifier onlyGuardian(uint256 poolId) {
+        address guardian = _pools[poolId].guardian;
+        if (guardian == address(0)) revert PoolNotFound(poolId);
+        if (msg.sender != guardian) revert NotGuardian(poolId, msg.sender);
         _;
     }
 
@@ -159,6 +179,40 @@ contract PoolRegistry is EIP712 {
         return (operator, pool.guardian, pool.token);
     }
 
+    /// @notice The pool's roles, for calls that a pause stops; reverts `PoolIsPaused` while the
+    ///         guardian has paused the pool (and `PoolNotFound` for unknown ids).
+    /// @return operator The pool's operator.
+    /// @return guardian The pool's guardian.
+    /// @return token The pool's ERC-20.
+    function activeRoles(uint256 poolId) external view returns (address operator, address guardian, address token) {
+        Pool storage pool = _pools[poolId];
+        operator = pool.operator;
+        if (operator == address(0)) revert PoolNotFound(poolId);
+        if (_paused[poolId]) revert PoolIsPaused(poolId);
+        return (operator, pool.guardian, pool.token);
+    }
+
+    // ------------------------------------------------------------------ pause
+
+    /// @notice Pause the pool (guardian only); see the contract's notes for what a pause stops.
+    function pause(uint256 poolId) external onlyGuardian(poolId) {
+        if (_paused[poolId]) revert PoolIsPaused(poolId);
+        _paused[poolId] = true;
+        emit PoolPaused(poolId, msg.sender);
+    }
+
+    /// @notice Lift the pool's pause (guardian only).
+    function unpause(uint256 poolId) external onlyGuardian(poolId) {
+        if (!_paused[poolId]) revert PoolNotPaused(poolId);
+        _paused[poolId] = false;
+        emit PoolUnpaused(poolId, msg.sender);
+    }
+
+    /// @notice Whether the pool's guardian has paused it.
+    function isPaused(uint256 poolId) external view returns (bool) {
+        return _paused[poolId];
+    }
+
     // ---------------------------------------------------------------- batches
 
     /// @notice Anchor the Merkle root of a batch of accepted contributions.
@@ -168,7 +222,7 @@ contract PoolRegistry is EIP712 {
     /// @return batchId The batch's id within the pool (starting at 1).
     function anchorBatch(uint256 poolId, bytes32 root, uint32 count, string calldata uri)
         external
-        onlyOperator(poolId)
+        onlyActiveOperator(poolId)
         returns (uint256 batchId)
     {
         if (root == bytes32(0)) revert ZeroRoot();
@@ -258,7 +312,7 @@ contract PoolRegistry is EIP712 {
         bytes32 datasetRoot,
         bytes32 metricsHash,
         string calldata uri
-    ) external onlyOperator(poolId) returns (uint256 modelId) {
+    ) external onlyActiveOperator(poolId) returns (uint256 modelId) {
         modelId = ++_pools[poolId].modelCount;
         _models[poolId][modelId] = Model({
             modelHash: modelHash,

@@ -6,7 +6,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {PoolRegistry} from "./PoolRegistry.sol";
-import {NotOperator, NotGuardian, InvalidProof, ZeroRoot} from "./Errors.sol";
+import {NotOperator, NotGuardian, InvalidProof, ZeroRoot, ZeroAmount} from "./Errors.sol";
 
 /// @title RewardDistributor
 /// @notice Per pool and epoch, the operator posts the Merkle root of every account's *cumulative*
@@ -16,6 +16,9 @@ import {NotOperator, NotGuardian, InvalidProof, ZeroRoot} from "./Errors.sol";
 /// @dev Earnings leaves are OpenZeppelin StandardMerkleTree leaves of types
 ///      `(address account, uint256 cumulativeAmount)`:
 ///      `keccak256(bytes.concat(keccak256(abi.encode(account, cumulativeAmount))))`.
+///      Posting roots stops while the pool is paused; claims and cancellations never do.
+///      Anyone may add to a pool's funding with `fund` (the Staking contract sends slashed stakes
+///      there), which lowers what the operator's next root has to pull.
 contract RewardDistributor is ReentrancyGuard {
     using SafeERC20 for IERC20;
 
@@ -51,6 +54,7 @@ contract RewardDistributor is ReentrancyGuard {
         uint64 activeAt,
         bytes32 epochFileHash
     );
+    event Funded(uint256 indexed poolId, address indexed from, uint256 amount, uint256 funded);
     event RootCancelled(uint256 indexed poolId, uint256 indexed epoch, address guardian);
     event Claimed(
         uint256 indexed poolId, uint256 indexed epoch, address indexed account, uint256 cumulativeAmount, uint256 paid
@@ -80,6 +84,7 @@ contract RewardDistributor is ReentrancyGuard {
 
     /// @notice Post the root of cumulative earnings for `epoch` and pull the funding increase
     ///         (`totalCumulative - funded`, if positive) from the operator, who approves first.
+    ///         Stopped while the pool is paused.
     /// @param root StandardMerkleTree root over `(address account, uint256 cumulativeAmount)` leaves.
     /// @param totalCumulative Sum of all cumulative amounts in the tree.
     /// @param epochFileHash Hash of the published epoch file that lets anyone recompute the root.
@@ -87,7 +92,8 @@ contract RewardDistributor is ReentrancyGuard {
         external
         nonReentrant
     {
-        (address operator,, address token) = registry.roles(poolId);
+        // slither-disable-next-line unused-return (each caller takes the roles it needs)
+        (address operator,, address token) = registry.activeRoles(poolId);
         if (msg.sender != operator) revert NotOperator(poolId, msg.sender);
         if (_token[poolId] == address(0)) _token[poolId] = token;
         uint256 last = _lastEpoch[poolId];
@@ -104,21 +110,42 @@ contract RewardDistributor is ReentrancyGuard {
             cancelled: false,
             epochFileHash: epochFileHash
         });
-        if (topUp > 0) {
-            _funded[poolId] = fundedSoFar + topUp;
-            IERC20(token).safeTransferFrom(operator, address(this), topUp);
-        }
-        emit RootPosted(poolId, epoch, root, totalCumulative, topUp, activeAt, epochFileHash);
+        uint256 received = topUp > 0 ? _pull(poolId, token, operator, topUp) : 0;
+        emit RootPosted(poolId, epoch, root, totalCumulative, received, activeAt, epochFileHash);
+    }
+
+    /// @notice Add `amount` of the pool's token to the pool's funding (anyone; approve first).
+    ///         Credits what actually arrived. Works while the pool is paused.
+    /// @return received The amount added to `funded(poolId)`.
+    function fund(uint256 poolId, uint256 amount) external nonReentrant returns (uint256 received) {
+        if (amount == 0) revert ZeroAmount();
+        // slither-disable-next-line unused-return (each caller takes the roles it needs)
+        (,, address token) = registry.roles(poolId);
+        if (_token[poolId] == address(0)) _token[poolId] = token;
+        received = _pull(poolId, token, msg.sender, amount);
+        emit Funded(poolId, msg.sender, received, _funded[poolId]);
+    }
+
+    /// @dev Pulls `amount` of `token` from `from` and adds what actually arrived to the pool's
+    ///      funding (a fee-on-transfer token can never overstate it).
+    function _pull(uint256 poolId, address token, address from, uint256 amount) private returns (uint256 received) {
+        IERC20 erc20 = IERC20(token);
+        uint256 before = erc20.balanceOf(address(this));
+        erc20.safeTransferFrom(from, address(this), amount);
+        received = erc20.balanceOf(address(this)) - before;
+        _funded[poolId] += received;
     }
 
     /// @notice Cancel an epoch's root before it activates; only the pool's guardian.
     /// @dev The funding stays in the pool; the operator posts a corrected root as a later epoch.
     function cancelRoot(uint256 poolId, uint256 epoch) external {
+        // slither-disable-next-line unused-return (each caller takes the roles it needs)
         (, address guardian,) = registry.roles(poolId);
         if (msg.sender != guardian) revert NotGuardian(poolId, msg.sender);
         EpochRoot storage er = _roots[poolId][epoch];
         if (er.root == bytes32(0)) revert EpochNotFound(poolId, epoch);
         if (er.cancelled) revert EpochCancelled(poolId, epoch);
+        // slither-disable-next-line timestamp (delays are hours or days; seconds of drift do not matter)
         if (block.timestamp >= er.activeAt) revert EpochAlreadyActive(poolId, epoch, er.activeAt);
         er.cancelled = true;
         emit RootCancelled(poolId, epoch, msg.sender);
@@ -151,6 +178,7 @@ contract RewardDistributor is ReentrancyGuard {
         bytes32 root = er.root;
         if (root == bytes32(0)) revert EpochNotFound(poolId, epoch);
         if (er.cancelled) revert EpochCancelled(poolId, epoch);
+        // slither-disable-next-line timestamp (delays are hours or days; seconds of drift do not matter)
         if (block.timestamp < er.activeAt) revert EpochNotActive(poolId, epoch, er.activeAt);
         if (!MerkleProof.verifyCalldata(proof, root, earningsLeaf(account, cumulativeAmount))) revert InvalidProof();
     }

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
@@ -13,8 +14,12 @@ import {NotOperator, ZeroAmount} from "./Errors.sol";
 /// @notice Consumers deposit a pool's token per pool and pay per use off-chain with EIP-712
 ///         vouchers carrying a *cumulative* amount; the pool's operator redeems the latest voucher,
 ///         which pays only the increase over what was already redeemed.
-/// @dev Withdrawals thaw for `thawPeriod` seconds; the operator redeems within a shorter window,
-///      so a consumer cannot withdraw funds that back vouchers already signed.
+/// @dev Withdrawals thaw for `thawPeriod` seconds, which the constructor requires to be longer
+///      than `redemptionWindow`, the longest time the operator lets pass between accepting a
+///      voucher and redeeming it. So a withdrawal requested after a voucher was signed can only
+///      complete after that voucher's redemption: a consumer cannot withdraw funds that back
+///      vouchers already accepted (the operator accepts no voucher beyond
+///      `balance - pending withdrawal - unredeemed`).
 contract UsageEscrow is EIP712, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
@@ -25,6 +30,9 @@ contract UsageEscrow is EIP712, ReentrancyGuard {
     PoolRegistry public immutable registry;
     /// @notice Seconds between a withdrawal request and the earliest withdrawal.
     uint64 public immutable thawPeriod;
+    /// @notice Longest time, in seconds, between the operator accepting a voucher and redeeming
+    ///         it (at least once per epoch close); always shorter than `thawPeriod`.
+    uint64 public immutable redemptionWindow;
 
     /// @notice A requested withdrawal.
     struct PendingWithdrawal {
@@ -53,22 +61,57 @@ contract UsageEscrow is EIP712, ReentrancyGuard {
     error NoPendingWithdrawal(uint256 poolId, address payer);
     /// @notice The withdrawal is still thawing.
     error WithdrawalNotReady(uint64 readyAt);
+    /// @notice The thaw period must be longer than the redemption window.
+    error ThawTooShort(uint64 thawPeriod, uint64 redemptionWindow);
 
     /// @param registry_ The pool registry.
     /// @param thawPeriod_ Seconds a withdrawal request thaws before it can be withdrawn.
-    constructor(PoolRegistry registry_, uint64 thawPeriod_) EIP712("Fairwheel UsageEscrow", "1") {
+    /// @param redemptionWindow_ Longest delay between accepting and redeeming a voucher; must be
+    ///        shorter than `thawPeriod_`.
+    constructor(PoolRegistry registry_, uint64 thawPeriod_, uint64 redemptionWindow_)
+        EIP712("Fairwheel UsageEscrow", "1")
+    {
+        if (thawPeriod_ <= redemptionWindow_) revert ThawTooShort(thawPeriod_, redemptionWindow_);
         registry = registry_;
         thawPeriod = thawPeriod_;
+        redemptionWindow = redemptionWindow_;
     }
 
     // ---------------------------------------------------------------- deposits
 
     /// @notice Deposit `amount` of the pool's token for the caller; the caller approves first.
     /// @dev Credits what actually arrived, so fee-on-transfer tokens cannot overstate a balance.
+    ///      Stopped while the pool is paused.
     function deposit(uint256 poolId, uint256 amount) external nonReentrant {
         if (amount == 0) revert ZeroAmount();
-        (,, address token) = registry.roles(poolId);
-        IERC20 erc20 = IERC20(token);
+        // slither-disable-next-line unused-return (each caller takes the roles it needs)
+        (,, address token) = registry.activeRoles(poolId);
+        _deposit(poolId, IERC20(token), amount);
+    }
+
+    /// @notice Deposit with an EIP-2612 `permit` of the pool's token instead of an approval, in
+    ///         one transaction. The permit's owner is the caller and its spender this escrow.
+    /// @dev The permit is tried, not required: if someone already submitted the same permit
+    ///      (front-running it to grief), the allowance it set is used and the deposit goes on; a
+    ///      missing allowance then reverts in the transfer.
+    /// @param deadline The permit's deadline.
+    /// @param v The permit signature's recovery byte.
+    /// @param r The permit signature's r.
+    /// @param s The permit signature's s.
+    // slither-disable-next-line reentrancy-benign (nonReentrant; only the token's permit runs first)
+    function depositWithPermit(uint256 poolId, uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
+        external
+        nonReentrant
+    {
+        if (amount == 0) revert ZeroAmount();
+        // slither-disable-next-line unused-return (each caller takes the roles it needs)
+        (,, address token) = registry.activeRoles(poolId);
+        try IERC20Permit(token).permit(msg.sender, address(this), amount, deadline, v, r, s) {} catch {}
+        _deposit(poolId, IERC20(token), amount);
+    }
+
+    /// @dev Pulls `amount` from the caller and credits what arrived.
+    function _deposit(uint256 poolId, IERC20 erc20, uint256 amount) private {
         uint256 before = erc20.balanceOf(address(this));
         erc20.safeTransferFrom(msg.sender, address(this), amount);
         uint256 received = erc20.balanceOf(address(this)) - before;
@@ -95,6 +138,7 @@ contract UsageEscrow is EIP712, ReentrancyGuard {
         nonReentrant
         returns (uint256 paid)
     {
+        // slither-disable-next-line unused-return (each caller takes the roles it needs)
         (address operator,, address token) = registry.roles(poolId);
         if (msg.sender != operator) revert NotOperator(poolId, msg.sender);
         paid = _redeem(payer, poolId, cumulativeAmount, signature);
@@ -111,6 +155,7 @@ contract UsageEscrow is EIP712, ReentrancyGuard {
     ) external nonReentrant returns (uint256 total) {
         uint256 n = payers.length;
         if (cumulativeAmounts.length != n || signatures.length != n) revert LengthMismatch();
+        // slither-disable-next-line unused-return (each caller takes the roles it needs)
         (address operator,, address token) = registry.roles(poolId);
         if (msg.sender != operator) revert NotOperator(poolId, msg.sender);
         for (uint256 i = 0; i < n; ++i) {
@@ -167,11 +212,13 @@ contract UsageEscrow is EIP712, ReentrancyGuard {
     function withdraw(uint256 poolId) external nonReentrant returns (uint256 amount) {
         PendingWithdrawal memory pending = _pending[poolId][msg.sender];
         if (pending.readyAt == 0) revert NoPendingWithdrawal(poolId, msg.sender);
+        // slither-disable-next-line timestamp (delays are hours or days; seconds of drift do not matter)
         if (block.timestamp < pending.readyAt) revert WithdrawalNotReady(pending.readyAt);
         uint256 balance = _balances[poolId][msg.sender];
         amount = pending.amount < balance ? pending.amount : balance;
         delete _pending[poolId][msg.sender];
         _balances[poolId][msg.sender] = balance - amount;
+        // slither-disable-next-line unused-return (each caller takes the roles it needs)
         (,, address token) = registry.roles(poolId);
         IERC20(token).safeTransfer(msg.sender, amount);
         emit Withdrawn(poolId, msg.sender, amount);

@@ -145,11 +145,14 @@ class ServingMixin:
                 expected=str(previous + price),
             )
         redeemed = self.protocol.redeemed(pool_id, voucher.payer)
-        balance = self.protocol.escrow_balance(pool_id, voucher.payer)
+        # Money queued for withdrawal is not there to pay with: the thaw only protects
+        # vouchers accepted before the withdrawal was requested.
+        pending = int(self.protocol.pending_withdrawal(pool_id, voucher.payer).amount)
+        balance = int(self.protocol.escrow_balance(pool_id, voucher.payer)) - pending
         if voucher.cumulative_amount - redeemed > balance:
             raise InsufficientFunds(
-                f"escrow balance {balance} does not cover unredeemed vouchers of "
-                f"{voucher.cumulative_amount - redeemed}; deposit more",
+                f"escrow balance {balance} (after {pending} queued for withdrawal) does not "
+                f"cover unredeemed vouchers of {voucher.cumulative_amount - redeemed}",
                 balance=str(balance),
             )
 

@@ -1,9 +1,10 @@
 """The chain port: contracts, artifacts and a typed client.
 
 ``connect_chain("embedded://")`` gives an in-process EVM; ``connect_chain("http://...")`` any
-JSON-RPC node. ``chain.deploy(account)`` or ``chain.attach(addresses)`` gives a
-:class:`Protocol` with one method per contract function. Importing this package is cheap: web3
-and eth-tester load on first use.
+JSON-RPC node (anvil in the tests); one conformance suite runs against both.
+``chain.deploy(account)`` or ``chain.attach(addresses)`` gives a :class:`Protocol` with one
+method per contract function. Importing this package is cheap: web3 and eth-tester load on
+first use.
 """
 
 from __future__ import annotations
@@ -11,7 +12,15 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from fairwheel.chain.types import ModelInfo, PendingWithdrawal, PoolInfo, RootInfo, TxResult
+from fairwheel.chain.types import (
+    ModelInfo,
+    PendingWithdrawal,
+    PoolInfo,
+    RootInfo,
+    StakeInfo,
+    StakeRole,
+    TxResult,
+)
 
 if TYPE_CHECKING:
     from fairwheel.chain.artifacts import CONTRACT_NAMES, decode_revert, load_artifact
@@ -26,6 +35,8 @@ __all__ = [
     "PoolInfo",
     "Protocol",
     "RootInfo",
+    "StakeInfo",
+    "StakeRole",
     "TxResult",
     "connect_chain",
     "decode_revert",

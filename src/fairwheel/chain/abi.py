@@ -57,14 +57,14 @@ class _Event:
 class ContractAbi:
     """Encoder/decoder for one contract's functions, outputs and events."""
 
-    def __init__(self, name: str) -> None:
-        """Index the ABI of artifact ``name``."""
+    def __init__(self, name: str, abi: Sequence[dict[str, Any]] | None = None) -> None:
+        """Index the ABI of artifact ``name`` (or ``abi``, for a contract not shipped)."""
         from eth_utils import keccak
 
         self.name = name
         self.functions: dict[str, _Function] = {}
         self.events: dict[bytes, _Event] = {}
-        for item in abi_of(name):
+        for item in abi_of(name) if abi is None else abi:
             kind = item.get("type")
             if kind == "function":
                 inputs = tuple(_type(p) for p in item.get("inputs", []))

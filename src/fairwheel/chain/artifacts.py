@@ -21,7 +21,13 @@ __all__ = [
 ]
 
 #: The contracts of the protocol, in deployment order.
-CONTRACT_NAMES: tuple[str, ...] = ("FairToken", "PoolRegistry", "UsageEscrow", "RewardDistributor")
+CONTRACT_NAMES: tuple[str, ...] = (
+    "FairToken",
+    "PoolRegistry",
+    "UsageEscrow",
+    "RewardDistributor",
+    "Staking",
+)
 
 _ERROR_STRING = bytes.fromhex("08c379a0")  # Error(string)
 _PANIC = bytes.fromhex("4e487b71")  # Panic(uint256)

@@ -53,6 +53,10 @@ class Chain:
         url: The URL it was opened with.
         activation_delay: Delay of epoch roots given to :meth:`deploy`.
         thaw_period: Escrow withdrawal thaw given to :meth:`deploy`.
+        redemption_window: Longest delay between accepting and redeeming a voucher, given to
+            :meth:`deploy` (always shorter than ``thaw_period``).
+        unstake_delay: Staking's unstake delay given to :meth:`deploy` (always longer than
+            ``activation_delay``).
     """
 
     def __init__(
@@ -64,13 +68,21 @@ class Chain:
         thaw_period: int,
         funder: LocalAccount | None,
         tester: Any = None,
+        redemption_window: int | None = None,
+        unstake_delay: int | None = None,
     ) -> None:
         """Wrap a connected ``Web3``; use :func:`connect_chain` instead."""
         self.w3 = w3
         self.url = url
         self.activation_delay = activation_delay
         self.thaw_period = thaw_period
+        from fairwheel.chain.deployment import protocol_delays
+
+        self.redemption_window, self.unstake_delay = protocol_delays(
+            activation_delay, thaw_period, redemption_window, unstake_delay
+        )
         self._funder = funder
+        self._caller = funder.address if funder is not None else "0x" + "00" * 20
         self._tester = tester
         self._lock = threading.RLock()
         self._chain_id: int = int(w3.eth.chain_id)
@@ -176,6 +188,22 @@ class Chain:
             elif not self._rpc("evm_revert", [snapshot]):
                 raise ChainError("evm_revert refused the snapshot", reason="SnapshotNotFound")
 
+    def get_logs(
+        self, addresses: list[str], from_block: int = 0, to_block: int | None = None
+    ) -> list[Any]:
+        """Raw logs emitted by ``addresses`` in a block range (``eth_getLogs``); an empty or
+        future range gives no logs."""
+        with self._lock:
+            last = self.block_number() if to_block is None else to_block
+            if from_block > last:
+                return []
+            query: dict[str, Any] = {
+                "address": [self._checksum(a) for a in addresses],
+                "fromBlock": from_block,
+                "toBlock": last,
+            }
+            return list(self.w3.eth.get_logs(query))  # type: ignore[arg-type]
+
     def _rpc(self, method: str, params: list[Any]) -> Any:
         response = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
         if "error" in response:
@@ -206,9 +234,9 @@ class Chain:
         Raises:
             ChainError: With the decoded custom error if the call reverts.
         """
-        tx: dict[str, Any] = {"to": self._checksum(to), "data": "0x" + data.hex()}
-        if sender is not None:
-            tx["from"] = self._checksum(sender)
+        # an explicit "from" spares web3 an eth_accounts round trip per call
+        caller = self._checksum(sender) if sender is not None else self._caller
+        tx: dict[str, Any] = {"from": caller, "to": self._checksum(to), "data": "0x" + data.hex()}
         try:
             with self._lock:  # eth-tester is not thread-safe
                 return bytes(self.w3.eth.call(tx))  # type: ignore[arg-type]
@@ -317,41 +345,24 @@ class Chain:
     # -------------------------------------------------------------- protocol
 
     def deploy(self, deployer: LocalAccount) -> Protocol:
-        """Deploy FairToken, PoolRegistry, UsageEscrow and RewardDistributor.
+        """Deploy FairToken, PoolRegistry, UsageEscrow, RewardDistributor and Staking.
 
-        The escrow gets this chain's ``thaw_period`` and the distributor its
-        ``activation_delay``; ``deployer`` owns the token (may mint).
+        The escrow gets this chain's ``thaw_period`` and ``redemption_window``, the distributor
+        its ``activation_delay``, Staking its ``unstake_delay``; ``deployer`` owns the token
+        (may mint).
         """
-        from eth_abi import encode
+        from fairwheel.chain.deployment import deploy_protocol
 
-        from fairwheel.chain.artifacts import bytecode_of
-
-        def create(name: str, types: list[str], args: list[Any]) -> str:
-            code = bytecode_of(name) + (encode(types, args) if types else b"")
-            receipt = self.send_transaction(deployer, None, code, action=f"deploy {name}")
-            return self._checksum(receipt["contractAddress"])
-
-        token = create("FairToken", [], [])
-        registry = create("PoolRegistry", [], [])
-        escrow = create("UsageEscrow", ["address", "uint64"], [registry, self.thaw_period])
-        distributor = create(
-            "RewardDistributor", ["address", "uint64"], [registry, self.activation_delay]
-        )
-        return self.attach(
-            {
-                "FairToken": token,
-                "PoolRegistry": registry,
-                "UsageEscrow": escrow,
-                "RewardDistributor": distributor,
-            }
-        )
+        return deploy_protocol(self, deployer)
 
     def attach(self, addresses: dict[str, str]) -> Protocol:
         """Bind to an existing deployment.
 
         Args:
-            addresses: ``{"FairToken", "PoolRegistry", "UsageEscrow", "RewardDistributor"}`` to
-                addresses (``"token"``, ``"registry"``, ``"escrow"``, ``"distributor"`` also work).
+            addresses: ``{"FairToken", "PoolRegistry", "UsageEscrow", "RewardDistributor",
+                "Staking"}`` to addresses (``"token"``, ``"registry"``, ``"escrow"``,
+                ``"distributor"``, ``"staking"`` also work). ``"Staking"`` may be absent (a
+                deployment made before it existed); the staking calls then raise ``ConfigError``.
 
         Raises:
             ConfigError: If an address is missing or has no code.
@@ -385,6 +396,8 @@ def connect_chain(
     activation_delay: int = 3600,
     thaw_period: int = 604800,
     funder_key: str | None = None,
+    redemption_window: int | None = None,
+    unstake_delay: int | None = None,
 ) -> Chain:
     """Open a chain.
 
@@ -392,6 +405,10 @@ def connect_chain(
         url: ``embedded://`` for the in-process EVM, or an ``http(s)://`` JSON-RPC endpoint.
         activation_delay: Seconds an epoch root waits before claims (used by ``deploy``).
         thaw_period: Seconds an escrow withdrawal thaws (used by ``deploy``).
+        redemption_window: Longest delay between accepting and redeeming a voucher (used by
+            ``deploy``; default ``thaw_period // 2``; must be shorter than ``thaw_period``).
+        unstake_delay: Staking's unstake delay (used by ``deploy``; default
+            ``max(thaw_period, 2 * activation_delay, 1)``; must exceed ``activation_delay``).
         funder_key: Private key that funds :meth:`Chain.new_account`; defaults to the dev key of
             eth-tester (embedded) or anvil/hardhat (chain id 31337).
 
@@ -406,6 +423,10 @@ def connect_chain(
 
     if activation_delay < 0 or thaw_period < 0:
         raise ConfigError("activation_delay and thaw_period must be >= 0")
+    from fairwheel.chain.deployment import protocol_delays
+
+    delays = {"redemption_window": redemption_window, "unstake_delay": unstake_delay}
+    protocol_delays(activation_delay, thaw_period, redemption_window, unstake_delay)
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme == "embedded":
         w3, tester = _embedded_w3()
@@ -417,11 +438,14 @@ def connect_chain(
             thaw_period=thaw_period,
             funder=funder,
             tester=tester,
+            **delays,
         )
     if scheme in ("http", "https"):
-        from web3 import HTTPProvider, Web3
+        from web3 import Web3
 
-        w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": 30}))
+        from fairwheel.chain.http import KeepAliveHTTPProvider
+
+        w3 = Web3(KeepAliveHTTPProvider(url, timeout=30))
         try:
             chain_id = int(w3.eth.chain_id)
         except Exception as exc:
@@ -433,5 +457,6 @@ def connect_chain(
             activation_delay=activation_delay,
             thaw_period=thaw_period,
             funder=Account.from_key(key) if key else None,
+            **delays,
         )
     raise ConfigError(f"unknown chain URL {url!r}: use embedded:// or http(s)://", url=url)

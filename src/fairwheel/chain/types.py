@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import Any
 
-__all__ = ["ModelInfo", "PendingWithdrawal", "PoolInfo", "RootInfo", "TxResult"]
+__all__ = [
+    "ModelInfo",
+    "PendingWithdrawal",
+    "PoolInfo",
+    "RootInfo",
+    "StakeInfo",
+    "StakeRole",
+    "TxResult",
+]
 
 
 @dataclass(frozen=True)
@@ -19,8 +28,8 @@ class TxResult:
         value: The function's natural result taken from its events (pool id, batch id, model id,
             amount paid ...), or ``None``.
         events: Decoded events of the protocol's contracts, in log order; each is
-            ``{"event": name, "address": checksum address, "args": {...}, "log_index": int}``
-            with bytes as ``bytes``.
+            ``{"event": name, "contract": contract name, "address": checksum address,
+            "args": {...}, "block_number": int, "log_index": int}`` with bytes as ``bytes``.
     """
 
     tx_hash: str
@@ -96,3 +105,31 @@ class PendingWithdrawal:
 
     amount: int
     ready_at: int
+
+
+class StakeRole(IntEnum):
+    """What a stake backs (``Staking.Role``); ``OPERATOR`` stakes only by the pool's operator."""
+
+    LABELER = 0
+    RATER = 1
+    OPERATOR = 2
+
+
+@dataclass(frozen=True)
+class StakeInfo:
+    """One account's stake in one pool and role (``Staking.stakeOf``).
+
+    Attributes:
+        staked: Active stake.
+        unbonding: Stake requested out, withdrawable at ``ready_at`` (still slashable).
+        ready_at: When ``unstake`` can pay the unbonding stake (0 if none).
+    """
+
+    staked: int
+    unbonding: int
+    ready_at: int
+
+    @property
+    def total(self) -> int:
+        """Everything the guardian could still slash."""
+        return self.staked + self.unbonding
