@@ -84,7 +84,7 @@ def check_schema(sub: Submission, policy: GatePolicy) -> GateDecision | None:
         return _reject(RejectReason.TOO_LARGE, f"over {policy.max_bytes} bytes")
     if len(sub.text.strip()) < policy.min_chars:
         return _reject(RejectReason.TOO_SHORT, f"under {policy.min_chars} characters")
-    if policy.labels and sub.label not in policy.labels:
+    if policy.labels and sub.label is not None and sub.label not in policy.labels:
         return _reject(RejectReason.UNKNOWN_LABEL, repr(sub.label))
     return None
 
