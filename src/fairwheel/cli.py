@@ -185,10 +185,12 @@ def _register_subcommands() -> None:
     # Sub-apps live next to their capability; their heavy imports stay inside commands.
     from fairwheel.api.cli import remote_app, serve
     from fairwheel.labeling.cli import labels_app
+    from fairwheel.quality.cli import quality_app
     from fairwheel.valuation.cli import value
 
     app.command("value")(value)
     app.add_typer(labels_app, name="labels")
+    app.add_typer(quality_app, name="quality")
     app.command("serve")(serve)
     app.add_typer(remote_app, name="remote")
 

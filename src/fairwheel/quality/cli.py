@@ -1,0 +1,85 @@
+"""``fairwheel quality``: the offline audit anyone can run on their own labelled text CSV.
+
+Registered in the main CLI with ``app.add_typer(quality_app, name="quality")``. Heavy libraries
+(the embedding model, scikit-learn, cleanlab) are imported inside the command.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+quality_app = typer.Typer(
+    help="Data quality: audit a labelled text CSV with the contribution gate's checks.",
+    no_args_is_help=True,
+)
+
+
+@quality_app.callback()
+def quality() -> None:
+    """Data quality: audit a labelled text CSV with the contribution gate's checks."""
+
+
+@quality_app.command("audit")
+def audit_command(
+    data: Annotated[Path, typer.Argument(help="A CSV file with a header row (UTF-8).")],
+    out: Annotated[Path, typer.Option(help="Where to write the report CSV.")],
+    text_col: Annotated[str, typer.Option(help="Column holding the text.")] = "text",
+    label_col: Annotated[str, typer.Option(help="Column holding the label.")] = "label",
+    contributor_col: Annotated[
+        str | None,
+        typer.Option(
+            help="Optional column naming each row's contributor: rows of one "
+            "contributor are not near duplicates of each other."
+        ),
+    ] = None,
+    embedder: Annotated[
+        str, typer.Option(help="Embedder URL (fake-hash://384 only for tests).")
+    ] = "minilm://onnx",
+    folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds for labels.")] = 5,
+    label_model: Annotated[
+        str, typer.Option(help="logreg (default) or centroid (faster, a little weaker).")
+    ] = "logreg",
+) -> None:
+    """Write one row per input row: row, status, score, label_issue_score, duplicate_of, reasons.
+
+    row and duplicate_of are 0-based indexes of data rows (the header is not counted).
+    status is accepted, quarantined (kept for review) or rejected; a higher label_issue_score
+    means the label is more likely wrong.
+    """
+    import dataclasses
+
+    from fairwheel.errors import FairwheelError
+    from fairwheel.quality.audit import audit, read_csv, summary, write_report
+    from fairwheel.quality.gate import GatePolicy
+
+    if not data.is_file():
+        _fail(f"{data}: no such file")
+    if label_model not in ("logreg", "centroid"):
+        _fail(f"--label-model must be logreg or centroid, not {label_model!r}")
+    try:
+        from fairwheel.config import default_cache_dir
+        from fairwheel.embed import open_embedder
+
+        texts, labels = read_csv(data, text_col, label_col)
+        contributors = None
+        if contributor_col:
+            contributors, _ = read_csv(data, contributor_col, None)
+        base = GatePolicy()
+        policy = dataclasses.replace(
+            base, label=dataclasses.replace(base.label, folds=folds, model=label_model)
+        )
+        model = open_embedder(embedder, default_cache_dir())
+        rows = audit(texts, labels, model, policy, contributors)
+        write_report(rows, out)
+    except FairwheelError as exc:
+        _fail(f"{exc.code}: {exc.message}")
+    typer.echo(json.dumps({**summary(rows), "report": str(out)}, indent=1))
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=1)

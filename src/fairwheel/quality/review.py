@@ -1,0 +1,448 @@
+"""Re-running the quality checks as the pool grows, and each contributor's reputation.
+
+* :func:`build_pool_quality` — the snapshot the gate judges new records against: the pool's
+  text profile (junk, language, outliers) and its label model.
+* :func:`rescore_pool` — judges every accepted or quarantined record again on the grown pool
+  (leave-one-out and out-of-sample), so a record accepted early can be quarantined later as
+  evidence accumulates (its earnings stop), and a quarantined one released.
+* :class:`ContributorReputation` — per-contributor counts, rate limits, and the rule that flags a
+  contributor whose share of rejected, quarantined or suspect records crosses a threshold; the
+  evidence is kept for a slash.
+
+All pure: the node feeds records and verdicts in and stores what comes out.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from fairwheel.domain.records import GateDecision, RecordStatus, RejectReason, duplicate_key
+from fairwheel.quality.gate import GatePolicy, QualityReason, quality_score
+from fairwheel.quality.junk import PoolProfile, judge_standalone
+from fairwheel.quality.label_issues import LabelModel, LabelReport, label_issues
+from fairwheel.quality.near_duplicate import best_match, ordered_candidates
+
+
+@dataclass
+class PoolQuality:
+    """A snapshot of the pool the gate judges new records against.
+
+    Attributes:
+        size: Accepted records it was built from.
+        profile: The text profile, None under ``policy.junk.min_pool`` records.
+        labels: The label model, None under ``policy.label.min_pool`` labelled records.
+        report: The out-of-sample label report of the pool's labelled records.
+    """
+
+    size: int
+    profile: PoolProfile | None = None
+    labels: LabelModel | None = None
+    report: LabelReport | None = None
+
+
+def build_pool_quality(
+    texts: Sequence[str],
+    labels: Sequence[str | None],
+    vectors: npt.NDArray[np.float32],
+    policy: GatePolicy,
+    report: LabelReport | None = None,
+    owners: Sequence[str | None] | None = None,
+) -> PoolQuality:
+    """Build the gate's snapshot from the pool's accepted records.
+
+    Args:
+        texts: Accepted texts.
+        labels: Their labels (None for unlabelled records).
+        vectors: Their embeddings ``(n, d)``.
+        policy: The pool's thresholds.
+        report: A label report already computed on exactly these labelled records (spares the
+            cross-validation).
+        owners: Their contributors: each contributor's text is then judged against the
+            others' only (leave-contributor-out).
+    """
+    n = len(texts)
+    profile = (
+        PoolProfile(texts, vectors, policy.junk, owners=owners)
+        if n >= policy.junk.min_pool
+        else None
+    )
+    rows = [i for i, lab in enumerate(labels) if lab is not None]
+    model = None
+    if len(rows) >= policy.label.min_pool:
+        lab = [str(labels[i]) for i in rows]
+        if report is None:
+            report = label_issues(vectors[rows], lab, policy.label)
+        model = LabelModel(vectors[rows], lab, report, policy.label)
+    return PoolQuality(n, profile, model, report)
+
+
+def needs_refresh(built_at: int, size_now: int, growth: float = 0.25, every: int = 1000) -> bool:
+    """Whether to rescore and rebuild: the pool grew by ``growth`` or ``every`` records."""
+    grown = size_now - built_at
+    return grown > 0 and (grown >= every or grown >= growth * max(built_at, 1))
+
+
+@dataclass(frozen=True)
+class PoolRecord:
+    """A record as :func:`rescore_pool` sees it.
+
+    Attributes:
+        key: Its id (record id; first-ownership order is the order of the sequence given).
+        text: Its content.
+        label: Its label or None.
+        contributor: Its contributor.
+        status: accepted or quarantined.
+        suspect_of: The earlier record it loosely matched at the gate (from its reasons).
+        pinned: A reviewer decided its status: rescoring leaves it alone.
+    """
+
+    key: Hashable
+    text: str
+    label: str | None
+    contributor: str
+    status: RecordStatus = RecordStatus.ACCEPTED
+    suspect_of: Hashable | None = None
+    pinned: bool = False
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The rescored verdict of one record."""
+
+    key: Hashable
+    status: RecordStatus
+    score: float
+    reasons: tuple[str, ...]
+    label_issue_score: float = 0.0
+    junk_score: float = 0.0
+
+
+@dataclass
+class RescoreResult:
+    """What :func:`rescore_pool` returns: a verdict per record and the new snapshot."""
+
+    verdicts: list[Verdict]
+    pool: PoolQuality
+
+    def changes(self, before: Sequence[PoolRecord]) -> list[Verdict]:
+        """The verdicts whose status differs from the record's status before."""
+        return [v for v, r in zip(self.verdicts, before, strict=True) if v.status != r.status]
+
+
+def rescore_pool(
+    records: Sequence[PoolRecord],
+    vectors: npt.NDArray[np.float32],
+    policy: GatePolicy,
+    reputation: ContributorReputation | None = None,
+    recheck_duplicates: bool = True,
+) -> RescoreResult:
+    """Judge every accepted or quarantined record again against the whole pool.
+
+    Each record is scored against the other contributors' records (junk, outlier:
+    leave-contributor-out) and out of sample (labels, by cross-validation). Then, in
+    first-ownership order, duplicates are checked again among the records still standing: a
+    record can have slipped past the gate because the one it copies was in quarantine at the
+    time and has since been released.
+
+    Quarantined: junk and outliers; records whose label confident learning flags; exact copies
+    and strict near copies of an earlier standing record; and, for flagged contributors, their
+    suspect (loosely matching) records and any label the pool's model would not predict.
+    Everything else is accepted with a fresh score. Pinned records keep their status.
+    Rescoring never rejects: quarantine stops earnings and can be undone by review.
+
+    Args:
+        records: Accepted and quarantined records, in first-ownership order.
+        vectors: Their embeddings ``(n, d)``, aligned with ``records``.
+        policy: The pool's thresholds.
+        reputation: Contributor reputations (flags), if tracked.
+        recheck_duplicates: Re-run the duplicate checks (quadratic in the pool size, batched:
+            about 2 s for 3,000 records); when False, the gate's ``suspect_of`` is trusted.
+
+    Returns:
+        Verdicts aligned with ``records`` and the snapshot of the records left accepted.
+    """
+    n = len(records)
+    texts = [r.text for r in records]
+    owners = [r.contributor for r in records]
+    profile = (
+        PoolProfile(texts, vectors, policy.junk, owners=owners)
+        if n >= policy.junk.min_pool
+        else None
+    )
+    rows = [i for i, r in enumerate(records) if r.label is not None]
+    report = None
+    if len(rows) >= policy.label.min_pool:
+        report = label_issues(vectors[rows], [str(records[i].label) for i in rows], policy.label)
+    position = {row: j for j, row in enumerate(rows)}
+    flagged = set() if reputation is None else reputation.flagged()
+    if profile is not None:
+        junks = profile.judge_members(texts)
+    else:
+        junks = [judge_standalone(t, policy.junk) for t in texts]
+
+    reasons: list[list[str]] = [[] for _ in range(n)]
+    bad = [False] * n  # quarantined by content (junk, outlier, label)
+    label_scores = [0.0] * n
+    for i in range(n):
+        if junks[i].kind is not None:
+            bad[i] = True
+            reasons[i].extend(junks[i].reasons)
+        if report is not None and i in position:
+            j = position[i]
+            label_scores[i] = float(report.scores[j])
+            suggested = report.suggested(j)
+            # A flagged contributor loses the benefit of the doubt: any label the pool's model
+            # would not predict is quarantined.
+            doubted = records[i].contributor.lower() in flagged and suggested != records[i].label
+            if report.issues[j] or (doubted and report.judged[j]):
+                bad[i] = True
+                reasons[i].append(
+                    f"{QualityReason.LABEL_ISSUE.value} label_issue_score "
+                    f"{label_scores[i]:.3f} likely {suggested}"
+                    + ("" if report.issues[j] else " contributor flagged")
+                )
+    copies = _duplicates(records, vectors, policy, bad, recheck_duplicates)
+
+    verdicts: list[Verdict] = []
+    for i, rec in enumerate(records):
+        why = list(reasons[i])
+        copy = copies[i]
+        quarantine = bad[i]
+        if copy is not None:
+            strict, text = copy
+            if strict:
+                quarantine = True
+                why.insert(0, text)
+            elif rec.contributor.lower() in flagged:
+                quarantine = True
+                why.insert(0, text + " contributor flagged")
+            else:
+                why.append(text)
+        if rec.pinned:
+            verdicts.append(Verdict(rec.key, rec.status, 0.0, ("pinned by review",)))
+            continue
+        if quarantine:
+            status, score = RecordStatus.QUARANTINED, 0.0
+        else:
+            status = RecordStatus.ACCEPTED
+            score = quality_score(1.0, rec.text, junks[i].score, label_scores[i])
+            why = [*junks[i].reasons, f"label_issue_score {label_scores[i]:.3f}", *why]
+        verdicts.append(
+            Verdict(rec.key, status, score, tuple(why), label_scores[i], junks[i].score)
+        )
+
+    keep = [i for i, v in enumerate(verdicts) if v.status == RecordStatus.ACCEPTED]
+    snapshot = PoolQuality(len(keep), report=report)
+    if len(keep) >= policy.junk.min_pool:
+        kept_texts = [texts[i] for i in keep]
+        kept_owners = [owners[i] for i in keep]
+        snapshot.profile = PoolProfile(kept_texts, vectors[keep], policy.junk, owners=kept_owners)
+    if report is not None:
+        accepted = np.asarray([verdicts[i].status == RecordStatus.ACCEPTED for i in rows])
+        lab = [str(records[i].label) for i in rows]
+        snapshot.labels = LabelModel(vectors[rows], lab, report, policy.label, keep=accepted)
+    return RescoreResult(verdicts, snapshot)
+
+
+def _duplicates(
+    records: Sequence[PoolRecord],
+    vectors: npt.NDArray[np.float32],
+    policy: GatePolicy,
+    bad: list[bool],
+    recheck: bool,
+) -> list[tuple[bool, str] | None]:
+    """Per record: ``(strict, reason)`` if it copies an earlier standing record, else None."""
+    n = len(records)
+    out: list[tuple[bool, str] | None] = [None] * n
+    if not recheck:
+        for i, rec in enumerate(records):
+            if rec.suspect_of is not None:
+                tag = QualityReason.NEAR_DUPLICATE_SUSPECT.value
+                out[i] = (False, f"{tag} duplicate_of {rec.suspect_of}")
+        return out
+    texts = [r.text for r in records]
+    owners = [r.contributor for r in records]
+    cands = ordered_candidates(texts, vectors, owners, policy.near_duplicate)
+    standing = np.zeros(n, dtype=bool)
+    first: dict[bytes, int] = {}
+    for i, rec in enumerate(records):
+        key = duplicate_key(rec.text)
+        owner = first.get(key)
+        if owner is not None:
+            out[i] = (True, f"{RejectReason.DUPLICATE.value} duplicate_of {records[owner].key}")
+            continue
+        live = [(records[j].key, texts[j], cos) for j, cos in cands[i] if standing[j]]
+        match = best_match(rec.text, live, policy.near_duplicate)
+        if match is not None:
+            out[i] = (match.strict, match.reason())
+        if not bad[i] and (match is None or not match.strict):
+            standing[i] = True
+            first.setdefault(key, i)
+    return out
+
+
+# ---------------------------------------------------------------------------- reputation
+
+
+@dataclass(frozen=True)
+class ReputationPolicy:
+    """When a contributor is rate-limited and flagged (chosen by measurement, docs/quality.md).
+
+    Attributes:
+        window_s: Length of the rate-limit window, seconds.
+        max_per_window: Submissions anyone may make per window.
+        limited_per_window: Submissions a flagged contributor may make per window.
+        min_records: Judged submissions before a contributor can be flagged.
+        max_bad_share: Flag at this share of rejected or quarantined submissions (rate-limit
+            rejections do not count).
+        max_suspect_share: Flag at this share of near-duplicate submissions (strict or loose).
+    """
+
+    window_s: int = 3600
+    max_per_window: int = 1000
+    limited_per_window: int = 10
+    min_records: int = 20
+    max_bad_share: float = 0.5
+    max_suspect_share: float = 0.6
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One submission kept as evidence for a slash proposal."""
+
+    record: Hashable
+    time: int
+    status: str
+    reason: str
+
+
+@dataclass
+class _Account:
+    total: int = 0
+    bad: int = 0
+    suspect: int = 0
+    recent: deque[int] = field(default_factory=deque)
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+class ContributorReputation:
+    """Counts each contributor's verdicts; rate-limits and flags (pure, in memory).
+
+    Rebuild it from the store with :meth:`observe` over the stored history (oldest first).
+
+    Args:
+        policy: The thresholds.
+    """
+
+    def __init__(self, policy: ReputationPolicy | None = None) -> None:
+        self.policy = policy or ReputationPolicy()
+        self._accounts: dict[str, _Account] = {}
+
+    def _account(self, contributor: str) -> _Account:
+        return self._accounts.setdefault(contributor.lower(), _Account())
+
+    def check(self, contributor: str, now: int) -> GateDecision | None:
+        """The rate-limit step: a rejection if the contributor is over their limit, else None.
+
+        Call it once per submission, before the content checks; it counts the submission.
+        """
+        acc = self._account(contributor)
+        while acc.recent and acc.recent[0] <= now - self.policy.window_s:
+            acc.recent.popleft()
+        limit = (
+            self.policy.limited_per_window
+            if self.is_flagged(contributor)
+            else self.policy.max_per_window
+        )
+        if len(acc.recent) >= limit:
+            reason = f"{QualityReason.RATE_LIMITED.value} {limit} per {self.policy.window_s} s" + (
+                " (flagged)" if self.is_flagged(contributor) else ""
+            )
+            return GateDecision(RecordStatus.REJECTED, 0.0, (reason,))
+        acc.recent.append(now)
+        return None
+
+    def observe(
+        self,
+        contributor: str,
+        decision: GateDecision,
+        record: Hashable = None,
+        now: int = 0,
+        suspect: bool = False,
+    ) -> None:
+        """Count one judged submission (not rate-limit rejections: those are not evidence).
+
+        Args:
+            contributor: Who sent it.
+            decision: The gate's decision.
+            record: Its record id (kept in the evidence).
+            now: Unix time of the decision.
+            suspect: The gate found a loose near-duplicate match.
+        """
+        reason = decision.reasons[0] if decision.reasons else ""
+        if reason.startswith(QualityReason.RATE_LIMITED.value):
+            return
+        acc = self._account(contributor)
+        acc.total += 1
+        bad = decision.status in (RecordStatus.REJECTED, RecordStatus.QUARANTINED)
+        near = suspect or reason.startswith(QualityReason.NEAR_DUPLICATE.value)
+        acc.bad += bad
+        acc.suspect += near
+        if bad or near:
+            acc.evidence.append(Evidence(record, now, decision.status.value, reason))
+
+    def revise(self, contributor: str, before: RecordStatus, after: RecordStatus) -> None:
+        """Account for a rescoring that moved a record between accepted and quarantined."""
+        acc = self._account(contributor)
+        was = before in (RecordStatus.REJECTED, RecordStatus.QUARANTINED)
+        now_bad = after in (RecordStatus.REJECTED, RecordStatus.QUARANTINED)
+        acc.bad += int(now_bad) - int(was)
+
+    def shares(self, contributor: str) -> tuple[int, float, float]:
+        """``(judged submissions, bad share, suspect share)``."""
+        acc = self._account(contributor)
+        if not acc.total:
+            return 0, 0.0, 0.0
+        return acc.total, acc.bad / acc.total, acc.suspect / acc.total
+
+    def is_flagged(self, contributor: str) -> bool:
+        """Whether the contributor crossed a threshold (after ``min_records`` submissions)."""
+        total, bad, suspect = self.shares(contributor)
+        return total >= self.policy.min_records and (
+            bad >= self.policy.max_bad_share or suspect >= self.policy.max_suspect_share
+        )
+
+    def flagged(self) -> set[str]:
+        """All flagged contributors (lower-case addresses)."""
+        return {c for c in self._accounts if self.is_flagged(c)}
+
+    def evidence(self, contributor: str) -> list[Evidence]:
+        """The contributor's rejected, quarantined and suspect submissions, oldest first."""
+        return list(self._account(contributor).evidence)
+
+    def slash_report(self) -> dict[str, dict[str, object]]:
+        """Per flagged contributor: counts, shares and evidence, for a slash proposal."""
+        out: dict[str, dict[str, object]] = {}
+        for c in sorted(self.flagged()):
+            total, bad, suspect = self.shares(c)
+            out[c] = {
+                "submissions": total,
+                "bad_share": round(bad, 4),
+                "suspect_share": round(suspect, 4),
+                "evidence": [e.__dict__ for e in self.evidence(c)],
+            }
+        return out
+
+
+def suspect_of(reasons: Iterable[str]) -> str | None:
+    """The record a stored verdict loosely matched (``near_duplicate_suspect duplicate_of N``)."""
+    tag = QualityReason.NEAR_DUPLICATE_SUSPECT.value + " duplicate_of "
+    for reason in reasons:
+        if reason.startswith(tag):
+            return reason[len(tag) :].split()[0]
+    return None

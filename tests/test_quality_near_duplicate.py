@@ -1,0 +1,113 @@
+"""Near duplicates: typo-tolerant word alignment, the two-tier rule, the in-memory finder."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from fairwheel.embed import FakeHashEmbedder
+from fairwheel.quality.near_duplicate import (
+    NearDuplicateFinder,
+    NearDuplicateRule,
+    align,
+    best_match,
+    ordered_candidates,
+    same_word,
+)
+from fairwheel.quality.synthetic import near_copy, recase, typo
+from fairwheel.sim.data import synthetic_support_queries
+
+POOL = [
+    "How long does a transfer from Europe usually take to arrive?",
+    "My card payment was declined at the supermarket this morning",
+    "Can I change my PIN at any cash machine while abroad?",
+    "Why was I charged an extra fee for topping up by card?",
+    "I want to close my account and get my money back",
+]
+
+
+def test_same_word_tolerates_typos_only() -> None:
+    assert same_word("transfer", "tarnsfer")  # swap
+    assert same_word("my", "ym")
+    assert same_word("account", "acount")
+    assert same_word("arrive", "arive")
+    assert same_word("card", "cart")  # one edit: a typo, whatever the meaning
+    assert not same_word("my", "by")  # two-letter words must match exactly (or be swapped)
+    assert not same_word("dollar", "euro")
+    assert not same_word("transfer", "transaction")
+
+
+def test_alignment_counts_dropped_and_added_words() -> None:
+    old = "How long does a transfer from Europe usually take to arrive?"
+    assert align(old.upper(), old) == align(old, old)
+    al = align("how long does a tarnsfer from europe take to arrive", old)
+    assert (al.dropped, al.added) == (1, 0)  # "usually" dropped, typo matched
+    al = align(old + " thanks in advance", old)
+    assert (al.dropped, al.added) == (0, 3)
+    al = align("How long does a payment to Asia usually take to arrive?", old)
+    assert (al.dropped, al.added) == (3, 3)  # transfer/payment, from/to, Europe/Asia
+
+
+def test_rule_tiers() -> None:
+    rule = NearDuplicateRule()
+    old = POOL[0]
+    assert rule.classify(align(typo(old, random.Random(1)), old)) == "strict"
+    assert rule.classify(align(old + " thanks", old)) == "strict"
+    assert rule.classify(align(old + " please help asap", old)) == "loose"
+    assert rule.classify(align("How long does a payment to Asia usually take?", old)) is None
+    assert rule.classify(align("top up", "top up now")) is None  # too short to judge
+
+
+def test_finder_catches_typod_copies_of_other_contributors() -> None:
+    emb = FakeHashEmbedder(64)
+    finder = NearDuplicateFinder(dim=64)
+    for key, text in enumerate(POOL):
+        finder.add(key, text, emb.embed([text])[0], owner="0xHonest")
+    rng = random.Random(7)
+    for key, text in enumerate(POOL):
+        copy = recase(typo(typo(text, rng), rng), rng)
+        match = finder.find(copy, emb.embed([copy])[0], owner="0xCopier")
+        assert match is not None and match.strict and match.owner == key, copy
+        assert match.reason().startswith(f"near_duplicate duplicate_of {key}")
+        # The same contributor may send variants of their own text.
+        assert finder.find(copy, emb.embed([copy])[0], owner="0xhonest") is None
+    finder.remove(0)
+    assert finder.find(POOL[0] + "!", None, owner="0xCopier") is None
+    finder.restore(0)
+    assert finder.find(POOL[0] + "!", None, owner="0xCopier") is not None
+
+
+def test_fresh_honest_text_is_not_a_near_duplicate() -> None:
+    finder = NearDuplicateFinder()
+    for key, text in enumerate(POOL):
+        finder.add(key, text, owner="a")
+    for text in (
+        "Is there a limit on how much cash I can withdraw in one day?",
+        "How do I verify my identity with a passport?",
+        "My transfer to a friend in Canada has not arrived",
+    ):
+        assert finder.find(text, owner="b") is None
+
+
+def test_generated_near_copies_are_mostly_caught_on_synthetic_queries() -> None:
+    examples = [e.text for e in synthetic_support_queries(200, seed=3)]
+    rng = random.Random(5)
+    finder = NearDuplicateFinder()
+    for key, text in enumerate(examples):
+        finder.add(key, text, owner="honest")
+    copies = [near_copy(rng.choice(examples), rng) for _ in range(100)]
+    found = [finder.find(c, owner="copier") for c in copies]
+    assert sum(m is not None for m in found) >= 95
+
+
+def test_ordered_candidates_only_look_back_and_skip_own_rows() -> None:
+    texts = [POOL[0], POOL[0] + " thanks", POOL[1], POOL[0] + " please"]
+    vectors = FakeHashEmbedder(32).embed(texts)
+    cands = ordered_candidates(texts, vectors, ["a", "b", "a", "a"], NearDuplicateRule())
+    assert cands[0] == []
+    assert [j for j, _ in cands[1]] == [0]
+    assert [j for j, _ in cands[3]] == [1]  # rows 0 and 2 are the same owner's
+    match = best_match(texts[1], [(0, texts[0], None)], NearDuplicateRule())
+    assert match is not None and match.strict and match.alignment is not None
+    assert np.isfinite(cands[1][0][1] or 0.0)
