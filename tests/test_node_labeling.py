@@ -85,3 +85,19 @@ def test_bounty_must_be_escrowed(labelled) -> None:
     node.open_labeling_job(pid, sorted(truth)[:5], labels, overlap=2, budget=40_000)
     with pytest.raises(InsufficientFunds):  # the first job's budget is promised already
         node.open_labeling_job(pid, sorted(truth)[5:9], labels, overlap=2, budget=20_000)
+
+
+def test_only_staked_labelers_take_tasks(labelled) -> None:
+    from fairwheel.errors import Conflict
+
+    node, pid, truth, labels, _ = labelled
+    job = node.open_labeling_job(
+        pid, sorted(truth)[:6], labels, overlap=2, budget=1_000, min_stake=500, seed=3
+    )
+    labeler = node.chain.new_account()
+    with pytest.raises(Conflict, match="staked 0"):
+        node.take_labeling_tasks(job, labeler.address, 2)
+    node.protocol.mint(labeler.address, 500, sender=node.operator)
+    node.protocol.approve_and_stake(pid, 0, 500, sender=labeler)
+    tasks = node.take_labeling_tasks(job, labeler.address, 2)
+    assert len(tasks) == 2 and all(t["text"] for t in tasks)

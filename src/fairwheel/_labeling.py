@@ -117,7 +117,7 @@ class LabelingMixin:
         """
         row, job = self._job(job_id)
         if row["min_stake"] > 0:
-            stake = int(self.protocol.stake_of(row["pool_id"], labeler, LABELER_ROLE))
+            stake = int(self.protocol.stake_of(row["pool_id"], labeler, LABELER_ROLE).staked)
             if stake < row["min_stake"]:
                 raise Conflict(
                     f"labeler {labeler} has staked {stake}, the job needs {row['min_stake']}"
