@@ -12,6 +12,7 @@ record's later earnings.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -158,8 +159,8 @@ class LabelingMixin:
                 digest = canonical_json({"job": job_id, "evidence": result.to_dict()["workers"]})
                 self._append_ledger(
                     pool_id, voucher, signature, kind="labeling", price=paid,
-                    query_hash="0x" + _sha256(digest), operator_fee=0, builder=None,
-                    builder_amount=0,
+                    query_hash="0x" + hashlib.sha256(digest).hexdigest(), operator_fee=0,
+                    builder=None, builder_amount=0,
                     attribution=sorted((a.lower(), v) for a, v in result.payout.paid.items()),
                     dust_in=dust, dust_out=dust,
                 )  # fmt: skip
@@ -176,9 +177,3 @@ class LabelingMixin:
                     )
             self.store.save_job(job_id, job.to_dict(), result.to_dict())
         return result
-
-
-def _sha256(data: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()

@@ -97,8 +97,7 @@ def search_weights(
     ids = np.asarray([rid for rid, _ in candidates], dtype=np.int64)
     relevance = np.clip(np.asarray([s for _, s in candidates], dtype=np.float64), 0, None)
     values = {
-        int(rid): float(v)
-        for rid, v in zip(ids, retrieval_shapley(relevance, ids, k), strict=True)
+        int(rid): float(v) for rid, v in zip(ids, retrieval_shapley(relevance, ids, k), strict=True)
     }
     return beneficiary_weights(values, records, credit, labeler_share_bps)
 

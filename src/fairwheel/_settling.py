@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fairwheel.domain.records import checksum_address
 from fairwheel.errors import Conflict, NotFound, VerificationError
 
 if TYPE_CHECKING:
@@ -164,7 +165,7 @@ class SettlingMixin:
         due = []
         for payer, cumulative, signature in self.store.vouchers(pool_id):
             if cumulative > int(self.protocol.redeemed(pool_id, payer)):
-                due.append((Voucher(_checksum(payer), pool_id, cumulative), signature))
+                due.append((Voucher(checksum_address(payer), pool_id, cumulative), signature))
         total = 0
         # Batches keep one transaction well under a block's gas limit (~45k gas a voucher).
         for start in range(0, len(due), REDEEM_BATCH):
@@ -191,11 +192,11 @@ class SettlingMixin:
         if not amount:
             raise NotFound(f"{account} earned nothing in pool {pool_id} up to epoch {epoch}")
         tree = earnings_tree(earnings)
-        value = [_checksum(account), amount]
+        value = [checksum_address(account), amount]
         return {
             "pool": pool_id,
             "epoch": epoch,
-            "account": _checksum(account),
+            "account": checksum_address(account),
             "cumulative": amount,
             "proof": ["0x" + p.hex() for p in tree.proof(tree.index_of(value))],
         }
@@ -276,9 +277,10 @@ def verify_against_chain(protocol: Any, pool_id: int, epoch: int, file: Path) ->
     problem: str | None = None
     if (check.pool, check.epoch) != (pool_id, epoch):
         problem = f"file is for pool {check.pool} epoch {check.epoch}"
-    elif epoch > 1 and check.previous_root != "0x" + bytes(
-        protocol.epoch_root(pool_id, epoch - 1).root
-    ).hex():
+    elif (
+        epoch > 1
+        and check.previous_root != "0x" + bytes(protocol.epoch_root(pool_id, epoch - 1).root).hex()
+    ):
         problem = f"previous leaves in the header differ from epoch {epoch - 1}'s root on-chain"
     elif check.root != chain_root:
         problem = "recomputed root differs from the root on-chain"
@@ -290,9 +292,3 @@ def verify_against_chain(protocol: Any, pool_id: int, epoch: int, file: Path) ->
         pool_id, epoch, problem is None, check.root, chain_root, check.file_hash, chain_hash,
         problem,
     )  # fmt: skip
-
-
-def _checksum(address: str) -> str:
-    from eth_utils import to_checksum_address
-
-    return str(to_checksum_address(address))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,11 +26,12 @@ from fairwheel.domain.records import (
     RecordStatus,
     Submission,
     canonical_json,
+    checksum_address,
     duplicate_key,
     record_id,
 )
 from fairwheel.domain.typed_data import PURPOSE_SEARCH, PURPOSE_TRAINING, Eip712Domain
-from fairwheel.errors import ConfigError, Conflict, NotFound, SchemaError, VerificationError
+from fairwheel.errors import ConfigError, Conflict, NotFound, SchemaError
 from fairwheel.quality import gate
 from fairwheel.store import Store, open_store
 
@@ -337,7 +337,7 @@ class Node(ServingMixin, SettlingMixin, LabelingMixin):
         records = self.store.unanchored(pool_id)
         if not records:
             return []
-        leaves = [[r["record_hash"], _checksum(r["contributor"])] for r in records]
+        leaves = [[r["record_hash"], checksum_address(r["contributor"])] for r in records]
         tree = StandardMerkleTree.of(leaves, list(CONTRIBUTION_LEAF))
         uri = f"fairwheel://pool/{pool_id}/batch"
         tx = self.protocol.anchor_batch(pool_id, tree.root, len(records), uri, sender=self.operator)
@@ -363,7 +363,7 @@ class Node(ServingMixin, SettlingMixin, LabelingMixin):
             pool_id=rec["pool_id"],
             batch_id=rec["batch_id"],
             record_hash="0x" + rec["record_hash"].hex(),
-            contributor=_checksum(rec["contributor"]),
+            contributor=checksum_address(rec["contributor"]),
             root=batch["root"],
             proof=list(rec["proof"]),
             tx_hash=batch["tx_hash"],
@@ -452,7 +452,8 @@ class Node(ServingMixin, SettlingMixin, LabelingMixin):
             for i, v in zip(result.train_index, values, strict=True)
         }
         leaves = [
-            [records[r]["record_hash"], _checksum(records[r]["contributor"])] for r in train_ids
+            [records[r]["record_hash"], checksum_address(records[r]["contributor"])]
+            for r in train_ids
         ]
         dataset_root = StandardMerkleTree.of(leaves, list(CONTRIBUTION_LEAF)).root_hex
         metrics_json = canonical_json(result.metrics)
@@ -525,12 +526,6 @@ class _StoreGateContext:
         return best
 
 
-def _checksum(address: str) -> str:
-    from eth_utils import to_checksum_address
-
-    return str(to_checksum_address(address))
-
-
 def _operator_key(home: Path) -> str:
     """The operator key: ``$FAIRWHEEL_OPERATOR_KEY`` or ``home/operator.key`` (made 0600)."""
     key = os.environ.get("FAIRWHEEL_OPERATOR_KEY")
@@ -546,8 +541,4 @@ def _operator_key(home: Path) -> str:
     return path.read_text().strip()
 
 
-def now_seconds() -> int:
-    return int(time.time())
-
-
-__all__ = ["Node", "Receipt", "SubmitResult", "VerificationError"]
+__all__ = ["Node", "Receipt", "SubmitResult"]

@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from fairwheel.api import models as m
-from fairwheel.api.usecases import _checksum, _hex
+from fairwheel.api.usecases import _hex
+from fairwheel.domain.records import checksum_address
 from fairwheel.errors import SchemaError
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ def earnings(node: Node, account: str, served: ServedLog) -> m.EarningsView:
         cumulative = int(series[-1].cumulative) if series else 0
         if not cumulative and not open_amount:
             continue
-        claimed = int(node.protocol.claimed(pid, _checksum(account)))
+        claimed = int(node.protocol.claimed(pid, checksum_address(account)))
         pools.append(
             m.PoolEarnings(
                 pool_id=pid,
@@ -100,7 +101,9 @@ def earnings(node: Node, account: str, served: ServedLog) -> m.EarningsView:
             )
         )
     total = sum(int(u.amount) for u in uses)
-    return m.EarningsView(account=_checksum(account), total=str(total), pools=pools, uses=uses)
+    return m.EarningsView(
+        account=checksum_address(account), total=str(total), pools=pools, uses=uses
+    )
 
 
 # ---------------------------------------------------------------------- models
@@ -159,7 +162,7 @@ def chain_info(node: Node) -> m.ChainInfo:
 
 def account_view(node: Node, address: str) -> m.AccountView:
     w3 = node.chain.w3
-    checksum = _checksum(address)
+    checksum = checksum_address(address)
     base_fee = int(w3.eth.get_block("latest").get("baseFeePerGas") or 0)
     tip = 10**9
     return m.AccountView(

@@ -312,9 +312,3 @@ def escrow_view(node: Node, pool_id: int, payer: str) -> m.EscrowView:
         pending_withdrawal=str(pending.amount),
         withdraw_ready_at=int(pending.ready_at),
     )
-
-
-def _checksum(address: str) -> str:
-    from eth_utils import to_checksum_address
-
-    return str(to_checksum_address(address))

@@ -45,6 +45,13 @@ def normalize_text(text: str) -> str:
     return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
 
 
+def checksum_address(address: str) -> str:
+    """The EIP-55 form of an address (eth_utils is imported lazily: the CLI starts fast)."""
+    from eth_utils import to_checksum_address
+
+    return str(to_checksum_address(address))
+
+
 def canonical_json(value: Any) -> bytes:
     """Deterministic JSON bytes (sorted keys, no spaces, UTF-8) for hashing."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

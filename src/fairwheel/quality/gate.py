@@ -262,15 +262,3 @@ def judge_content(
         reasons.append(match.reason())
     decision = GateDecision(RecordStatus.ACCEPTED, score, tuple(reasons))
     return ContentVerdict(decision, match, junk.score, label_score)
-
-
-def run_static_checks(
-    subs: Sequence[Submission],
-    pool_id: int,
-    domain: Eip712Domain,
-    now: int,
-    policy: GatePolicy,
-    ctx: GateContext,
-) -> list[GateDecision | None]:
-    """Steps 1–2 for a batch: a decision for each refused submission, None for the rest."""
-    return [check_consent(s, pool_id, domain, now, ctx) or check_schema(s, policy) for s in subs]

@@ -183,10 +183,11 @@ def run_demo(cfg: DemoConfig, say: Callable[[str], None] = print) -> DemoResult:
 
 def _receipt_verifies(receipt: Any) -> bool:
     from fairwheel.domain.merkle import StandardMerkleTree
+    from fairwheel.node import CONTRIBUTION_LEAF
 
     return StandardMerkleTree.verify(
         bytes.fromhex(receipt.root[2:]),
-        ["bytes32", "address"],
+        list(CONTRIBUTION_LEAF),
         [bytes.fromhex(receipt.record_hash[2:]), receipt.contributor],
         [bytes.fromhex(p[2:]) for p in receipt.proof],
     )

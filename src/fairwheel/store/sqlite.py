@@ -384,9 +384,7 @@ class SqliteStore:
         row = self._one("SELECT * FROM open_epochs WHERE pool_id = ?", (pool_id,))
         if row is None:
             return None
-        rows = self._all(
-            "SELECT account, amount FROM open_earnings WHERE pool_id = ?", (pool_id,)
-        )
+        rows = self._all("SELECT account, amount FROM open_earnings WHERE pool_id = ?", (pool_id,))
         out = dict(row)
         out["earnings"] = {str(r["account"]): int(r["amount"]) for r in rows}
         return out
@@ -426,12 +424,6 @@ class SqliteStore:
             )
         return [{**json.loads(r["body"]), "hash": r["hash"]} for r in rows]
 
-    def mark_epoch(self, pool_id: int, seqs: Sequence[int], epoch: int) -> None:
-        self._db.executemany(
-            "UPDATE ledger SET epoch = ? WHERE pool_id = ? AND seq = ?",
-            [(epoch, pool_id, s) for s in seqs],
-        )
-
     # -- epochs -------------------------------------------------------------
     def last_epoch(self, pool_id: int) -> dict[str, Any] | None:
         row = self._one(
@@ -463,7 +455,6 @@ class SqliteStore:
             (pool_id, epoch),
         )
         return {str(r["account"]): int(r["cumulative"]) for r in rows}
-
 
     # -- labeling -------------------------------------------------------------
     def insert_job(self, job: dict[str, Any]) -> None:
@@ -527,6 +518,7 @@ class SqliteStore:
         for r in rows:
             out.setdefault(int(r["record_id"]), {})[str(r["labeler"])] = float(r["share"])
         return out
+
 
 def _record_dict(row: sqlite3.Row) -> dict[str, Any]:
     out = dict(row)

@@ -224,7 +224,8 @@ def operator(request: Request, ctx: Ctx) -> HTMLResponse:
             title="Rejected by reason",
         )
         with ctx.use() as node:
-            row["open_calls"] = len(node.store.open_ledger(int(row["pool"]["id"])))
+            running = node.store.open_fold(int(row["pool"]["id"]))
+            row["open_calls"] = 0 if running is None else int(running["entries"])
             row["unanchored"] = len(node.store.unanchored(int(row["pool"]["id"])))
         ratings = [f["rating"] for f in ctx.state.feedback.for_pool(int(row["pool"]["id"]))]
         row["rating"] = (sum(ratings) / len(ratings), len(ratings)) if ratings else None
