@@ -94,6 +94,30 @@ def test_operator_routes_refuse_everyone_else(world: World) -> None:
         )
 
 
+def test_operator_reviews_the_quarantine_queue(world: World) -> None:
+    world.new_account("quinn")
+    quinn = world.client("quinn", login=True)
+    operator = world.client("operator", login=True)
+    out = quinn.submit(world.pool_id, [("quinn asks how to freeze a card found in a taxi", None)])
+    record_id = out["results"][0]["record_id"]
+    for path in (f"/v1/pools/{world.pool_id}/review", f"/v1/records/{record_id}/review"):
+        call = httpx.get if path.endswith(f"{world.pool_id}/review") else httpx.post
+        response = call(world.url + path, headers={"Authorization": f"Bearer {quinn.token}"})
+        assert response.status_code in (403, 422)
+    held = operator.review(record_id, "quarantine", note="consumer report #12")
+    assert (held["before"], held["after"]) == ("accepted", "quarantined")
+    assert record_id in [r["id"] for r in operator.review_queue(world.pool_id)]
+    assert quinn.record(record_id)["reasons"][0] == "review quarantined: consumer report #12"
+    assert operator.review(record_id, "release")["after"] == "accepted"
+    assert record_id not in [r["id"] for r in operator.review_queue(world.pool_id)]
+    bad = httpx.post(f"{world.url}/v1/records/{record_id}/review", json={"decision": "delete"},
+                     headers={"Authorization": f"Bearer {operator.token}"})  # fmt: skip
+    assert bad.status_code == 422
+    standing = quinn.reputation(world.pool_id)
+    assert standing["submissions"] == 1 and not standing["flagged"]
+    assert isinstance(operator.rescore(world.pool_id), list)
+
+
 def test_receipt_of_an_anchored_record_verifies_on_chain(world: World) -> None:
     world.new_account("rita")
     rita = world.client("rita", login=True)
@@ -303,11 +327,13 @@ def test_remote_cli_signs_locally_and_talks_by_url(world: World, tmp_path: Any) 
     assert found.exit_code == 0, found.output
     assert len(json.loads(found.output)["hits"]) == 2
     csv_file = tmp_path / "mine.csv"
-    csv_file.write_text("text,label\nsubmitted from the command line by url,card_lost\n")
+    csv_file.write_text(
+        "text,label\nfrom the command line: I lost my card on the train yesterday,card_lost\n"
+    )
     submitted = runner.invoke(remote_app, ["submit", str(world.pool_id), str(csv_file)], env=env)
     assert submitted.exit_code == 0 and json.loads(submitted.output)["counts"] == {"accepted": 1}
     mine = runner.invoke(remote_app, ["records"], env=env)
-    assert json.loads(mine.output)[0]["preview"].startswith("submitted from the command line")
+    assert json.loads(mine.output)[0]["preview"].startswith("from the command line")
     bad = runner.invoke(remote_app, ["stats", "999"], env=env)
     assert bad.exit_code == 1 and "not_found" in bad.output
 

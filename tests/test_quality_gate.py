@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from fairwheel.domain.records import RecordStatus, Submission
+from fairwheel.domain.records import GateDecision, RecordStatus, Submission
 from fairwheel.embed import FakeHashEmbedder
 from fairwheel.quality import gate
 from fairwheel.quality.label_issues import LabelPolicy
@@ -89,9 +89,7 @@ def test_wrong_label_is_quarantined_right_one_accepted(pool) -> None:  # type: i
     assert any(r.startswith("label_issue_score") for r in v.decision.reasons)
 
 
-def test_old_gate_functions_keep_working() -> None:
-    decision = gate.accept(0.3, "where is my card")
-    assert decision.accepted and 0 <= decision.score <= 1
+def test_quality_score_spans_zero_to_one() -> None:
     assert gate.GatePolicy().near_duplicate_cosine == 0.995
     assert gate.quality_score(1.0, "one two three four five six", 0.0, 0.0) == 1.0
     assert gate.quality_score(0.0, "", 1.0, 1.0) == 0.0
@@ -126,8 +124,9 @@ def test_rescoring_quarantines_late_evidence_and_keeps_pins(pool) -> None:  # ty
 
 def test_reputation_rate_limits_and_flags() -> None:
     rep = ContributorReputation(ReputationPolicy(window_s=60, max_per_window=3,
-                                                 limited_per_window=1, min_records=4))  # fmt: skip
-    ok = gate.accept(0.5, "fine text here")
+                                                 limited_per_window=1, min_records=4,
+                                                 min_bad_records=4))  # fmt: skip
+    ok = GateDecision(RecordStatus.ACCEPTED, 0.5, ("novelty 0.5",))
     bad = gate._reject(gate.QualityReason.JUNK, "z_char 9")
     assert all(rep.check("0xA", t) is None for t in (0, 1, 2))
     limited = rep.check("0xA", 3)
@@ -149,7 +148,7 @@ def test_reputation_rate_limits_and_flags() -> None:
 
 def test_suspects_count_towards_the_copier_flag() -> None:
     rep = ContributorReputation(ReputationPolicy(min_records=5))
-    ok = gate.accept(0.5, "fine")
+    ok = GateDecision(RecordStatus.ACCEPTED, 0.5, ("novelty 0.5",))
     for t in range(5):
         rep.observe("0xC", ok, record=t, now=t, suspect=t < 3)
     assert rep.shares("0xC") == (5, 0.0, 0.6) and rep.is_flagged("0xC")

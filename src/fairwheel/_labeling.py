@@ -17,6 +17,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from fairwheel._contributing import StatusChange
 from fairwheel.domain.records import RecordStatus, canonical_json
 from fairwheel.errors import Conflict, InsufficientFunds, NotFound
 
@@ -45,6 +46,9 @@ class LabelingMixin:
 
     def _append_ledger(self, pool_id: int, *args: Any, **kwargs: Any) -> dict[str, Any]:
         raise NotImplementedError
+
+    def _apply_changes(self, pool_id: int, changes: Sequence[StatusChange]) -> None:
+        raise NotImplementedError  # provided by ContributingMixin
 
     def _escrow_free(self, pool_id: int) -> int:
         """Operator's escrow in the pool not yet promised to vouchers or open jobs."""
@@ -150,6 +154,7 @@ class LabelingMixin:
         pool_id = int(row["pool_id"])
         result = job.close()
         paid = sum(result.payout.paid.values())
+        released: list[StatusChange] = []
         with self.store.transaction():
             if paid:
                 owner = self.operator.address
@@ -171,9 +176,13 @@ class LabelingMixin:
                 self.store.put_record_label(rid, verdict.label, verdict.confidence, job_id)
                 if result.credit.get(item):
                     self.store.put_credit(rid, result.credit[item])
-                if self.store.record(rid)["status"] == RecordStatus.QUARANTINED:
-                    self.store.set_status(
-                        rid, RecordStatus.ACCEPTED.value, [f"label confirmed by {job_id}"]
-                    )
+                rec = self.store.record(rid)
+                if rec["status"] == RecordStatus.QUARANTINED:
+                    # The crowd confirmed the label: released and pinned against rescoring.
+                    reasons = (f"label confirmed by {job_id}", *rec["reasons"])
+                    score = rec["score"]
+                    self.store.set_verdict(rid, "accepted", score, reasons, pinned=True)
+                    released.append(StatusChange(rid, rec["status"], "accepted", reasons))
             self.store.save_job(job_id, job.to_dict(), result.to_dict())
+        self._apply_changes(pool_id, released)
         return result

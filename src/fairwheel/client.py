@@ -432,6 +432,21 @@ class FairwheelClient:
     def anchor(self, pool_id: int) -> Json:
         return self.post(f"/v1/pools/{pool_id}/anchor")
 
+    # ------------------------------------------------------- quality review
+    def review_queue(self, pool_id: int) -> Json:
+        """Quarantined records of the pool (operator)."""
+        return self.get(f"/v1/pools/{pool_id}/review")
+
+    def review(self, record_id: int, decision: str, note: str = "") -> Json:
+        """``decision``: ``release`` or ``quarantine`` (operator)."""
+        return self.post(f"/v1/records/{record_id}/review", {"decision": decision, "note": note})
+
+    def rescore(self, pool_id: int) -> Json:
+        return self.post(f"/v1/pools/{pool_id}/rescore")
+
+    def reputation(self, pool_id: int, account: str | None = None) -> Json:
+        return self.get(f"/v1/pools/{pool_id}/reputation/{account or self.address}")
+
     def train(self, pool_id: int, builder: str | None = None) -> Json:
         return self.post(f"/v1/pools/{pool_id}/models", {"builder": builder})
 

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     thaw_period: int = 7 * 24 * 3600
     max_record_bytes: int = 8192
     min_record_chars: int = 3
+    # Submissions per contributor and pool per hour; a flagged contributor gets the second.
+    rate_limit_per_hour: int = 1000
+    flagged_rate_limit_per_hour: int = 10
 
     @field_validator("chain_url")
     @classmethod

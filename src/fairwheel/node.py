@@ -7,7 +7,6 @@ are in :mod:`fairwheel._serving` and epoch settlement in :mod:`fairwheel._settli
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -17,41 +16,30 @@ from typing import Any
 
 import numpy as np
 
+from fairwheel._contributing import ContributingMixin, SubmitResult
 from fairwheel._labeling import LabelingMixin
 from fairwheel._serving import ServingMixin
 from fairwheel._settling import SettlingMixin
 from fairwheel.config import Settings, load_settings
 from fairwheel.domain.records import (
-    GateDecision,
     RecordStatus,
-    Submission,
     canonical_json,
     checksum_address,
-    duplicate_key,
-    record_id,
 )
 from fairwheel.domain.typed_data import PURPOSE_SEARCH, PURPOSE_TRAINING, Eip712Domain
 from fairwheel.errors import ConfigError, Conflict, NotFound, SchemaError
-from fairwheel.quality import gate
 from fairwheel.store import Store, open_store
 
 CONTRIBUTION_LEAF = ("bytes32", "address")
 
 
 @dataclass(frozen=True)
-class SubmitResult:
-    """The gate's verdict for one submission, with the stored record id (None if rejected)."""
-
-    record_id: int | None
-    status: str
-    score: float
-    reasons: tuple[str, ...]
-    duplicate_of: int | None = None
-
-
-@dataclass(frozen=True)
 class Receipt:
-    """Proof that a record is in an anchored batch: verify it with ``PoolRegistry.isAnchored``."""
+    """Proof that a record is in an anchored batch: verify it with ``PoolRegistry.isAnchored``.
+
+    ``status``, ``score`` and ``reasons`` are the record's current verdict: rescoring as the pool
+    grows can quarantine a record accepted (and anchored) earlier; it then earns nothing.
+    """
 
     record_id: int
     pool_id: int
@@ -61,9 +49,12 @@ class Receipt:
     root: str
     proof: list[str]
     tx_hash: str
+    status: str = "accepted"
+    score: float = 0.0
+    reasons: tuple[str, ...] = ()
 
 
-class Node(ServingMixin, SettlingMixin, LabelingMixin):
+class Node(ContributingMixin, ServingMixin, SettlingMixin, LabelingMixin):
     """One Fairwheel node: its settings, ports and operator key."""
 
     def __init__(self, settings: Settings, store: Store, chain: Any, protocol: Any, operator: Any):
@@ -74,6 +65,7 @@ class Node(ServingMixin, SettlingMixin, LabelingMixin):
         self.operator = operator
         self._embedder: Any = None
         self._indexes: dict[int, Any] = {}
+        self._gates: dict[int, Any] = {}
         self._blobs: Any = None
         self.gas: dict[str, list[int]] = {}
 
@@ -227,102 +219,7 @@ class Node(ServingMixin, SettlingMixin, LabelingMixin):
     def voucher_domain(self) -> Eip712Domain:
         return self.protocol.voucher_domain()
 
-    # -- contribution -------------------------------------------------------
-    def submit(self, pool_id: int, submissions: Sequence[Submission]) -> list[SubmitResult]:
-        """Run each submission through the gate; store, encrypt, embed and index the accepted.
-
-        Submissions are judged in order, so within a batch the first copy owns
-        the content. All writes happen in one transaction.
-        """
-        pool = self.store.pool(pool_id)
-        policy = gate.GatePolicy(
-            max_bytes=self.settings.max_record_bytes,
-            min_chars=self.settings.min_record_chars,
-            labels=frozenset(pool["labels"]),
-        )
-        index = self.index(pool_id)
-        ctx = _StoreGateContext(self, pool_id, index)
-        now = self.chain.now()
-        domain = self.consent_domain()
-        candidates = [i for i, s in enumerate(submissions) if gate.check_schema(s, policy) is None]
-        vectors = self.embedder.embed([submissions[i].text for i in candidates])
-        vector_of = dict(zip(candidates, vectors, strict=True))
-        to_encrypt: list[bytes] = []
-        results: list[SubmitResult] = []
-        accepted: list[tuple[int, np.ndarray, int]] = []
-        with self.store.transaction():
-            for i, sub in enumerate(submissions):
-                decision = gate.check_consent(sub, pool_id, domain, now, ctx)
-                # A valid consent's nonce is spent whatever the later verdict. A consent
-                # that fails (forged, or moved to other content) spends nothing, so an
-                # intercepted signature cannot be used to burn the contributor's nonce.
-                if decision is None:
-                    self.store.use_nonce(sub.consent.contributor, sub.consent.nonce)
-                    decision = gate.check_schema(sub, policy)
-                novelty = 1.0
-                if decision is None:
-                    decision = gate.check_exact_duplicate(sub, ctx)
-                if decision is None:
-                    decision, novelty = gate.check_near_duplicate(sub, vector_of[i], policy, ctx)
-                if decision is None:
-                    decision = gate.accept(novelty, sub.text)
-                digest = None
-                if decision.accepted:
-                    to_encrypt.append(sub.text.encode())
-                    digest = "sha256:" + hashlib.sha256(to_encrypt[-1]).hexdigest()
-                rid = self._store_record(pool_id, sub, decision, digest)
-                if decision.accepted:
-                    self.store.put_embedding(rid, self.embedder.model_id, vector_of[i])
-                    ctx.pending.append((rid, sub.consent.contributor, vector_of[i]))
-                    accepted.append((rid, vector_of[i], sub.consent.purposes))
-                results.append(
-                    SubmitResult(
-                        rid if decision.accepted else None,
-                        decision.status.value,
-                        decision.score,
-                        decision.reasons,
-                        decision.duplicate_of,
-                    )
-                )
-            # Encrypted content is written (one durability barrier for the batch) before the
-            # records that point to it are committed; a failure here rolls them back.
-            if to_encrypt:
-                self.blobs.put_many(to_encrypt)
-        searchable = [(rid, v) for rid, v, purposes in accepted if purposes & PURPOSE_SEARCH]
-        if searchable:
-            index.add([r for r, _ in searchable], np.stack([v for _, v in searchable]))
-        # The index now mirrors the store; if we crash before this line, the stale
-        # generation makes the next open rebuild it from the store.
-        index.set_generation(self.store.index_generation(pool_id))
-        index.save()
-        return results
-
-    def _store_record(
-        self, pool_id: int, sub: Submission, decision: GateDecision, digest: str | None
-    ) -> int:
-        consent = sub.consent
-        return self.store.insert_record(
-            {
-                "pool_id": pool_id,
-                "record_hash": record_id(pool_id, consent.contributor, sub.text, sub.label),
-                "contributor": consent.contributor.lower(),
-                "content_hash": consent.content_hash,
-                "dup_key": duplicate_key(sub.text),
-                "blob_digest": digest,
-                "preview": sub.text[:80] if isinstance(sub.text, str) else "",
-                "label": sub.label,
-                "status": decision.status.value,
-                "score": decision.score,
-                "reasons": decision.reasons,
-                "duplicate_of": decision.duplicate_of,
-                "licence": consent.licence,
-                "purposes": consent.purposes,
-                "expiry": consent.expiry,
-                "nonce": consent.nonce,
-                "signature": sub.signature,
-            }
-        )
-
+    # -- contribution (submission and the gate: fairwheel._contributing) ----
     def record_text(self, record_id_: int) -> str:
         """Decrypt a record's content (NotFound once revoked: its key is destroyed)."""
         rec = self.store.record(record_id_)
@@ -367,6 +264,9 @@ class Node(ServingMixin, SettlingMixin, LabelingMixin):
             root=batch["root"],
             proof=list(rec["proof"]),
             tx_hash=batch["tx_hash"],
+            status=rec["status"],
+            score=rec["score"],
+            reasons=tuple(rec["reasons"]),
         )
 
     def verify_receipt(self, receipt: Receipt) -> bool:
@@ -406,6 +306,9 @@ class Node(ServingMixin, SettlingMixin, LabelingMixin):
                 record_id_, RecordStatus.REVOKED.value, ["revoked by contributor"]
             )
         self.index(rec["pool_id"]).remove([record_id_])
+        if (state := self._gates.get(rec["pool_id"])) is not None:
+            state.finder.remove(record_id_)  # a revoked record no longer owns near copies
+            state.accepted -= rec["status"] == RecordStatus.ACCEPTED
         self.blobs.destroy(rec["blob_digest"])
         return str(tx.tx_hash)
 
@@ -494,36 +397,6 @@ class Node(ServingMixin, SettlingMixin, LabelingMixin):
             "calls": len(ledger),
             "revenue": sum(int(e["price"]) for e in ledger),
         }
-
-
-class _StoreGateContext:
-    """The gate's view of a pool, read from the store and index, plus this batch's accepts."""
-
-    def __init__(self, node: Node, pool_id: int, index: Any) -> None:
-        self.node = node
-        self.pool_id = pool_id
-        self.index = index
-        self.pending: list[tuple[int, str, np.ndarray]] = []
-
-    def nonce_used(self, contributor: str, nonce: int) -> bool:
-        return self.node.store.nonce_used(contributor, nonce)
-
-    def duplicate_owner(self, dup_key: bytes) -> int | None:
-        return self.node.store.owner_of_duplicate(self.pool_id, dup_key)
-
-    def nearest_other(self, vector: np.ndarray, contributor: str) -> tuple[int, float] | None:
-        best: tuple[int, float] | None = None
-        contributor = contributor.lower()
-        hits = self.index.search(vector, 20)
-        owners = self.node.store.records_by_ids([h[0] for h in hits])
-        for rid, cosine in hits:
-            if owners[rid]["contributor"] != contributor and (best is None or cosine > best[1]):
-                best = (rid, float(cosine))
-        for rid, owner, other in self.pending:
-            cosine = float(np.dot(vector, other))
-            if owner.lower() != contributor and (best is None or cosine > best[1]):
-                best = (rid, cosine)
-        return best
 
 
 def _operator_key(home: Path) -> str:

@@ -232,6 +232,31 @@ def remote_claim_proof(ctx: typer.Context, pool: int, account: str | None = None
     _run(ctx, lambda c: c.claim_proof(pool, account), login=account is None)
 
 
+@remote_app.command("review")
+def remote_review(
+    ctx: typer.Context,
+    pool: int,
+    release: Annotated[int | None, typer.Option(help="Accept this quarantined record.")] = None,
+    quarantine: Annotated[int | None, typer.Option(help="Quarantine this record.")] = None,
+    note: str = "",
+) -> None:
+    """The pool's quarantine queue, or a decision on one record (the operator's key only)."""
+    if release is not None and quarantine is not None:
+        raise _fail("give --release or --quarantine, not both")
+    if release is not None:
+        _run(ctx, lambda c: c.review(release, "release", note), login=True)
+    elif quarantine is not None:
+        _run(ctx, lambda c: c.review(quarantine, "quarantine", note), login=True)
+    else:
+        _run(ctx, lambda c: c.review_queue(pool), login=True)
+
+
+@remote_app.command("reputation")
+def remote_reputation(ctx: typer.Context, pool: int, account: str | None = None) -> None:
+    """A contributor's standing and slash evidence (your account by default)."""
+    _run(ctx, lambda c: c.reputation(pool, account), login=account is None)
+
+
 @remote_app.command("close-epoch")
 def remote_close_epoch(ctx: typer.Context, pool: int) -> None:
     """Close the pool's epoch (the operator's key only)."""

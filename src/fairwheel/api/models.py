@@ -275,7 +275,40 @@ class ReceiptView(Model):
     root: str
     proof: list[str]
     tx_hash: str
+    status: str = Field(description="The record's current verdict: accepted or quarantined.")
+    score: float = Field(description="Quality score in [0, 1] (0 unless accepted).")
+    reasons: list[str] = Field(description="Machine-readable reasons, the deciding one first.")
     verified: bool = Field(description="PoolRegistry.isAnchored answered true just now.")
+
+
+class ReviewIn(Model):
+    decision: Literal["release", "quarantine"] = Field(
+        description="release: accepted, indexed and paid from the next call; quarantine: not."
+    )
+    note: str = Field("", max_length=500, description="Why; stored with the reasons.")
+
+
+class StatusChangeView(Model):
+    record_id: int
+    before: str
+    after: str
+    reasons: list[str]
+
+
+class EvidenceView(Model):
+    record: int | None
+    time: int
+    status: str
+    reason: str
+
+
+class ReputationView(Model):
+    contributor: str
+    submissions: int = Field(description="Judged submissions (rate-limit rejections excluded).")
+    bad_share: float = Field(description="Share rejected or quarantined.")
+    suspect_share: float = Field(description="Share that were strict or loose near copies.")
+    flagged: bool = Field(description="Rate-limited and judged without the benefit of doubt.")
+    evidence: list[EvidenceView]
 
 
 class RevocationIn(Model):

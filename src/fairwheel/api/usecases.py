@@ -191,7 +191,8 @@ def my_records(
 
 def receipt_view(node: Node, record_id: int) -> m.ReceiptView:
     receipt = node.receipt(record_id)
-    return m.ReceiptView(**receipt.__dict__, verified=node.verify_receipt(receipt))
+    view = {**receipt.__dict__, "reasons": list(receipt.reasons)}
+    return m.ReceiptView(**view, verified=node.verify_receipt(receipt))
 
 
 def revocation_typed_data(node: Node, row: dict[str, Any]) -> m.TypedData:

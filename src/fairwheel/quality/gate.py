@@ -154,15 +154,6 @@ def check_near_duplicate(
     return None, max(0.0, 1.0 - cosine)
 
 
-def accept(novelty: float, text: str) -> GateDecision:
-    """The accepted verdict: a score in [0, 1] from novelty and length, with its reasons."""
-    words = len(text.split())
-    length_factor = min(1.0, words / 6)
-    score = round(0.5 * length_factor + 0.5 * min(1.0, novelty / 0.5), 4)
-    reasons = (f"novelty {novelty:.3f}", f"words {words}")
-    return GateDecision(RecordStatus.ACCEPTED, score, reasons)
-
-
 def quality_score(novelty: float, text: str, junk_score: float, label_issue_score: float) -> float:
     """An accepted record's score in [0, 1]: the mean of four terms, each in [0, 1].
 
@@ -219,8 +210,8 @@ def judge_content(
             :func:`check_near_duplicate`; 1.0 for an empty pool).
         pool: The pool's quality snapshot (``review.build_pool_quality``), None while empty.
         contributor_flagged: The contributor crossed a reputation threshold: a loose match is
-            then quarantined instead of accepted, and so is any label the pool's model would
-            not predict.
+            then quarantined instead of accepted, and so are a junk score of at least
+            ``policy.junk.flagged_score`` and any label the pool's model would not predict.
         knn: The ``knn`` feature from the caller's index (mean cosine to the k nearest records
             of *other* contributors), to spare the snapshot a brute-force search.
 
@@ -248,6 +239,9 @@ def judge_content(
         return ContentVerdict(decision, match, junk.score)
     if junk.kind is not None:
         return ContentVerdict(_quarantine(junk.reasons), match, junk.score)
+    if contributor_flagged and junk.score >= policy.junk.flagged_score:
+        reason = f"{QualityReason.JUNK.value} junk_score {junk.score:.2f} contributor flagged"
+        return ContentVerdict(_quarantine((reason,)), match, junk.score)
     label_score, label_reason = 0.0, "label unchecked: pool too small"
     if pool is not None and pool.labels is not None:
         label_score, flagged, label_reason = pool.labels.judge(

@@ -51,6 +51,9 @@ class JunkPolicy:
             the text to quarantine as an outlier.
         min_pool: Fewer accepted records than this: only the fixed rules apply.
         knn_k: Neighbours averaged for ``knn``.
+        flagged_score: A flagged contributor's text at or above this junk score is
+            quarantined (about 5% of honest texts of the synthetic vertical reach 0.4; word
+            salad of the pool's own words sits at 0.4–0.9).
     """
 
     min_letter_share: float = 0.5
@@ -60,6 +63,7 @@ class JunkPolicy:
     outlier_z: float = 4.5
     min_pool: int = 50
     knn_k: int = 5
+    flagged_score: float = 0.4
 
 
 @dataclass(frozen=True)

@@ -151,7 +151,8 @@ def rescore_pool(
 
     Quarantined: junk and outliers; records whose label confident learning flags; exact copies
     and strict near copies of an earlier standing record; and, for flagged contributors, their
-    suspect (loosely matching) records and any label the pool's model would not predict.
+    suspect (loosely matching) records, junk scores of at least ``policy.junk.flagged_score``
+    and any label the pool's model would not predict.
     Everything else is accepted with a fresh score. Pinned records keep their status.
     Rescoring never rejects: quarantine stops earnings and can be undone by review.
 
@@ -192,6 +193,14 @@ def rescore_pool(
         if junks[i].kind is not None:
             bad[i] = True
             reasons[i].extend(junks[i].reasons)
+        elif (
+            records[i].contributor.lower() in flagged
+            and junks[i].score >= policy.junk.flagged_score
+        ):
+            bad[i] = True
+            reasons[i].append(
+                f"{QualityReason.JUNK.value} junk_score {junks[i].score:.2f} contributor flagged"
+            )
         if report is not None and i in position:
             j = position[i]
             label_scores[i] = float(report.scores[j])
@@ -297,7 +306,10 @@ class ReputationPolicy:
         window_s: Length of the rate-limit window, seconds.
         max_per_window: Submissions anyone may make per window.
         limited_per_window: Submissions a flagged contributor may make per window.
-        min_records: Judged submissions before a contributor can be flagged.
+        min_records: Judged submissions before the near-duplicate share can flag.
+        min_bad_records: Judged submissions before the bad share can flag. Lower than
+            ``min_records``: honest contributors' bad share is about 0.01 (a binomial tail of
+            5 in 10 is ~1e-7), while their near-duplicate share reaches 0.35 on banking77.
         max_bad_share: Flag at this share of rejected or quarantined submissions (rate-limit
             rejections do not count).
         max_suspect_share: Flag at this share of near-duplicate submissions (strict or loose).
@@ -307,6 +319,7 @@ class ReputationPolicy:
     max_per_window: int = 1000
     limited_per_window: int = 10
     min_records: int = 20
+    min_bad_records: int = 10
     max_bad_share: float = 0.5
     max_suspect_share: float = 0.6
 
@@ -387,6 +400,9 @@ class ContributorReputation:
         reason = decision.reasons[0] if decision.reasons else ""
         if reason.startswith(QualityReason.RATE_LIMITED.value):
             return
+        if suspect:  # the loose match is the evidence, not the accepted verdict's first reason
+            tag = QualityReason.NEAR_DUPLICATE_SUSPECT.value
+            reason = next((r for r in decision.reasons if r.startswith(tag)), reason)
         acc = self._account(contributor)
         acc.total += 1
         bad = decision.status in (RecordStatus.REJECTED, RecordStatus.QUARANTINED)
@@ -396,12 +412,42 @@ class ContributorReputation:
         if bad or near:
             acc.evidence.append(Evidence(record, now, decision.status.value, reason))
 
-    def revise(self, contributor: str, before: RecordStatus, after: RecordStatus) -> None:
-        """Account for a rescoring that moved a record between accepted and quarantined."""
+    def replay(
+        self,
+        contributor: str,
+        decision: GateDecision,
+        record: Hashable = None,
+        now: int = 0,
+        suspect: bool = False,
+    ) -> None:
+        """Rebuild from stored history, oldest first: what :meth:`check` and :meth:`observe`
+        did for a submission that passed the consent check."""
+        reason = decision.reasons[0] if decision.reasons else ""
+        if reason.startswith(QualityReason.RATE_LIMITED.value):
+            return
+        acc = self._account(contributor)
+        while acc.recent and acc.recent[0] <= now - self.policy.window_s:
+            acc.recent.popleft()
+        acc.recent.append(now)
+        self.observe(contributor, decision, record, now, suspect)
+
+    def revise(
+        self,
+        contributor: str,
+        before: RecordStatus,
+        after: RecordStatus,
+        record: Hashable = None,
+        now: int = 0,
+        reason: str = "",
+    ) -> None:
+        """Account for a rescoring that moved a record between accepted and quarantined; a
+        record newly quarantined is kept as evidence."""
         acc = self._account(contributor)
         was = before in (RecordStatus.REJECTED, RecordStatus.QUARANTINED)
         now_bad = after in (RecordStatus.REJECTED, RecordStatus.QUARANTINED)
         acc.bad += int(now_bad) - int(was)
+        if now_bad and not was:
+            acc.evidence.append(Evidence(record, now, after.value, reason))
 
     def shares(self, contributor: str) -> tuple[int, float, float]:
         """``(judged submissions, bad share, suspect share)``."""
@@ -411,10 +457,11 @@ class ContributorReputation:
         return acc.total, acc.bad / acc.total, acc.suspect / acc.total
 
     def is_flagged(self, contributor: str) -> bool:
-        """Whether the contributor crossed a threshold (after ``min_records`` submissions)."""
+        """Whether the contributor crossed a threshold (after enough judged submissions)."""
         total, bad, suspect = self.shares(contributor)
-        return total >= self.policy.min_records and (
-            bad >= self.policy.max_bad_share or suspect >= self.policy.max_suspect_share
+        p = self.policy
+        return (total >= p.min_bad_records and bad >= p.max_bad_share) or (
+            total >= p.min_records and suspect >= p.max_suspect_share
         )
 
     def flagged(self) -> set[str]:

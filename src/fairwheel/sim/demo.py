@@ -22,6 +22,8 @@ from fairwheel.sim.data import Example
 TOKEN = 10**18  # FAIR has 18 decimals
 SEARCH_PRICE = 2 * 10**15 + 3  # 0.002000…003 FAIR: odd on purpose, so rounding dust is real
 PREDICT_PRICE = 5 * 10**15 + 7
+ATTACKS = ("near_copy", "junk", "label_flip")
+ATTACK_ROWS = 12  # rows per attacker
 
 
 @dataclass
@@ -63,6 +65,7 @@ def run_demo(cfg: DemoConfig, say: Callable[[str], None] = print) -> DemoResult:
 
     from fairwheel.config import load_settings
     from fairwheel.node import Node
+    from fairwheel.quality.label_issues import LabelPolicy
     from fairwheel.sim.data import load_csv, synthetic_support_queries
     from fairwheel.wallet import ConsumerWallet, ContributorWallet
 
@@ -106,13 +109,18 @@ def run_demo(cfg: DemoConfig, say: Callable[[str], None] = print) -> DemoResult:
     people = [chain.new_account() for _ in range(cfg.contributors)]
     wallets = [ContributorWallet(a, domain) for a in people]
     now = chain.now()
+    fresh, examples = examples[:ATTACK_ROWS], examples[ATTACK_ROWS:]
     submissions, expected_bad = _contributions(pool_id, examples, wallets, rng, now)
+    attackers = {kind: ContributorWallet(chain.new_account(), domain) for kind in ATTACKS}
+    attacks = _attacks(pool_id, examples, fresh, labels, attackers, rng, now)
+    submissions += [sub for subs in attacks.values() for sub in subs]
     results = []
     for start in range(0, len(submissions), 512):
         results += node.submit(pool_id, submissions[start : start + 512])
     by_status = Counter(r.status for r in results)
-    reasons = Counter(r.reasons[0].split(" ")[0] for r in results if r.status == "rejected")
-    say(f"gate: {by_status.get('accepted', 0)} accepted, {by_status.get('rejected', 0)} rejected "
+    reasons = Counter(r.reasons[0].split(" ")[0] for r in results if r.status != "accepted")
+    say(f"gate: {by_status.get('accepted', 0)} accepted, {by_status.get('quarantined', 0)} "
+        f"quarantined, {by_status.get('rejected', 0)} rejected "
         f"{dict(sorted(reasons.items()))}")  # fmt: skip
     copies = results[len(examples) : len(examples) + expected_bad.pop("copy")]
     result.checks["gate rejects every injected copy"] = all(
@@ -120,6 +128,8 @@ def run_demo(cfg: DemoConfig, say: Callable[[str], None] = print) -> DemoResult:
     )
     for reason, count in expected_bad.items():
         result.checks[f"gate rejects injected {reason}"] = reasons.get(reason, 0) >= count
+    _check_attacks(node, pool_id, attacks, results[-sum(map(len, attacks.values())) :], result,
+                   say)  # fmt: skip
 
     receipts = node.anchor(pool_id)
     # Every receipt is checked off-chain; up to 200 of them (all, in the default demo) also by
@@ -170,6 +180,22 @@ def run_demo(cfg: DemoConfig, say: Callable[[str], None] = print) -> DemoResult:
         claimed[a] == report.earnings[a.lower()] for a in claimed
     )
 
+    contributors_earned = sum(report.earnings.get(p.address.lower(), 0) for p in people)
+    earned = {k: report.earnings.get(w.address.lower(), 0) for k, w in attackers.items()}
+    total = contributors_earned + sum(earned.values())
+    share = {k: v / total if total else 0.0 for k, v in earned.items()}
+    result.figures["attacker_payout_share"] = share
+    say("attackers' share of contributors' earnings: "
+        + ", ".join(f"{k} {v:.2%}" for k, v in share.items()))  # fmt: skip
+    result.checks["junk attacker earns nothing"] = earned["junk"] == 0
+    # Labels are judged only in classes with enough records (docs/quality.md, "Young pools").
+    smallest = min(Counter(e.label for e in examples).values())
+    if smallest >= LabelPolicy().min_per_class:
+        result.checks["label-flip attacker earns nothing"] = earned["label_flip"] == 0
+    else:
+        say(f"label check inactive: the smallest class has {smallest} records "
+            f"(needs {LabelPolicy().min_per_class})")  # fmt: skip
+    result.checks["near-copy attacker earns under 0.5%"] = share["near_copy"] < 0.005
     _conservation(node, pool_id, consumers, report, op_before, claimed, result, say)
     _summary(node, pool_id, people, builder, report, claimed, accuracy, result, say)
     result.figures["seconds"] = round(time.perf_counter() - started, 1)
@@ -230,6 +256,45 @@ def _contributions(
     return subs, bad
 
 
+def _attacks(
+    pool_id: int, examples: Sequence[Example], fresh: Sequence[Example], labels: Sequence[str],
+    attackers: dict[str, Any], rng: random.Random, now: int,
+) -> dict[str, list[Any]]:  # fmt: skip
+    """One attacker per kind: near copies of others' rows, junk, and fresh rows mislabelled."""
+    from fairwheel.quality.synthetic import flip_label, junk_text, near_copy
+
+    vocabulary = sorted({w for e in examples for w in e.text.lower().split()})
+    rows: dict[str, list[tuple[str, str]]] = {
+        "near_copy": [(near_copy(e.text, rng), e.label)
+                      for e in rng.sample(list(examples), ATTACK_ROWS)],
+        "junk": [(junk_text(rng, vocabulary), rng.choice(labels)) for _ in range(ATTACK_ROWS)],
+        "label_flip": [(e.text, flip_label(e.label, labels, rng)) for e in fresh],
+    }  # fmt: skip
+    return {
+        kind: [attackers[kind].submission(pool_id, text, label, now=now) for text, label in pairs]
+        for kind, pairs in rows.items()
+    }
+
+
+def _check_attacks(
+    node: Any, pool_id: int, attacks: dict[str, list[Any]], results: Sequence[Any],
+    result: DemoResult, say: Callable[[str], None],
+) -> None:  # fmt: skip
+    """How many of each attacker's rows ended rejected or quarantined (at the gate, or later
+    when the pool was rescored); what they earn is checked after the epoch."""
+    at = 0
+    stopped: dict[str, int] = {}
+    for kind, subs in attacks.items():
+        mine = results[at : at + len(subs)]
+        at += len(subs)
+        ids = [r.record_id for r in mine if r.record_id is not None]
+        now = {rid: rec["status"] for rid, rec in node.store.records_by_ids(ids).items()}
+        stopped[kind] = sum(r.record_id is None or now[r.record_id] != "accepted" for r in mine)
+    result.figures["attacks_stopped"] = stopped
+    summary = ", ".join(f"{k} {v}/{len(attacks[k])} stopped" for k, v in stopped.items())
+    say(f"attackers: {summary} (rejected at the gate, or quarantined at once or by rescoring)")
+
+
 def _paid_calls(
     node: Any, pool_id: int, consumers: Sequence[Any], queries: Sequence[Example],
     people: Sequence[Any], cfg: DemoConfig, result: DemoResult, say: Callable[[str], None],
@@ -237,6 +302,7 @@ def _paid_calls(
     """Paid searches and predictions; one contributor revokes a served record midway."""
     from fairwheel.errors import ReplayError
 
+    owners = {p.address.lower(): p for p in people}
     correct = 0
     revoked_id = -1
     served_after_revoke = False
@@ -248,8 +314,8 @@ def _paid_calls(
             res = node.search(pool_id, q.text, 5, voucher, sig)
             c.confirm(voucher)
             if i == cfg.searches // 2 and res.hits:
-                top = res.hits[0]
-                owner = next(p for p in people if p.address.lower() == top.contributor)
+                top = next(h for h in res.hits if h.contributor in owners)
+                owner = owners[top.contributor]
                 node.revoke(top.record_id, owner)
                 revoked_id = top.record_id
                 say(f"contributor {owner.address[:10]}… revoked record {revoked_id} "

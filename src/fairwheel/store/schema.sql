@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS records (
     signature     BLOB NOT NULL,
     batch_id      INTEGER,
     proof         TEXT,                             -- JSON list of hex nodes
+    pinned        INTEGER NOT NULL DEFAULT 0,       -- a reviewer set its status: rescoring keeps it
     created_at    REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_pool_status ON records(pool_id, status);

@@ -200,6 +200,22 @@ class SqliteStore:
             (status, json.dumps(list(reasons)), record_id),
         )
 
+    def set_verdict(
+        self,
+        record_id: int,
+        status: str,
+        score: float,
+        reasons: Sequence[str],
+        pinned: bool | None = None,
+    ) -> None:
+        """Store a (re)scored verdict; ``pinned`` None leaves the review pin as it is."""
+        self._exec(
+            "UPDATE records SET status = ?, score = ?, reasons = ?, "
+            "pinned = COALESCE(?, pinned) WHERE id = ?",
+            (status, score, json.dumps(list(reasons)),
+             None if pinned is None else int(pinned), record_id),
+        )  # fmt: skip
+
     def status_counts(self, pool_id: int) -> dict[str, int]:
         rows = self._all(
             "SELECT status, COUNT(*) AS n FROM records WHERE pool_id = ? GROUP BY status",
@@ -526,4 +542,5 @@ def _record_dict(row: sqlite3.Row) -> dict[str, Any]:
     out["proof"] = json.loads(out["proof"]) if out["proof"] else None
     out["record_hash"] = bytes(out["record_hash"])
     out["content_hash"] = bytes(out["content_hash"])
+    out["pinned"] = bool(out["pinned"])
     return out
