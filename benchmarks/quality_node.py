@@ -138,8 +138,15 @@ def run(args: argparse.Namespace) -> None:
               f"{c['quarantined']:>8} {c['accepted']:>8} {stopped:>8.1%} "
               f"{paid.get(kind, 0) / max(1, total):>13.2%}")  # fmt: skip
     honest = stats["honest"]
+    why = Counter(
+        final[r.record_id]["reasons"][0].split()[0]
+        for e, r in zip(events, results, strict=True)
+        if e.kind == "honest" and r.record_id is not None
+        and final[r.record_id]["status"] == "quarantined"
+    )  # fmt: skip
     print(f"honest rows wrongly rejected {honest['rejected'] / honest['sent']:.2%}, quarantined "
-          f"{honest['quarantined'] / honest['sent']:.2%}")  # fmt: skip
+          f"{honest['quarantined'] / honest['sent']:.2%} {dict(why)} (label_issue: banking77's own "
+          "label noise, sent to review)")  # fmt: skip
     late = sum(stats[k]["accepted_at_gate"] - stats[k]["accepted"] for k in ATTACKS)
     print(f"rescoring passes {rescores}; attack rows accepted at the gate and quarantined later: "
           f"{late}; flagged: {', '.join(flagged) or 'none'}")  # fmt: skip

@@ -294,7 +294,10 @@ def test_feedback_only_from_the_calls_consumer(world: World) -> None:
     world.new_account("gus")
     fay = world.client("fay", login=True)
     seq = fay.search(world.pool_id, "exchange rate for dollars", k=1)["seq"]
-    assert fay.feedback(seq, 5, "spot on")["rating"] == 5
+    assert fay.feedback(seq, 5)["rating"] == 5
+    assert fay.feedback(seq, 5)["new"] is False  # a retry changes nothing
+    with pytest.raises(Conflict, match="already rated"):
+        fay.feedback(seq, 2)
     with pytest.raises(Exception, match="only the consumer"):
         world.client("gus", login=True).feedback(seq, 1)
 

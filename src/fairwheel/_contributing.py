@@ -120,14 +120,16 @@ class ContributingMixin:
     _gates: dict[int, PoolGate]
     _indexes: dict[int, Any]
 
-    def index(self, pool_id: int) -> Any:  # provided by Node
-        raise NotImplementedError
+    if TYPE_CHECKING:  # provided by the other mixins of Node
 
-    def consent_domain(self) -> Any:  # provided by Node
-        raise NotImplementedError
+        def index(self, pool_id: int) -> Any:  # provided by Node
+            ...
 
-    def record_text(self, record_id_: int) -> str:  # provided by Node
-        raise NotImplementedError
+        def consent_domain(self) -> Any:  # provided by Node
+            ...
+
+        def record_text(self, record_id_: int) -> str:  # provided by Node
+            ...
 
     # -- the gate's state -----------------------------------------------------------------
     def gate_policy(self, pool_id: int) -> gate.GatePolicy:

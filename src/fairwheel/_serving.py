@@ -8,6 +8,7 @@ ledger entry and the voucher are written in one transaction.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -47,6 +48,9 @@ class PaidResult:
     prediction: str | None = None
     confidence: float | None = None
     model_hash: str | None = None
+    model_version: int | None = None
+    notice: str | None = None
+    arena: list[dict[str, Any]] | None = None
 
 
 def beneficiary_weights(
@@ -90,16 +94,30 @@ def search_weights(
         credit: labelers' credit per record (see :func:`beneficiary_weights`).
         labeler_share_bps: the pool's labeler share.
     """
+    values = search_values(candidates, k)
+    return beneficiary_weights(values, records, credit, labeler_share_bps)
+
+
+def search_values(candidates: list[tuple[int, float]], k: int) -> dict[int, float]:
+    """Each candidate record's exact retrieval Shapley value for one top-``k`` search."""
     from fairwheel.valuation import retrieval_shapley
 
     if not candidates:
         return {}
     ids = np.asarray([rid for rid, _ in candidates], dtype=np.int64)
     relevance = np.clip(np.asarray([s for _, s in candidates], dtype=np.float64), 0, None)
-    values = {
+    return {
         int(rid): float(v) for rid, v in zip(ids, retrieval_shapley(relevance, ids, k), strict=True)
     }
-    return beneficiary_weights(values, records, credit, labeler_share_bps)
+
+
+def reweighted(
+    candidates: list[tuple[int, float]], weights: Mapping[int, float]
+) -> list[tuple[int, float]]:
+    """Candidates with their scores times their feedback weight (1.0 without feedback),
+    best first: records behind bad answers sink in the ranking and in the revenue share."""
+    scored = [(rid, score * weights.get(rid, 1.0)) for rid, score in candidates]
+    return sorted(scored, key=lambda c: (-c[1], c[0]))
 
 
 class ServingMixin:
@@ -168,17 +186,24 @@ class ServingMixin:
         # in the answer in coalitions without the nearer records.
         candidates = self._servable(pool_id, self.index(pool_id).search(vector, 2 * k))
         ids = [rid for rid, _ in candidates]
+        candidates = reweighted(candidates, self.store.record_weights(ids))
         records = self.store.records_by_ids(ids)
         pool = self.store.pool(pool_id)
-        weights = search_weights(
-            candidates, records, k, self.store.credit(ids), pool["labeler_share_bps"]
+        values = search_values(candidates, k)
+        weights = beneficiary_weights(
+            values, records, self.store.credit(ids), pool["labeler_share_bps"]
         )
         hits = [
             Hit(rid, score, self._text(records[rid]), records[rid]["label"],
                 records[rid]["contributor"])
             for rid, score in candidates[:k]
         ]  # fmt: skip
-        entry = self._charge(pool_id, voucher, signature, "search", price, query, weights, None)
+        total = sum(values.values())
+        with self.store.transaction():
+            entry = self._charge(pool_id, voucher, signature, "search", price, query, weights, None)
+            if total > 0:  # the records behind the answer, for feedback
+                shares = [(rid, v / total) for rid, v in values.items() if v > 0]
+                self.store.put_call_records(int(entry["seq"]), shares)
         return PaidResult(
             kind="search",
             price=price,
@@ -189,21 +214,28 @@ class ServingMixin:
             hits=hits,
         )
 
-    def predict(self, pool_id: int, text: str, voucher: Voucher, signature: bytes) -> PaidResult:
-        """A paid prediction by the pool's latest model, attributed by its training values."""
+    def predict(
+        self, pool_id: int, text: str, voucher: Voucher, signature: bytes, *, arena: bool = False
+    ) -> PaidResult:
+        """A paid prediction by the pool's serving model version, attributed by its training
+        values. With ``arena``, a second version answers too (in random order) and the consumer
+        can say which answer was better (:meth:`rate` with kind ``arena``)."""
         from fairwheel.training.classifier import LinearModel
 
         price = self.price_of(pool_id, "predict")
-        model_row = self.store.latest_model(pool_id)
+        model_row = self.store.serving_model(pool_id)
+        challenger = self.challenger(pool_id) if arena else None
         self._check_voucher(pool_id, voucher, signature, price)
+        vector = self.embedder.embed([text])
         model = LinearModel.from_bytes(model_row["artifact"])
-        proba = model.predict_proba(self.embedder.embed([text]))[0]
+        proba = model.predict_proba(vector)[0]
         best = int(np.argmax(proba))
         values = self.store.model_values(model_row["id"])
         records = self.store.records_by_ids(list(values))
-        # Revoked or demoted records stop earning from the next call on.
+        # Revoked or demoted records stop earning from the next call on; feedback weights too.
+        feedback = self.store.record_weights(list(values))
         earning = {
-            rid: v
+            rid: v * feedback.get(rid, 1.0)
             for rid, v in values.items()
             if v > 0 and records[rid]["status"] == RecordStatus.ACCEPTED
         }
@@ -211,13 +243,28 @@ class ServingMixin:
         weights = beneficiary_weights(
             earning, records, self.store.credit(list(earning)), pool["labeler_share_bps"]
         )
-        entry = self._charge(
-            pool_id, voucher, signature, "predict", price, text, weights, model_row["builder"]
-        )
+        behind = self._neighbours(pool_id, vector[0], model.classes[best])
+        answers = None
+        if challenger is not None:
+            other = LinearModel.from_bytes(challenger["artifact"])
+            mine = {"model_id": int(model_row["id"]), "version": model_row["version"],
+                    "answer": model.classes[best]}  # fmt: skip
+            theirs = {"model_id": int(challenger["id"]), "version": challenger["version"],
+                      "answer": other.predict(vector)[0]}  # fmt: skip
+            answers = [mine, theirs] if secrets.randbits(1) else [theirs, mine]
+        with self.store.transaction():
+            entry = self._charge(
+                pool_id, voucher, signature, "predict", price, text, weights, model_row["builder"]
+            )
+            seq = int(entry["seq"])
+            self.store.put_call_model(seq, int(model_row["id"]))
+            self.store.put_call_records(seq, behind)
+            if answers is not None:
+                self.store.put_arena(seq, pool_id, text, answers)
         return PaidResult(
             kind="predict",
             price=price,
-            seq=entry["seq"],
+            seq=seq,
             attribution=dict((a, int(v)) for a, v in entry["attribution"]),
             operator_fee=int(entry["operator_fee"]),
             builder_amount=int(entry["builder_amount"]),
@@ -225,7 +272,23 @@ class ServingMixin:
             prediction=model.classes[best],
             confidence=float(proba[best]),
             model_hash=model_row["model_hash"],
+            model_version=int(model_row["version"]),
+            notice=self.serving_notice(model_row),
+            arena=answers,
         )
+
+    def _neighbours(self, pool_id: int, vector: np.ndarray, label: str) -> list[tuple[int, float]]:
+        """The records behind a prediction: up to 10 nearest servable records with its label."""
+        hits = self._servable(pool_id, self.index(pool_id).search(vector, 30))
+        records = self.store.records_by_ids([rid for rid, _ in hits])
+        same = [rid for rid, _ in hits if records[rid]["label"] == label][:10]
+        return [(rid, 1.0 / len(same)) for rid in same]
+
+    def challenger(self, pool_id: int) -> dict[str, Any]:  # provided by FeedbackMixin
+        raise NotImplementedError
+
+    def serving_notice(self, model: dict[str, Any]) -> str | None:  # provided by VersionsMixin
+        raise NotImplementedError
 
     def _servable(self, pool_id: int, hits: list[tuple[int, float]]) -> list[tuple[int, float]]:
         """Drop hits whose record may not be served now (revoked, demoted, consent expired)."""
@@ -301,7 +364,7 @@ class ServingMixin:
         from fairwheel.settlement.ledger import make_entry
 
         with self.store.transaction():
-            seq, prev_hash = self.store.ledger_tail()
+            seq, prev_hash = self.store.ledger_tail(pool_id)
             body, digest = make_entry(
                 seq=seq + 1, time=int(self.chain.now()), pool=pool_id, consumer=voucher.payer,
                 kind=kind, price=price, voucher_amount=voucher.cumulative_amount,

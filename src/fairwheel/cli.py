@@ -49,16 +49,40 @@ def demo(
     predictions: Annotated[int, typer.Option(min=0)] = 30,
     seed: int = 7,
     embedder: Annotated[str, typer.Option(help="Embedder URL.")] = "minilm://onnx",
+    epochs: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=50,
+            help="Run a simulated market for N epochs, with an HTML "
+            "report (default: one checked turn).",
+        ),
+    ] = None,
+    report: Annotated[Path | None, typer.Option(help="Where --epochs writes its report.")] = None,
 ) -> None:
-    """Run one full turn of the flywheel on the embedded defaults and check it."""
-    from fairwheel.sim.demo import DemoConfig, run_demo
+    """Run one full turn of the flywheel on the embedded defaults and check it.
 
+    With --epochs N: N epochs of a simulated market (joining contributors, attackers,
+    consumers following model quality, revocations, a demand pool) and an HTML report.
+    """
     if home is None:
         home = Path(tempfile.mkdtemp(prefix="fairwheel-demo-"))
     elif home.exists() and any(home.iterdir()):
         _fail(f"--home {home} is not empty; the embedded chain needs a fresh home")
     if data is not None and not data.is_file():
         _fail(f"--data {data}: no such file")
+    if epochs is not None:
+        from fairwheel.sim.market import MarketConfig, run_market
+
+        market = MarketConfig(home=home, epochs=epochs, data=data, text_col=text_col,
+                              label_col=label_col, seed=seed, embedder_url=embedder,
+                              report=report)  # fmt: skip
+        outcome = run_or_exit(lambda: run_market(market))
+        if not outcome.ok:
+            _fail(f"market checks failed: {[n for n, ok in outcome.checks.items() if not ok]}")
+        return
+    from fairwheel.sim.demo import DemoConfig, run_demo
+
     cfg = DemoConfig(
         home=home, contributors=contributors, consumers=consumers, searches=searches,
         predictions=predictions, data=data, text_col=text_col, label_col=label_col,
@@ -185,12 +209,15 @@ def _register_subcommands() -> None:
     # Sub-apps live next to their capability; their heavy imports stay inside commands.
     from fairwheel.api.cli import remote_app, serve
     from fairwheel.labeling.cli import labels_app
+    from fairwheel.loop_cli import export_app, models_app
     from fairwheel.quality.cli import quality_app
     from fairwheel.valuation.cli import value
 
     app.command("value")(value)
     app.add_typer(labels_app, name="labels")
     app.add_typer(quality_app, name="quality")
+    app.add_typer(models_app, name="models")
+    app.add_typer(export_app, name="export")
     app.command("serve")(serve)
     app.add_typer(remote_app, name="remote")
 

@@ -392,8 +392,11 @@ class FairwheelClient:
         """A paid prediction by the pool's latest model."""
         return self._pay(pool_id, "predict", {"text": text})
 
-    def feedback(self, seq: int, rating: int, comment: str = "") -> Json:
-        return self.post(f"/v1/calls/{seq}/feedback", {"rating": rating, "comment": comment})
+    def feedback(self, seq: int, rating: int | None = None, *, kind: str = "stars",
+                 value: int | None = None) -> Json:  # fmt: skip
+        """Rate a paid answer: ``rating`` 1–5 stars, or ``kind`` thumbs/arena with ``value``."""
+        body = {"rating": rating} if rating is not None else {"kind": kind, "value": value}
+        return self.post(f"/v1/calls/{seq}/feedback", body)
 
     def deposit(self, pool_id: int, amount: int) -> list[Json]:
         """Approve and deposit into escrow with transactions signed here, relayed by the node."""
@@ -431,6 +434,38 @@ class FairwheelClient:
 
     def anchor(self, pool_id: int) -> Json:
         return self.post(f"/v1/pools/{pool_id}/anchor")
+
+    # ------------------------------------------------------- the loop
+    def versions(self, pool_id: int) -> Json:
+        return self.get(f"/v1/pools/{pool_id}/versions")
+
+    def rollback(self, pool_id: int) -> Json:
+        """Serve the previously promoted model version again (operator)."""
+        return self.post(f"/v1/pools/{pool_id}/versions/rollback")
+
+    def promote(self, pool_id: int, model_id: int) -> Json:
+        return self.post(f"/v1/pools/{pool_id}/versions/{model_id}/promote")
+
+    def upkeep(self, pool_id: int) -> Json:
+        return self.post(f"/v1/pools/{pool_id}/upkeep")
+
+    def revocation_status(self, record_id: int) -> Json:
+        return self.get(f"/v1/contributions/{record_id}/revocation-status")
+
+    def my_export(self) -> Json:
+        """Everything you contributed, decrypted (download it before revoking)."""
+        return self.get("/v1/me/export")
+
+    def set_feedback_budget(self, pool_id: int, per_epoch: int) -> Json:
+        body = {"per_epoch": str(per_epoch)}
+        return self.request("PUT", f"/v1/pools/{pool_id}/feedback-budget", json_body=body).json()
+
+    def pay_raters(self, pool_id: int) -> Json:
+        return self.post(f"/v1/pools/{pool_id}/raters/pay")
+
+    def export(self, pool_id: int, name: str) -> bytes:
+        """``training.parquet`` or ``preferences.jsonl`` of the pool, as bytes."""
+        return self.request("GET", f"/v1/pools/{pool_id}/exports/{name}").content
 
     # ------------------------------------------------------- quality review
     def review_queue(self, pool_id: int) -> Json:

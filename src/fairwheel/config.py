@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     # Submissions per contributor and pool per hour; a flagged contributor gets the second.
     rate_limit_per_hour: int = 1000
     flagged_rate_limit_per_hour: int = 10
+    # A revocation retrains the serving model without the record at once.
+    retrain_on_revoke: bool = True
+    # Ratings a rater may give per hour; a rater judged spammy gets the second.
+    ratings_per_hour: int = 200
+    spammy_ratings_per_hour: int = 5
 
     @field_validator("chain_url")
     @classmethod

@@ -10,7 +10,8 @@ by the HTTP API's JSON errors) and a human message::
     │   ├── SchemaError             a field is missing, of the wrong type or out of range
     │   ├── SignatureError          a signature does not recover to the claimed signer
     │   ├── ReplayError             a nonce or voucher was already used
-    │   └── ConsentError            consent expired, or does not allow this purpose
+    │   ├── ConsentError            consent expired, or does not allow this purpose
+    │   └── RateLimited             too many requests of one kind this hour (HTTP 429)
     ├── NotFound                    no such pool, record, model, epoch … (HTTP 404)
     ├── Conflict                    state forbids it: duplicate, already closed … (HTTP 409)
     ├── InsufficientFunds           escrow or voucher does not cover the price (HTTP 402)
@@ -82,6 +83,13 @@ class ConsentError(InvalidInput):
 
     code = "consent_refused"
     http_status = 403
+
+
+class RateLimited(InvalidInput):
+    """Too many requests of one kind (ratings, for example) by one caller this hour."""
+
+    code = "rate_limited"
+    http_status = 429
 
 
 class NotFound(FairwheelError):

@@ -14,23 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from fairwheel._contributing import ContributingMixin, SubmitResult
+from fairwheel._feedback import FeedbackMixin
 from fairwheel._labeling import LabelingMixin
 from fairwheel._serving import ServingMixin
 from fairwheel._settling import SettlingMixin
+from fairwheel._versions import CONTRIBUTION_LEAF, VersionsMixin
 from fairwheel.config import Settings, load_settings
 from fairwheel.domain.records import (
-    RecordStatus,
     canonical_json,
     checksum_address,
 )
-from fairwheel.domain.typed_data import PURPOSE_SEARCH, PURPOSE_TRAINING, Eip712Domain
+from fairwheel.domain.typed_data import PURPOSE_SEARCH, Eip712Domain
 from fairwheel.errors import ConfigError, Conflict, NotFound, SchemaError
 from fairwheel.store import Store, open_store
-
-CONTRIBUTION_LEAF = ("bytes32", "address")
 
 
 @dataclass(frozen=True)
@@ -54,7 +51,9 @@ class Receipt:
     reasons: tuple[str, ...] = ()
 
 
-class Node(ContributingMixin, ServingMixin, SettlingMixin, LabelingMixin):
+class Node(
+    ContributingMixin, VersionsMixin, FeedbackMixin, ServingMixin, SettlingMixin, LabelingMixin
+):
     """One Fairwheel node: its settings, ports and operator key."""
 
     def __init__(self, settings: Settings, store: Store, chain: Any, protocol: Any, operator: Any):
@@ -280,110 +279,6 @@ class Node(ContributingMixin, ServingMixin, SettlingMixin, LabelingMixin):
                 [bytes.fromhex(p[2:]) for p in receipt.proof],
             )
         )
-
-    def revoke(self, record_id_: int, contributor: Any) -> str:
-        """Revoke a record by its contributor's own transaction.
-
-        From the next call on the record is never served or paid: it leaves the
-        index, its content key is destroyed, and the revocation is on-chain.
-        """
-        rec = self.store.record(record_id_)
-        if rec["contributor"] != contributor.address.lower():
-            raise Conflict("only the record's contributor can revoke it")
-        if rec["status"] == RecordStatus.REVOKED:
-            raise Conflict(f"record {record_id_} is already revoked")
-        receipt = self.receipt(record_id_)
-        tx = self.protocol.revoke(
-            rec["pool_id"],
-            receipt.batch_id,
-            rec["record_hash"],
-            [bytes.fromhex(p[2:]) for p in receipt.proof],
-            sender=contributor,
-        )
-        self._record_gas("revoke", tx)
-        with self.store.transaction():
-            self.store.set_status(
-                record_id_, RecordStatus.REVOKED.value, ["revoked by contributor"]
-            )
-        self.index(rec["pool_id"]).remove([record_id_])
-        if (state := self._gates.get(rec["pool_id"])) is not None:
-            state.finder.remove(record_id_)  # a revoked record no longer owns near copies
-            state.accepted -= rec["status"] == RecordStatus.ACCEPTED
-        self.blobs.destroy(rec["blob_digest"])
-        return str(tx.tx_hash)
-
-    # -- training -----------------------------------------------------------
-    def train(self, pool_id: int, builder: str, *, k: int = 10) -> dict[str, Any]:
-        """Train the pool's classifier on its consented records and register it on-chain.
-
-        Training records are valued by exact KNN-Shapley on the held-out split
-        (clipped at zero); those values split the contributors' part of each paid
-        prediction until the next training run.
-        """
-        from eth_utils import keccak
-
-        from fairwheel.domain.merkle import StandardMerkleTree
-        from fairwheel.training.classifier import train_classifier
-        from fairwheel.valuation import knn_shapley_classification
-
-        ids, vectors = self.store.embeddings(pool_id)
-        records = self.store.records_by_ids(ids)
-        now = self.chain.now()
-        keep = [
-            i
-            for i, rid in enumerate(ids)
-            if records[rid]["purposes"] & PURPOSE_TRAINING
-            and records[rid]["expiry"] > now
-            and records[rid]["label"] is not None
-        ]
-        train_ids = [ids[i] for i in keep]
-        x = vectors[keep] if keep else np.zeros((0, 0), dtype=np.float32)
-        labels = [records[r]["label"] for r in train_ids]
-        result = train_classifier(x, labels)
-        y = np.asarray(labels)
-        values = knn_shapley_classification(
-            x[result.train_index],
-            y[result.train_index],
-            x[result.holdout_index],
-            y[result.holdout_index],
-            k=k,
-            metric="cosine",
-            ids=np.asarray([train_ids[i] for i in result.train_index]),
-        )
-        value_of = {
-            train_ids[i]: max(0.0, float(v))
-            for i, v in zip(result.train_index, values, strict=True)
-        }
-        leaves = [
-            [records[r]["record_hash"], checksum_address(records[r]["contributor"])]
-            for r in train_ids
-        ]
-        dataset_root = StandardMerkleTree.of(leaves, list(CONTRIBUTION_LEAF)).root_hex
-        metrics_json = canonical_json(result.metrics)
-        metrics_hash = "0x" + keccak(metrics_json).hex()
-        tx = self.protocol.register_model(
-            pool_id,
-            bytes.fromhex(result.model.model_hash[2:]),
-            bytes.fromhex(dataset_root[2:]),
-            bytes.fromhex(metrics_hash[2:]),
-            f"fairwheel://pool/{pool_id}/model",
-            sender=self.operator,
-        )
-        self._record_gas("register_model", tx)
-        model = {
-            "pool_id": pool_id,
-            "chain_id": int(tx.value),
-            "builder": builder.lower(),
-            "model_hash": result.model.model_hash,
-            "dataset_root": dataset_root,
-            "metrics": metrics_json.decode(),
-            "metrics_hash": metrics_hash,
-            "artifact": result.model.to_bytes(),
-            "tx_hash": tx.tx_hash,
-        }
-        with self.store.transaction():
-            self.store.insert_model(model, value_of)
-        return self.store.latest_model(pool_id)
 
     # -- stats --------------------------------------------------------------
     def pool_stats(self, pool_id: int) -> dict[str, Any]:

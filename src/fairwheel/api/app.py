@@ -126,7 +126,14 @@ def create_app(node: Node, config: ApiConfig | None = None, *, metrics: bool = T
     Returns:
         The ASGI application; run it with one worker (``uvicorn.run(app, workers=1)``).
     """
-    from fairwheel.api import routes_auth, routes_data, routes_paid, routes_pools, routes_quality
+    from fairwheel.api import (
+        routes_auth,
+        routes_data,
+        routes_loop,
+        routes_paid,
+        routes_pools,
+        routes_quality,
+    )
     from fairwheel.api.metrics import ApiMetrics
     from fairwheel.api.middleware import IdempotencyMiddleware, LimitsMiddleware, MetricsMiddleware
     from fairwheel.api.routes_paid import _version
@@ -156,6 +163,7 @@ def create_app(node: Node, config: ApiConfig | None = None, *, metrics: bool = T
         routes_pools.router,
         routes_data.router,
         routes_quality.router,
+        routes_loop.router,
         routes_paid.router,
         routes_paid.meta_router,
     ):

@@ -257,6 +257,30 @@ def remote_reputation(ctx: typer.Context, pool: int, account: str | None = None)
     _run(ctx, lambda c: c.reputation(pool, account), login=account is None)
 
 
+@remote_app.command("versions")
+def remote_versions(ctx: typer.Context, pool: int) -> None:
+    """Model versions: metrics, promotion report, serving, arena record, revoked records."""
+    _run(ctx, lambda c: c.versions(pool))
+
+
+@remote_app.command("rollback")
+def remote_rollback(ctx: typer.Context, pool: int) -> None:
+    """Serve the previously promoted model version again (the operator's key only)."""
+    _run(ctx, lambda c: c.rollback(pool), login=True)
+
+
+@remote_app.command("revocation-status")
+def remote_revocation_status(ctx: typer.Context, record: int) -> None:
+    """Each step of your record's revocation so far."""
+    _run(ctx, lambda c: c.revocation_status(record), login=True)
+
+
+@remote_app.command("export-mine")
+def remote_export_mine(ctx: typer.Context) -> None:
+    """Everything you contributed, decrypted: keep a copy before you revoke."""
+    _run(ctx, lambda c: c.my_export(), login=True)
+
+
 @remote_app.command("close-epoch")
 def remote_close_epoch(ctx: typer.Context, pool: int) -> None:
     """Close the pool's epoch (the operator's key only)."""

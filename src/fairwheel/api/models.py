@@ -339,6 +339,7 @@ class SearchIn(Model):
 
 class PredictIn(Model):
     text: str = Field(min_length=1, max_length=8192)
+    arena: bool = Field(False, description="Also answer with a second model version, to compare.")
 
 
 class HitView(Model):
@@ -368,6 +369,9 @@ class PaidCallView(Model):
     prediction: str | None = None
     confidence: float | None = None
     model_hash: str | None = None
+    model_version: int | None = None
+    notice: str | None = Field(None, description="Set while the model used revoked records.")
+    arena: list[dict[str, Any]] | None = Field(None, description="Two answers, random order.")
 
 
 class Quote(Model):
@@ -402,17 +406,21 @@ class CallView(Model):
 
 
 class FeedbackIn(Model):
-    rating: int = Field(ge=1, le=5, description="1 (useless) to 5 (exactly right).")
-    comment: str = Field("", max_length=2000)
+    kind: Literal["thumbs", "stars", "arena"] = Field(
+        "stars", description="thumbs (-1/+1), stars (1–5), or arena (0: first answer, 1: second)."
+    )
+    value: int | None = Field(None, ge=-1, le=5, description="The rating of that kind.")
+    rating: int | None = Field(None, ge=1, le=5, description="Shorthand for kind=stars.")
 
 
 class FeedbackView(Model):
     seq: int
-    pool_id: int
-    consumer: str
-    rating: int
-    comment: str
-    at: float
+    rater: str
+    kind: str
+    value: int
+    rating: int = Field(description="The value again (stars: 1–5).")
+    new: bool = Field(description="False when this exact rating was already recorded.")
+    records_reweighted: int = 0
 
 
 class EscrowView(Model):
@@ -536,3 +544,62 @@ class ModelView(Model):
 
 class TrainIn(Model):
     builder: Address | None = Field(None, description="Default: the operator.")
+
+
+# -------------------------------------------------------------- the loop
+
+
+class VersionView(Model):
+    id: int
+    version: int
+    trigger: str = Field(description="manual | new_data | feedback | revocation")
+    serving: bool
+    promoted_before: bool
+    accuracy: float | None = Field(description="Held-out accuracy (the pool's fixed split).")
+    dataset_root: str
+    model_hash: str
+    tx_hash: str
+    report: dict[str, Any] = Field(description="Promotion report: decision, reason, accuracies.")
+    arena_wins: int = Field(description="Arena wins against the serving version.")
+    arena_games: int
+    revoked_records: list[int] = Field(description="Records revoked since it was trained.")
+    created_at: float
+
+
+class UpkeepView(Model):
+    trigger: str | None
+    model_id: int | None
+    promoted: bool | None
+
+
+class RevocationStep(Model):
+    step: str
+    time: float
+    detail: str
+
+
+class RevocationStatus(Model):
+    record_id: int
+    tx_hash: str
+    steps: list[RevocationStep]
+
+
+class GoldIn(Model):
+    good: bool = Field(description="Arena: true means the second answer is the better one.")
+
+
+class BudgetIn(Model):
+    per_epoch: Amount
+
+
+class BudgetView(Model):
+    pool_id: int
+    per_epoch: Amount
+    dust: Amount
+
+
+class RaterPayView(Model):
+    paid: list[Share]
+    dust: Amount
+    spammy: list[str]
+    ratings: int

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any, Literal
 
@@ -13,7 +12,7 @@ from fastapi.responses import Response
 from fairwheel.api import models as m
 from fairwheel.api import settled as st
 from fairwheel.api import usecases as uc
-from fairwheel.api.context import ApiContext, Forbidden, RequiredSession, get_ctx
+from fairwheel.api.context import ApiContext, RequiredSession, get_ctx
 from fairwheel.errors import NotFound, SchemaError
 
 router = APIRouter(prefix="/v1", tags=["paid calls"])
@@ -130,7 +129,7 @@ def predict(
         pool_id,
         voucher,
         signature,
-        lambda node, v, s: node.predict(pool_id, body.text, v, s),
+        lambda node, v, s: node.predict(pool_id, body.text, v, s, arena=body.arena),
     )
 
 
@@ -141,27 +140,18 @@ def give_feedback(
     body: m.FeedbackIn,
     session: RequiredSession,
 ) -> m.FeedbackView:
-    """Rate the answer of one of your paid calls (1-5); a new rating replaces the old one.
-
-    Kept in the server's memory for now; issue #8 moves feedback into the node, pays raters
-    and feeds it back into record quality.
-    """
+    """Rate a paid answer: the consumer who paid for it, or a staked rater. Ratings re-weight
+    the records behind the answer and are paid from the pool's feedback budget; retrying the
+    same rating is harmless, a different one is refused (409)."""
+    kind, value = (body.kind, body.value) if body.rating is None else ("stars", body.rating)
+    if value is None:
+        raise SchemaError("give value (or rating for stars)")
     with ctx.use() as node:
-        entry = next((e for e in node.store.ledger() if int(e["seq"]) == seq), None)
-    if entry is None:
-        raise NotFound(f"no call {seq}", seq=seq)
-    if entry["consumer"] != session.address.lower():
-        raise Forbidden("only the consumer who paid for a call can rate it")
-    view = m.FeedbackView(
-        seq=seq,
-        pool_id=int(entry["pool"]),
-        consumer=session.address,
-        rating=body.rating,
-        comment=body.comment,
-        at=time.time(),
-    )
-    ctx.state.feedback.put(seq, view.model_dump())
-    return view
+        out = node.rate(seq, session.address, kind, value)
+    return m.FeedbackView(
+        seq=seq, rater=out["rater"], kind=kind, value=value, rating=value, new=out["new"],
+        records_reweighted=out.get("records_reweighted", 0),
+    )  # fmt: skip
 
 
 @router.get("/pools/{pool_id}/escrow/{payer}", response_model=m.EscrowView, tags=["escrow"])

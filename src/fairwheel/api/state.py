@@ -9,13 +9,12 @@ database:
 - **idempotency records** (the response to a ``POST`` carrying an ``Idempotency-Key``, 24 hours,
   at most 10,000 records and 64 MiB of bodies);
 - **rate-limit buckets** (a token bucket per client, at most 10,000 clients);
-- **feedback** on answers (a rating per paid call by its consumer; issue #8 moves feedback into
-  the node with paid raters) and the **record ids served** by each paid search made through
-  this process (for the contributor's "every use of my records" view).
+- the **record ids served** by each paid search made through this process (for the
+  contributor's "every use of my records" view).
 
-After a restart everyone signs in again, idempotency keys are forgotten (a retried call that
+After a restart everyone signs in again and idempotency keys are forgotten (a retried call that
 already took effect is then refused by the node's own replay rules: a spent voucher or consent
-nonce), and feedback given so far is lost.
+nonce). Feedback is the node's: it lives in its database.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ from typing import Any
 
 __all__ = [
     "ApiState",
-    "FeedbackStore",
     "IdempotencyStore",
     "NonceStore",
     "RateLimiter",
@@ -242,31 +240,6 @@ class RateLimiter:
 
 
 @dataclass
-class FeedbackStore:
-    """One rating per paid call, given by that call's consumer (the latest one counts)."""
-
-    capacity: int = 100_000
-    _items: _Bounded = field(init=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
-
-    def __post_init__(self) -> None:
-        self._items = _Bounded(self.capacity)
-
-    def put(self, seq: int, entry: dict[str, Any]) -> None:
-        with self._lock:
-            self._items.put(str(seq), entry)
-
-    def get(self, seq: int) -> dict[str, Any] | None:
-        with self._lock:
-            found: dict[str, Any] | None = self._items.get(str(seq))
-            return found
-
-    def for_pool(self, pool_id: int) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(v) for v in self._items.values() if v.get("pool_id") == pool_id]
-
-
-@dataclass
 class ServedLog:
     """Record ids each paid search returned, by ledger sequence number (this process only)."""
 
@@ -294,5 +267,4 @@ class ApiState:
     sessions: SessionStore
     idempotency: IdempotencyStore
     limiter: RateLimiter
-    feedback: FeedbackStore = field(default_factory=FeedbackStore)
     served: ServedLog = field(default_factory=ServedLog)

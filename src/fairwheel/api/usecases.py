@@ -237,11 +237,7 @@ def revoke_signed(node: Node, record_id: int, signature: bytes) -> str | None:
         )
         node._record_gas("revoke_with_sig", tx)
         tx_hash = str(tx.tx_hash)
-    with node.store.transaction():
-        node.store.set_status(record_id, RecordStatus.REVOKED.value, ["revoked by contributor"])
-    node.index(rec["pool_id"]).remove([record_id])
-    if rec["blob_digest"]:
-        node.blobs.destroy(rec["blob_digest"])
+    node.propagate_revocation(record_id, tx_hash)
     return tx_hash
 
 
@@ -273,6 +269,9 @@ def paid_view(node: Node, pool_id: int, result: Any, voucher: Any) -> m.PaidCall
         prediction=result.prediction,
         confidence=result.confidence,
         model_hash=result.model_hash,
+        model_version=result.model_version,
+        notice=result.notice,
+        arena=result.arena,
     )
 
 

@@ -42,6 +42,8 @@ class LabelPolicy:
         min_pool: Fewer labelled records than this: no label check at all.
         filter_by: cleanlab's ``find_label_issues`` method.
         seed: Seed of the fold split.
+        flagged_score: A flagged contributor's record with a label-issue score at or above
+            this is quarantined even in a class too small to judge.
     """
 
     model: str = "logreg"
@@ -52,6 +54,7 @@ class LabelPolicy:
     min_pool: int = 50
     filter_by: str = "both"
     seed: int = 0
+    flagged_score: float = 0.9
 
 
 @dataclass(frozen=True)

@@ -207,8 +207,11 @@ def rescore_pool(
             suggested = report.suggested(j)
             # A flagged contributor loses the benefit of the doubt: any label the pool's model
             # would not predict is quarantined.
-            doubted = records[i].contributor.lower() in flagged and suggested != records[i].label
-            if report.issues[j] or (doubted and report.judged[j]):
+            doubted = records[i].contributor.lower() in flagged and (
+                (suggested != records[i].label and report.judged[j])
+                or label_scores[i] >= policy.label.flagged_score
+            )
+            if report.issues[j] or doubted:
                 bad[i] = True
                 reasons[i].append(
                     f"{QualityReason.LABEL_ISSUE.value} label_issue_score "

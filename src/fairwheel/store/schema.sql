@@ -84,6 +84,9 @@ CREATE TABLE IF NOT EXISTS models (
     metrics_hash  TEXT NOT NULL,
     artifact      BLOB NOT NULL,                    -- serialised classifier
     tx_hash       TEXT NOT NULL,
+    version       INTEGER NOT NULL DEFAULT 0,       -- 1, 2, … within the pool
+    trigger       TEXT NOT NULL DEFAULT 'manual',   -- manual | new_data | feedback | revocation
+    report        TEXT NOT NULL DEFAULT '{}',       -- promotion report (canonical JSON)
     created_at    REAL NOT NULL
 );
 
@@ -174,4 +177,86 @@ CREATE TABLE IF NOT EXISTS label_credit (
     labeler     TEXT NOT NULL,
     share       REAL NOT NULL,                      -- shares of one record sum to 1
     PRIMARY KEY (record_id, labeler)
+);
+
+-- Model versions: which records each version was trained or evaluated on, which it may no
+-- longer use (revoked since), and the serving history (promotions and rollbacks).
+CREATE TABLE IF NOT EXISTS model_records (
+    model_id  INTEGER NOT NULL REFERENCES models(id),
+    record_id INTEGER NOT NULL REFERENCES records(id),
+    PRIMARY KEY (model_id, record_id)
+);
+CREATE INDEX IF NOT EXISTS model_records_record ON model_records(record_id);
+
+CREATE TABLE IF NOT EXISTS model_taints (
+    model_id  INTEGER NOT NULL REFERENCES models(id),
+    record_id INTEGER NOT NULL REFERENCES records(id),
+    time      REAL NOT NULL,
+    PRIMARY KEY (model_id, record_id)
+);
+
+CREATE TABLE IF NOT EXISTS model_events (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    pool_id   INTEGER NOT NULL,
+    model_id  INTEGER NOT NULL REFERENCES models(id),
+    action    TEXT NOT NULL,                        -- promoted | kept | rollback
+    detail    TEXT NOT NULL,
+    time      REAL NOT NULL
+);
+
+-- Revocation steps, for the contributor to follow.
+CREATE TABLE IF NOT EXISTS revocations (
+    record_id     INTEGER PRIMARY KEY REFERENCES records(id),
+    tx_hash       TEXT NOT NULL,
+    steps         TEXT NOT NULL                     -- JSON list of {step, time, detail}
+);
+
+-- Feedback: the records behind each paid answer, ratings, arena pairs, record weights.
+CREATE TABLE IF NOT EXISTS call_records (
+    seq       INTEGER NOT NULL,
+    record_id INTEGER NOT NULL,
+    share     REAL NOT NULL,
+    PRIMARY KEY (seq, record_id)
+);
+
+CREATE TABLE IF NOT EXISTS feedback (
+    pool_id   INTEGER NOT NULL,
+    seq       INTEGER NOT NULL,                     -- the rated paid call
+    rater     TEXT NOT NULL,
+    kind      TEXT NOT NULL,                        -- thumbs | stars | arena
+    value     INTEGER NOT NULL,
+    time      REAL NOT NULL,
+    epoch     INTEGER,                              -- set when its raters were paid
+    PRIMARY KEY (seq, rater)
+);
+CREATE INDEX IF NOT EXISTS feedback_pool ON feedback(pool_id, epoch);
+
+CREATE TABLE IF NOT EXISTS arena (
+    seq       INTEGER PRIMARY KEY,                  -- the paid call that got two answers
+    pool_id   INTEGER NOT NULL,
+    prompt    TEXT NOT NULL,                        -- kept for preference exports
+    answers   TEXT NOT NULL                         -- JSON [{source, model_id, answer, records}] x2
+);
+
+CREATE TABLE IF NOT EXISTS record_weights (
+    record_id INTEGER PRIMARY KEY REFERENCES records(id),
+    weight    REAL NOT NULL,
+    good      REAL NOT NULL,
+    bad       REAL NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS feedback_budgets (
+    pool_id    INTEGER PRIMARY KEY,
+    per_epoch  TEXT NOT NULL,                       -- base units paid to raters per epoch
+    dust       TEXT NOT NULL DEFAULT '0'
+);
+
+CREATE TABLE IF NOT EXISTS call_models (
+    seq       INTEGER PRIMARY KEY,                  -- a paid prediction
+    model_id  INTEGER NOT NULL REFERENCES models(id)
+);
+
+CREATE TABLE IF NOT EXISTS feedback_gold (
+    seq       INTEGER PRIMARY KEY,                  -- a call whose right rating the operator knows
+    bit       INTEGER NOT NULL                      -- 1: a good answer (arena: 1 = B is better)
 );

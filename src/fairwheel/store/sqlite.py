@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 
 from fairwheel.errors import BackendError, Conflict, NotFound
+from fairwheel.store._flywheel import FlywheelTables, _model_dict
 
 
-class SqliteStore:
+class SqliteStore(FlywheelTables):
     """Records, embeddings, models, ledger and epochs in one SQLite file.
 
     Every public write runs inside :meth:`transaction`, so a failure leaves no
@@ -283,10 +284,12 @@ class SqliteStore:
     def insert_model(self, model: dict[str, Any], values: dict[int, float]) -> int:
         cur = self._exec(
             "INSERT INTO models(pool_id, chain_id, builder, model_hash, dataset_root, metrics, "
-            "metrics_hash, artifact, tx_hash, created_at) VALUES(?,?,?,?,?,?,?,?,?,?)",
+            "metrics_hash, artifact, tx_hash, version, trigger, report, created_at) "
+            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (model["pool_id"], model["chain_id"], model["builder"], model["model_hash"],
              model["dataset_root"], model["metrics"], model["metrics_hash"], model["artifact"],
-             model["tx_hash"], time.time()),
+             model["tx_hash"], model.get("version", 0), model.get("trigger", "manual"),
+             json.dumps(model.get("report", {}), sort_keys=True), time.time()),
         )  # fmt: skip
         model_id = int(cur.lastrowid or 0)
         self._db.executemany(
@@ -301,19 +304,12 @@ class SqliteStore:
         )
         if row is None:
             raise NotFound(f"pool {pool_id} has no trained model yet", pool_id=pool_id)
-        out = dict(row)
-        out["metrics"] = json.loads(out["metrics"])
-        return out
+        return _model_dict(row)
 
     def models(self, pool_id: int) -> list[dict[str, Any]]:
         """Every model version of the pool, oldest first, with its metrics."""
         rows = self._all("SELECT * FROM models WHERE pool_id = ? ORDER BY id", (pool_id,))
-        out = []
-        for row in rows:
-            model = dict(row)
-            model["metrics"] = json.loads(model["metrics"])
-            out.append(model)
-        return out
+        return [_model_dict(row) for row in rows]
 
     def model_values(self, model_id: int) -> dict[int, float]:
         rows = self._all(
@@ -344,10 +340,16 @@ class SqliteStore:
             (pool_id, payer.lower(), str(cumulative), signature),
         )
 
-    def ledger_tail(self) -> tuple[int, str]:
-        """The last sequence number and hash of the ledger (0 and the genesis hash if empty)."""
-        row = self._one("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1")
-        return (0, "0x" + "00" * 32) if row is None else (int(row["seq"]), str(row["hash"]))
+    def ledger_tail(self, pool_id: int) -> tuple[int, str]:
+        """The last sequence number of the whole ledger (0 if empty) and the hash of the pool's
+        last entry (the genesis hash if none): each pool's entries form their own hash chain,
+        so a pool's epoch file verifies alone; sequence numbers are unique across pools."""
+        row = self._one("SELECT COALESCE(MAX(seq), 0) AS seq FROM ledger")
+        last = self._one(
+            "SELECT hash FROM ledger WHERE pool_id = ? ORDER BY seq DESC LIMIT 1", (pool_id,)
+        )
+        seq = int(row["seq"]) if row else 0
+        return seq, "0x" + "00" * 32 if last is None else str(last["hash"])
 
     def append_ledger(self, seq: int, pool_id: int, body: str, entry_hash: str) -> None:
         self._exec(

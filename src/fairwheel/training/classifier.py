@@ -62,9 +62,24 @@ class TrainResult:
 
 
 def train_classifier(
-    x: np.ndarray, labels: Sequence[str], *, holdout: float = 0.2, seed: int = 0
+    x: np.ndarray,
+    labels: Sequence[str],
+    *,
+    holdout: float = 0.2,
+    seed: int = 0,
+    holdout_mask: np.ndarray | None = None,
 ) -> TrainResult:
     """Train on a stratified split and evaluate on the held-out part.
+
+    Args:
+        x: Embeddings ``(n, d)``.
+        labels: Their labels.
+        holdout: Share held out when no mask is given.
+        seed: Seed of that random split.
+        holdout_mask: A fixed split (True: held out). Model versions of a pool use one fixed
+            by record, so no version ever trains on another's evaluation records and their
+            accuracies compare on the same footing. Ignored when it would leave the training
+            part with fewer than two classes or the held-out part empty.
 
     Raises:
         Conflict: fewer than two classes, or too few records to hold any out.
@@ -80,10 +95,14 @@ def train_classifier(
     if len(y) < 10:
         raise Conflict(f"training needs at least 10 consented records, the pool has {len(y)}")
     positions = np.arange(len(y))
-    stratify = y if counts.min() >= 2 and int(len(y) * holdout) >= len(classes) else None
-    train_idx, hold_idx = train_test_split(
-        positions, test_size=holdout, random_state=seed, stratify=stratify
-    )
+    mask = None if holdout_mask is None else np.asarray(holdout_mask, dtype=bool)
+    if mask is not None and mask.any() and len(np.unique(y[~mask])) >= 2:
+        train_idx, hold_idx = positions[~mask], positions[mask]
+    else:
+        stratify = y if counts.min() >= 2 and int(len(y) * holdout) >= len(classes) else None
+        train_idx, hold_idx = train_test_split(
+            positions, test_size=holdout, random_state=seed, stratify=stratify
+        )
     clf = LogisticRegression(C=10.0, max_iter=2000)
     clf.fit(x[train_idx], y[train_idx])
     coef, intercept = clf.coef_, clf.intercept_

@@ -200,7 +200,12 @@ def consumer(request: Request, ctx: Ctx) -> HTMLResponse:
                 for e in node.store.ledger()
                 if e["consumer"] == session.address.lower()
             ]
-    ratings = {c.seq: ctx.state.feedback.get(c.seq) for c in calls}
+    ratings: dict[int, Any] = {}
+    if session is not None:
+        with ctx.use() as node:
+            for c in calls:
+                given = node.store.feedback_of(c.seq, session.address)
+                ratings[c.seq] = None if given is None else {"rating": given["value"]}
     return _render(
         request,
         ctx,
@@ -227,6 +232,7 @@ def operator(request: Request, ctx: Ctx) -> HTMLResponse:
             running = node.store.open_fold(int(row["pool"]["id"]))
             row["open_calls"] = 0 if running is None else int(running["entries"])
             row["unanchored"] = len(node.store.unanchored(int(row["pool"]["id"])))
-        ratings = [f["rating"] for f in ctx.state.feedback.for_pool(int(row["pool"]["id"]))]
+            feedback = node.store.feedback(int(row["pool"]["id"]))
+        ratings = [f["value"] for f in feedback if f["kind"] == "stars"]
         row["rating"] = (sum(ratings) / len(ratings), len(ratings)) if ratings else None
     return _render(request, ctx, "operator.html", rows=rows)

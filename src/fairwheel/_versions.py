@@ -1,0 +1,356 @@
+"""Model versions and revocation that propagates.
+
+Every training run is a version: its dataset root, held-out metrics and promotion report are
+stored and registered on-chain. A candidate is promoted only if it does not regress on the
+held-out split (compared with the serving version on the same records) or on recent arena
+feedback; otherwise it is kept, unpromoted, with its report. Rollback pops the serving stack.
+
+A revocation is on-chain, leaves the index and destroys the content key at once; every version
+trained on the record is marked, the serving one is retrained without it right away (a
+revocation overrides the no-regression rule: the new version is promoted anyway), and until
+then its predictions carry a notice. Each step is recorded for the contributor to follow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fairwheel.domain.records import RecordStatus, canonical_json, checksum_address
+from fairwheel.domain.typed_data import PURPOSE_TRAINING
+from fairwheel.errors import Conflict, NotFound
+
+if TYPE_CHECKING:
+    from fairwheel.config import Settings
+    from fairwheel.store import Store
+
+CONTRIBUTION_LEAF = ("bytes32", "address")
+# A fixed fifth of the records is never trained on by any version: its evaluation set.
+HOLDOUT_BYTE = 52  # record_hash[0] < 52 of 256 ≈ 20%
+RETRAIN_GROWTH = 0.1  # new accepted training records, relative to the serving dataset
+RETRAIN_MIN_NEW = 20
+FEEDBACK_DRIFT = 0.15  # drop in the share of good ratings of predictions that retrains
+
+
+class VersionsMixin:
+    """Training, promotion, rollback, revocation (mixed into :class:`fairwheel.node.Node`)."""
+
+    settings: Settings
+    store: Store
+    chain: Any
+    protocol: Any
+    operator: Any
+    blobs: Any
+    _gates: dict[int, Any]
+
+    if TYPE_CHECKING:  # provided by the other mixins of Node
+
+        def index(self, pool_id: int) -> Any:  # provided by Node
+            ...
+
+        def receipt(self, record_id_: int) -> Any:  # provided by Node
+            ...
+
+        def _record_gas(self, operation: str, tx: Any) -> Any:  # provided by Node
+            ...
+
+        def arena_record(self, pool_id: int, a: int, b: int) -> tuple[int, int]:  # FeedbackMixin
+            ...
+
+    # -- training -------------------------------------------------------------------------
+    def train(
+        self, pool_id: int, builder: str, *, k: int = 10, trigger: str = "manual"
+    ) -> dict[str, Any]:
+        """Train a new version on the pool's consented records and register it on-chain.
+
+        Training records are valued by exact KNN-Shapley on the held-out split (clipped at
+        zero); those values split the contributors' part of each paid prediction while the
+        version serves. The version is promoted unless it regresses (see module docstring).
+
+        Returns:
+            The stored version, with ``promoted`` and its ``report``.
+
+        Raises:
+            Conflict: too few consented, labelled records (fewer than 10, or one class).
+        """
+        from eth_utils import keccak
+
+        from fairwheel.domain.merkle import StandardMerkleTree
+        from fairwheel.training.classifier import train_classifier
+        from fairwheel.valuation import knn_shapley_classification
+
+        ids, vectors = self.store.embeddings(pool_id)
+        records = self.store.records_by_ids(ids)
+        now = self.chain.now()
+        keep = [
+            i
+            for i, rid in enumerate(ids)
+            if records[rid]["purposes"] & PURPOSE_TRAINING
+            and records[rid]["expiry"] > now
+            and records[rid]["label"] is not None
+        ]
+        train_ids = [ids[i] for i in keep]
+        x = vectors[keep] if keep else np.zeros((0, 0), dtype=np.float32)
+        labels = [records[r]["label"] for r in train_ids]
+        mask = np.asarray([records[r]["record_hash"][0] < HOLDOUT_BYTE for r in train_ids])
+        result = train_classifier(x, labels, holdout_mask=mask)
+        y = np.asarray(labels)
+        values = knn_shapley_classification(
+            x[result.train_index], y[result.train_index],
+            x[result.holdout_index], y[result.holdout_index],
+            k=k, metric="cosine", ids=np.asarray([train_ids[i] for i in result.train_index]),
+        )  # fmt: skip
+        value_of = {
+            train_ids[i]: max(0.0, float(v))
+            for i, v in zip(result.train_index, values, strict=True)
+        }
+        leaves = [
+            [records[r]["record_hash"], checksum_address(records[r]["contributor"])]
+            for r in train_ids
+        ]
+        dataset_root = StandardMerkleTree.of(leaves, list(CONTRIBUTION_LEAF)).root_hex
+        report = self._promotion_report(
+            pool_id, result, x[result.holdout_index], y[result.holdout_index], trigger
+        )
+        metrics_json = canonical_json(result.metrics)
+        metrics_hash = "0x" + keccak(metrics_json).hex()
+        tx = self.protocol.register_model(
+            pool_id,
+            bytes.fromhex(result.model.model_hash[2:]),
+            bytes.fromhex(dataset_root[2:]),
+            bytes.fromhex(metrics_hash[2:]),
+            f"fairwheel://pool/{pool_id}/model",
+            sender=self.operator,
+        )
+        self._record_gas("register_model", tx)
+        model = {
+            "pool_id": pool_id, "chain_id": int(tx.value), "builder": builder.lower(),
+            "model_hash": result.model.model_hash, "dataset_root": dataset_root,
+            "metrics": metrics_json.decode(), "metrics_hash": metrics_hash,
+            "artifact": result.model.to_bytes(), "tx_hash": tx.tx_hash,
+            "version": self.store.next_model_version(pool_id), "trigger": trigger,
+            "report": report,
+        }  # fmt: skip
+        with self.store.transaction():
+            model_id = self.store.insert_model(model, value_of)
+            self.store.put_model_records(model_id, train_ids)
+            action = "promoted" if report["promoted"] else "kept"
+            self.store.add_model_event(pool_id, model_id, action, report["reason"])
+        return {**self.store.model(model_id), "promoted": report["promoted"]}
+
+    def _promotion_report(
+        self, pool_id: int, result: Any, x_hold: np.ndarray, y_hold: np.ndarray, trigger: str
+    ) -> dict[str, Any]:
+        """Compare the candidate with the serving version on the candidate's held-out split."""
+        from fairwheel.feedback import should_promote
+        from fairwheel.training.classifier import LinearModel
+
+        candidate = {"accuracy": float(result.metrics["accuracy"])}
+        try:
+            serving = self.store.serving_model(pool_id)
+        except NotFound:
+            serving = None
+        current = None
+        if serving is not None and len(y_hold):
+            old = LinearModel.from_bytes(serving["artifact"])
+            current = {"accuracy": float(np.mean(old.predict(x_hold) == y_hold))}
+        ok, reason = should_promote(candidate, current, None)
+        if not ok and trigger == "revocation":
+            ok, reason = (
+                True,
+                f"{reason}; promoted anyway: the serving version used a revoked record",
+            )
+        return {
+            "promoted": ok,
+            "reason": reason,
+            "trigger": trigger,
+            "candidate_accuracy": candidate["accuracy"],
+            "serving_accuracy": None if current is None else current["accuracy"],
+            "serving_model": None if serving is None else int(serving["id"]),
+            "holdout_size": len(y_hold),
+        }
+
+    # -- serving versions -----------------------------------------------------------------
+    def promote(
+        self, pool_id: int, model_id: int, reason: str = "promoted by the operator"
+    ) -> None:
+        """Serve a kept version (the operator overrides the report)."""
+        if self.store.model(model_id)["pool_id"] != pool_id:
+            raise NotFound(f"model {model_id} is not in pool {pool_id}")
+        if self.store.serving_stack(pool_id)[-1:] == [model_id]:
+            raise Conflict(f"model {model_id} is already serving")
+        with self.store.transaction():
+            self.store.add_model_event(pool_id, model_id, "promoted", reason)
+
+    def rollback(self, pool_id: int) -> dict[str, Any]:
+        """Serve the previously promoted version again; returns it.
+
+        Raises:
+            Conflict: no earlier promoted version.
+        """
+        stack = self.store.serving_stack(pool_id)
+        if len(stack) < 2:
+            raise Conflict(f"pool {pool_id} has no earlier promoted version to roll back to")
+        back = self.store.model(stack[-2])
+        with self.store.transaction():
+            self.store.add_model_event(
+                pool_id, stack[-1], "rollback", f"back to version {back['version']}"
+            )
+        return back
+
+    def model_versions(self, pool_id: int) -> list[dict[str, Any]]:
+        """Every version with its metrics, report, serving state, arena record and taints."""
+        stack = self.store.serving_stack(pool_id)
+        serving = stack[-1] if stack else None
+        out = []
+        for model in self.store.models(pool_id):
+            mid = int(model["id"])
+            wins, n = (0, 0) if serving in (None, mid) else self.arena_record(pool_id, mid, serving)
+            out.append({
+                "id": mid, "version": model["version"], "trigger": model["trigger"],
+                "serving": mid == serving, "promoted_before": mid in stack,
+                "accuracy": model["metrics"].get("accuracy"), "dataset_root": model["dataset_root"],
+                "model_hash": model["model_hash"], "tx_hash": model["tx_hash"],
+                "report": model["report"], "arena_wins": wins, "arena_games": n,
+                "revoked_records": [t["record_id"] for t in self.store.taints(mid)],
+                "created_at": model["created_at"],
+            })  # fmt: skip
+        return out
+
+    def serving_notice(self, model: dict[str, Any]) -> str | None:
+        """The notice predictions carry while a version trained on revoked records serves."""
+        taints = self.store.taints(int(model["id"]))
+        if not taints:
+            return None
+        return (f"model version {model['version']} was trained on {len(taints)} record(s) "
+                "revoked since; a version without them is pending")  # fmt: skip
+
+    def retrain_trigger(self, pool_id: int) -> str | None:
+        """Why the pool should be retrained now, or None.
+
+        ``revocation``: the serving version used a revoked record; ``new_data``: accepted
+        training records grew by 10% (at least 20) since its dataset; ``feedback``: the share of
+        good ratings of its predictions dropped by 0.15 between the older and newer half.
+        """
+        try:
+            serving = self.store.serving_model(pool_id)
+        except NotFound:
+            return "new_data" if self.store.status_counts(pool_id).get("accepted") else None
+        if self.store.taints(int(serving["id"])):
+            return "revocation"
+        used = len(self.store.model_records_of(int(serving["id"])))
+        ids, _ = self.store.embeddings(pool_id)
+        labelled = sum(1 for r in self.store.records_by_ids(ids).values() if r["label"] is not None)
+        if labelled - used >= max(RETRAIN_MIN_NEW, RETRAIN_GROWTH * used):
+            return "new_data"
+        goods = self.prediction_goodness(pool_id, int(serving["id"]))
+        if len(goods) >= 20:
+            half = len(goods) // 2
+            if np.mean(goods[:half]) - np.mean(goods[half:]) >= FEEDBACK_DRIFT:
+                return "feedback"
+        return None
+
+    if TYPE_CHECKING:  # provided by the other mixins of Node
+
+        def prediction_goodness(self, pool_id: int, model_id: int) -> list[float]:  # FeedbackMixin
+            ...
+
+    def upkeep(self, pool_id: int, builder: str) -> dict[str, Any] | None:
+        """Retrain if :meth:`retrain_trigger` says so; returns the new version or None."""
+        trigger = self.retrain_trigger(pool_id)
+        if trigger is None:
+            return None
+        try:
+            return self.train(pool_id, builder, trigger=trigger)
+        except Conflict:
+            return None  # too few records to train: nothing to serve yet
+
+    # -- revocation -----------------------------------------------------------------------
+    def revoke(self, record_id_: int, contributor: Any) -> str:
+        """Revoke a record by its contributor's own transaction, and propagate it.
+
+        From the next call on the record is never served or paid: it leaves the index, its
+        content key is destroyed, the revocation is on-chain, and models trained on it are
+        marked and the serving one retrained (:meth:`propagate_revocation`).
+        """
+        rec = self.store.record(record_id_)
+        if rec["contributor"] != contributor.address.lower():
+            raise Conflict("only the record's contributor can revoke it")
+        if rec["status"] == RecordStatus.REVOKED:
+            raise Conflict(f"record {record_id_} is already revoked")
+        receipt = self.receipt(record_id_)
+        tx = self.protocol.revoke(
+            rec["pool_id"], receipt.batch_id, rec["record_hash"],
+            [bytes.fromhex(p[2:]) for p in receipt.proof], sender=contributor,
+        )  # fmt: skip
+        self._record_gas("revoke", tx)
+        self.propagate_revocation(record_id_, str(tx.tx_hash))
+        return str(tx.tx_hash)
+
+    def propagate_revocation(self, record_id_: int, tx_hash: str | None) -> None:
+        """Everything a revocation does off-chain, each step recorded with its time."""
+        rec = self.store.record(record_id_)
+        pool_id = int(rec["pool_id"])
+        with self.store.transaction():
+            self.store.set_status(
+                record_id_, RecordStatus.REVOKED.value, ["revoked by contributor"]
+            )
+            self.store.add_revocation_step(
+                record_id_, "revoked", f"on-chain in {tx_hash}" if tx_hash else
+                "off-chain only (never anchored)", tx_hash or "",
+            )  # fmt: skip
+        self.index(pool_id).remove([record_id_])
+        if (state := self._gates.get(pool_id)) is not None:
+            state.finder.remove(record_id_)  # a revoked record no longer owns near copies
+            state.accepted -= rec["status"] == RecordStatus.ACCEPTED
+        if rec["blob_digest"]:
+            self.blobs.destroy(rec["blob_digest"])
+        marked = self.store.models_with_record(record_id_)
+        with self.store.transaction():
+            self.store.add_revocation_step(record_id_, "unserved", "removed from the index")
+            self.store.add_revocation_step(record_id_, "key_destroyed", "content key shredded")
+            for model_id in marked:
+                self.store.taint(model_id, record_id_)
+            versions = [self.store.model(m)["version"] for m in marked]
+            self.store.add_revocation_step(
+                record_id_, "models_marked", f"versions {versions}" if versions else "none"
+            )
+        stack = self.store.serving_stack(pool_id)
+        if stack and stack[-1] in marked and self.settings.retrain_on_revoke:
+            builder = self.store.model(stack[-1])["builder"]
+            try:
+                new = self.train(pool_id, builder, trigger="revocation")
+            except Conflict as exc:  # too few records left: the notice stays until then
+                with self.store.transaction():
+                    self.store.add_revocation_step(record_id_, "retrain_pending", exc.message)
+                return
+            with self.store.transaction():
+                self.store.add_revocation_step(
+                    record_id_, "retrained", f"version {new['version']} (model {new['id']})"
+                )
+
+    def revocation_status(self, record_id_: int) -> dict[str, Any]:
+        """The steps of a record's revocation so far (NotFound if it was never revoked)."""
+        status = self.store.revocation(record_id_)
+        if status is None:
+            raise NotFound(f"record {record_id_} has not been revoked")
+        return status
+
+    def export_contributions(self, contributor: str) -> list[dict[str, Any]]:
+        """Everything a contributor sent that the node still holds, decrypted (before revoking)."""
+        out = []
+        for rec in self.store.records_of(contributor.lower()):
+            text = None
+            if rec["blob_digest"] and rec["status"] != RecordStatus.REVOKED:
+                text = bytes(self.blobs.get(rec["blob_digest"])).decode()
+            out.append({
+                "record_id": rec["id"], "pool_id": rec["pool_id"], "status": rec["status"],
+                "text": text, "label": rec["label"], "licence": rec["licence"],
+                "purposes": rec["purposes"], "consent_expiry": rec["expiry"],
+                "record_hash": "0x" + rec["record_hash"].hex(), "score": rec["score"],
+                "reasons": rec["reasons"], "batch_id": rec["batch_id"],
+                "content_sha256": hashlib.sha256(text.encode()).hexdigest() if text else None,
+            })  # fmt: skip
+        return out
