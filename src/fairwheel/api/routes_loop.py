@@ -17,6 +17,7 @@ router = APIRouter(prefix="/v1", tags=["loop"])
 Ctx = Annotated[ApiContext, Depends(get_ctx)]
 PoolId = Annotated[int, Path(ge=1, le=m.MAX_ID, description="Pool id.")]
 Id = Annotated[int, Path(ge=1, le=m.MAX_ID)]
+_BINARY = {"schema": {"type": "string"}}
 
 
 @router.get("/pools/{pool_id}/versions", response_model=list[m.VersionView], tags=["models"])
@@ -103,13 +104,25 @@ def pay(ctx: Ctx, pool_id: PoolId, _: OperatorSession) -> m.RaterPayView:
     )  # fmt: skip
 
 
-@router.get("/pools/{pool_id}/exports/training.parquet", tags=["exports"])
+@router.get(
+    "/pools/{pool_id}/exports/training.parquet",
+    tags=["exports"],
+    response_class=Response,
+    responses={200: {"description": "Apache Parquet with provenance columns.",
+                     "content": {"application/vnd.apache.parquet": _BINARY}}},
+)  # fmt: skip
 def export_training(ctx: Ctx, pool_id: PoolId, _: RequiredSession) -> Response:
     """The consented, licence-permitting training set with provenance columns (Parquet)."""
     return _file(ctx, pool_id, "training.parquet", "application/vnd.apache.parquet")
 
 
-@router.get("/pools/{pool_id}/exports/preferences.jsonl", tags=["exports"])
+@router.get(
+    "/pools/{pool_id}/exports/preferences.jsonl",
+    tags=["exports"],
+    response_class=Response,
+    responses={200: {"description": "Preference pairs, one JSON object per line.",
+                     "content": {"application/x-ndjson": _BINARY}}},
+)  # fmt: skip
 def export_preferences(ctx: Ctx, pool_id: PoolId, _: RequiredSession) -> Response:
     """Arena votes as preference pairs (``prompt, chosen, rejected`` + provenance), JSONL."""
     return _file(ctx, pool_id, "preferences.jsonl", "application/x-ndjson")
