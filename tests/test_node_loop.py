@@ -78,6 +78,21 @@ def test_versions_promote_roll_back_and_keep_a_regression(loop, monkeypatch) -> 
     assert _predict(node, pid, consumer, "card lost").model_version == 3
 
 
+def test_a_version_that_loses_the_arena_is_rolled_back(loop) -> None:
+    node, pid, _, _, consumer, builder = loop
+    node.train(pid, builder.address)
+    node.train(pid, builder.address)
+    assert node.reconsider(pid) is None  # no arena games yet
+    for i in range(20):
+        out = _predict(node, pid, consumer, f"where is my card {i}", arena=True)
+        older = [a["version"] for a in out.arena].index(1)
+        node.rate(out.seq, consumer.address, "arena", older)  # consumers prefer version 1
+    back = node.reconsider(pid)
+    assert back is not None and back["version"] == 1
+    assert node.store.model_events(pid)[-1]["detail"].startswith("version 2 won 0 of 20")
+    assert _predict(node, pid, consumer, "card").model_version == 1
+
+
 def test_revocation_marks_versions_retrains_and_shows_each_step(loop) -> None:
     node, pid, people, results, consumer, builder = loop
     v1 = node.train(pid, builder.address)
@@ -133,6 +148,7 @@ def test_ratings_reweight_the_records_behind_answers(node_factory) -> None:
     # Records repeatedly behind bad answers go to the review queue.
     suspects = {r["id"] for r in node.feedback_suspects(pid)}
     assert suspects and suspects <= set(weights)
+    assert suspects <= {r["id"] for r in node.review_queue(pid)}
     # They sink: the next search ranks by cosine times weight.
     again = _search(node, pid, consumer, "lost card abroad")
     query = node.embedder.embed(["lost card abroad"])[0]

@@ -122,6 +122,8 @@ class ContributingMixin:
 
     if TYPE_CHECKING:  # provided by the other mixins of Node
 
+        def feedback_suspects(self, pool_id: int) -> list[dict[str, Any]]: ...
+
         def index(self, pool_id: int) -> Any:  # provided by Node
             ...
 
@@ -377,8 +379,11 @@ class ContributingMixin:
         return changes
 
     def review_queue(self, pool_id: int) -> list[dict[str, Any]]:
-        """Quarantined records of the pool, oldest first, with their reasons."""
-        return self.store.records(pool_id, RecordStatus.QUARANTINED.value)
+        """Records awaiting a reviewer, oldest first: quarantined ones, and accepted ones that
+        feedback keeps finding behind bad answers (reason ``feedback_review``)."""
+        queue = self.store.records(pool_id, RecordStatus.QUARANTINED.value)
+        queue += self.feedback_suspects(pool_id)
+        return sorted(queue, key=lambda r: int(r["id"]))
 
     def review(self, record_id_: int, *, release: bool, note: str = "") -> StatusChange:
         """A reviewer's decision on a quarantined or accepted record; rescoring then keeps it.

@@ -257,8 +257,34 @@ class VersionsMixin:
         def prediction_goodness(self, pool_id: int, model_id: int) -> list[float]:  # FeedbackMixin
             ...
 
+    def reconsider(self, pool_id: int, min_arena: int = 20) -> dict[str, Any] | None:
+        """Roll back a serving version that regresses on recent feedback.
+
+        Once the serving version has ``min_arena`` arena games against the version it replaced
+        and the upper end of the 95% Wilson interval of its win rate is below one half, the
+        previous version serves again. Returns the version now serving, or None if unchanged.
+        """
+        from fairwheel.feedback import win_rate
+
+        stack = self.store.serving_stack(pool_id)
+        if len(stack) < 2:
+            return None
+        serving, previous = self.store.model(stack[-1]), self.store.model(stack[-2])
+        wins, games = self.arena_record(pool_id, int(serving["id"]), int(previous["id"]))
+        rate = win_rate(wins, games)
+        if games < min_arena or rate.wilson_high >= 0.5:
+            return None
+        detail = (f"version {serving['version']} won {wins} of {games} arena games against "
+                  f"version {previous['version']} (95% interval up to {rate.wilson_high:.3f}): "
+                  f"back to version {previous['version']}")  # fmt: skip
+        with self.store.transaction():
+            self.store.add_model_event(pool_id, int(serving["id"]), "rollback", detail)
+        return previous
+
     def upkeep(self, pool_id: int, builder: str) -> dict[str, Any] | None:
-        """Retrain if :meth:`retrain_trigger` says so; returns the new version or None."""
+        """Roll back a version that loses the arena (:meth:`reconsider`), then retrain if
+        :meth:`retrain_trigger` says so; returns the new version or None."""
+        self.reconsider(pool_id)
         trigger = self.retrain_trigger(pool_id)
         if trigger is None:
             return None
