@@ -302,6 +302,30 @@ def test_feedback_only_from_the_calls_consumer(world: World) -> None:
         world.client("gus", login=True).feedback(seq, 1)
 
 
+def test_versions_arena_rollback_exports_and_revocation_steps(world: World) -> None:
+    world.new_account("ada", deposit=10**9)
+    ada = world.client("ada", login=True)
+    operator = world.client("operator", login=True)
+    before = len(operator.versions(world.pool_id))
+    operator.train(world.pool_id)
+    versions = operator.versions(world.pool_id)
+    assert len(versions) == before + 1 and versions[-1]["serving"]
+    answer = ada.predict(world.pool_id, "my card was stolen", arena=True)
+    assert len(answer["arena"]) == 2 and answer["model_version"] == versions[-1]["version"]
+    assert ada.feedback(answer["seq"], kind="arena", value=0)["kind"] == "arena"
+    back = operator.rollback(world.pool_id)
+    assert back["serving"] and back["version"] == versions[-2]["version"]
+    prefs = ada.export(world.pool_id, "preferences.jsonl").decode().splitlines()
+    assert any(json.loads(line)["provenance"]["call_seq"] == answer["seq"] for line in prefs)
+    assert ada.export(world.pool_id, "training.parquet")[:4] == b"PAR1"
+    out = ada.submit(world.pool_id, [("ada's note: the atm kept my card at the station", None)])
+    record_id = out["results"][0]["record_id"]
+    mine = ada.my_export()
+    assert any(r["record_id"] == record_id and r["text"].startswith("ada's note") for r in mine)
+    with pytest.raises(NotFound):
+        ada.revocation_status(record_id)  # not revoked yet
+
+
 def test_health_metrics_and_rate_limits(world: World) -> None:
     health = httpx.get(world.url + "/v1/health").json()
     assert health["status"] == "ok" and health["pools"] >= 1

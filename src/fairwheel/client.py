@@ -388,9 +388,10 @@ class FairwheelClient:
         """A paid search: signs the next voucher locally and sends it in the headers."""
         return self._pay(pool_id, "search", {"query": query, "k": k})
 
-    def predict(self, pool_id: int, text: str) -> Json:
-        """A paid prediction by the pool's latest model."""
-        return self._pay(pool_id, "predict", {"text": text})
+    def predict(self, pool_id: int, text: str, *, arena: bool = False) -> Json:
+        """A paid prediction by the pool's serving model version (with ``arena``, a second
+        version answers too, for you to compare with :meth:`feedback` kind ``arena``)."""
+        return self._pay(pool_id, "predict", {"text": text, "arena": arena})
 
     def feedback(self, seq: int, rating: int | None = None, *, kind: str = "stars",
                  value: int | None = None) -> Json:  # fmt: skip
