@@ -319,6 +319,7 @@ class VersionsMixin:
         """Everything a revocation does off-chain, each step recorded with its time."""
         rec = self.store.record(record_id_)
         pool_id = int(rec["pool_id"])
+        index = self.index(pool_id)  # taken while it mirrors the store: updated in place below
         with self.store.transaction():
             self.store.set_status(
                 record_id_, RecordStatus.REVOKED.value, ["revoked by contributor"]
@@ -327,7 +328,11 @@ class VersionsMixin:
                 record_id_, "revoked", f"on-chain in {tx_hash}" if tx_hash else
                 "off-chain only (never anchored)", tx_hash or "",
             )  # fmt: skip
-        self.index(pool_id).remove([record_id_])
+        index.remove([record_id_])
+        index.set_generation(self.store.index_generation(pool_id))
+        with self.store.transaction():
+            self.store.add_revocation_step(record_id_, "unserved", "removed from the index")
+        index.save()
         if (state := self._gates.get(pool_id)) is not None:
             state.finder.remove(record_id_)  # a revoked record no longer owns near copies
             state.accepted -= rec["status"] == RecordStatus.ACCEPTED
@@ -335,7 +340,6 @@ class VersionsMixin:
             self.blobs.destroy(rec["blob_digest"])
         marked = self.store.models_with_record(record_id_)
         with self.store.transaction():
-            self.store.add_revocation_step(record_id_, "unserved", "removed from the index")
             self.store.add_revocation_step(record_id_, "key_destroyed", "content key shredded")
             for model_id in marked:
                 self.store.taint(model_id, record_id_)
