@@ -72,6 +72,8 @@ def test_public_pages_show_pools_charts_and_verification(dev: LiveServer) -> Non
 def test_contributor_page_shows_own_records_earnings_and_claim(dev: LiveServer) -> None:
     with browser_login(dev, "alice") as alice:
         page = alice.get("/contributor").text
+        mine = alice.get("/v1/me/export")  # the page's download link, with the session cookie
+    assert mine.status_code == 200 and mine.json() and "Download everything" in page
     assert "Your records" in page and "Your cumulative earnings over epochs" in page
     assert 'data-action="claim"' in page and 'data-action="revoke"' in page
     anonymous = httpx.get(dev.url + "/contributor").text
@@ -90,6 +92,7 @@ def test_consumer_and_operator_pages(dev: LiveServer) -> None:
     with browser_login(dev, "operator") as operator:
         page = operator.get("/operator").text
     assert "Close epoch" in page and "Rejected by reason" in page and "advance-time" in page
+    assert "awaiting review" in page and ">serving<" in page and "Roll back" in page
 
 
 def test_dev_wallets_sign_only_for_their_own_test_keys(dev: LiveServer) -> None:

@@ -159,11 +159,14 @@ def pool_page(request: Request, ctx: Ctx, pool_id: int) -> HTMLResponse:
 def contributor(request: Request, ctx: Ctx) -> HTMLResponse:
     """Contributor: submit records; each one's status, score, uses and earnings; claim; revoke."""
     session = session_of(request, None)
-    values: dict[str, Any] = {"records": [], "earnings": None, "claims": [], "chart": None}
+    values: dict[str, Any] = {"records": [], "earnings": None, "claims": [], "chart": None,
+                              "revocations": {}}  # fmt: skip
     with ctx.use() as node:
         values["pools"] = node.store.pools()
         if session is not None:
             values["records"] = uc.my_records(node, session.address, None, None)
+            revoked = [r.id for r in values["records"] if r.status == "revoked"]
+            values["revocations"] = {rid: node.store.revocation(rid) for rid in revoked}
             earnings = st.earnings(node, session.address, ctx.state.served)
             values["earnings"] = earnings
             for pe in earnings.pools:
@@ -233,6 +236,8 @@ def operator(request: Request, ctx: Ctx) -> HTMLResponse:
             row["open_calls"] = 0 if running is None else int(running["entries"])
             row["unanchored"] = len(node.store.unanchored(int(row["pool"]["id"])))
             feedback = node.store.feedback(int(row["pool"]["id"]))
+            row["versions"] = list(reversed(node.model_versions(int(row["pool"]["id"]))))
+            row["review"] = len(node.review_queue(int(row["pool"]["id"])))
         ratings = [f["value"] for f in feedback if f["kind"] == "stars"]
         row["rating"] = (sum(ratings) / len(ratings), len(ratings)) if ratings else None
     return _render(request, ctx, "operator.html", rows=rows)

@@ -218,6 +218,7 @@
     },
     async anchor(el) { const o = await api("POST", `/v1/pools/${el.dataset.pool}/anchor`); say(`Anchored ${o.anchored} records.`); setTimeout(() => location.reload(), 700); },
     async train(el) { say("Training…"); const o = await api("POST", `/v1/pools/${el.dataset.pool}/models`, {}); say(`Model v${o.version} registered.`); setTimeout(() => location.reload(), 700); },
+    async rollback(el) { const o = await api("POST", `/v1/pools/${el.dataset.pool}/versions/rollback`); say(`Version ${o.version} serves again.`); setTimeout(() => location.reload(), 700); },
     async "close-epoch"(el) {
       say("Closing the epoch: redeeming vouchers and posting the root…");
       const o = await api("POST", `/v1/pools/${el.dataset.pool}/epochs`, undefined, { "Idempotency-Key": uuid() });
