@@ -54,9 +54,6 @@ _CONSENT_FAILURES = frozenset(
     )
 )
 _KEPT = (RecordStatus.ACCEPTED.value, RecordStatus.QUARANTINED.value)
-# Rescore when the accepted part of the pool grew by a quarter, or by this many records.
-RESCORE_GROWTH = 0.25
-RESCORE_EVERY = 1000
 
 
 @dataclass(frozen=True)
@@ -161,12 +158,12 @@ class ContributingMixin:
         )
         records = self.store.records(pool_id)
         for rec in records:
-            decision = GateDecision(
-                RecordStatus(rec["status"]), rec["score"], tuple(rec["reasons"])
-            )
             first = rec["reasons"][0].split(" ")[0] if rec["reasons"] else ""
             if rec["status"] == RecordStatus.REVOKED.value or first in _CONSENT_FAILURES:
                 continue
+            decision = GateDecision(
+                RecordStatus(rec["status"]), rec["score"], tuple(rec["reasons"])
+            )
             suspect = suspect_of(rec["reasons"]) is not None
             reputation.replay(rec["contributor"], decision, rec["id"], int(rec["created_at"]),
                               suspect)  # fmt: skip
@@ -203,7 +200,8 @@ class ContributingMixin:
         Quarantined records are stored, encrypted and embedded but neither indexed nor paid.
         Submissions are judged in order, so within a batch the first copy owns the content.
         All writes happen in one transaction; after the batch the pool is rescored if it grew
-        enough (:data:`RESCORE_GROWTH`) or a contributor was newly flagged.
+        enough (``review.needs_refresh``: a quarter, or 1,000 records) or a contributor was newly
+        flagged.
         """
         state = self.pool_gate(pool_id)
         flagged = state.reputation.flagged()
@@ -221,9 +219,7 @@ class ContributingMixin:
         index.save()
         # A newly flagged contributor's earlier records lose the benefit of the doubt now.
         newly_flagged = state.reputation.flagged() - flagged
-        if newly_flagged or needs_refresh(
-            state.built_at, state.accepted, RESCORE_GROWTH, RESCORE_EVERY
-        ):
+        if newly_flagged or needs_refresh(state.built_at, state.accepted):
             self.rescore(pool_id)
         return results
 
@@ -443,13 +439,12 @@ class ContributingMixin:
         gone = [c.record_id for c in changes if c.after != RecordStatus.ACCEPTED.value]
         if gone:
             index.remove(gone)
+        records = self.store.records_by_ids([c.record_id for c in changes])
         if back:
-            records = self.store.records_by_ids(back)
-            ids, vectors = self.store.embeddings(pool_id)
-            row = {rid: i for i, rid in enumerate(ids)}
-            add = [r for r in back if records[r]["purposes"] & PURPOSE_SEARCH and r in row]
+            vectors = self.store.vectors_of(back)
+            add = [r for r in back if records[r]["purposes"] & PURPOSE_SEARCH and r in vectors]
             if add:
-                index.add(add, vectors[[row[r] for r in add]])
+                index.add(add, np.stack([vectors[r] for r in add]))
         index.set_generation(self.store.index_generation(pool_id))
         index.save()
         if state is None:
@@ -460,7 +455,7 @@ class ContributingMixin:
                 state.finder.restore(change.record_id)
             else:
                 state.finder.remove(change.record_id)
-            contributor = self.store.record(change.record_id)["contributor"]
+            contributor = records[change.record_id]["contributor"]
             state.reputation.revise(
                 contributor, RecordStatus(change.before), RecordStatus(change.after),
                 change.record_id, now, change.reasons[0] if change.reasons else "",

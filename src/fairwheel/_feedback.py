@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from fairwheel.errors import Conflict, InsufficientFunds, NotFound, RateLimited,
 
 if TYPE_CHECKING:
     from fairwheel.config import Settings
+    from fairwheel.feedback import Rating
     from fairwheel.store import Store
 
 REVIEW_TAG = "feedback_review"
@@ -68,7 +70,7 @@ class FeedbackMixin:
                 rating of the same call by the same rater, an arena vote on a plain call, or a
                 rater who neither paid nor staked. RateLimited: too many ratings this hour.
         """
-        from fairwheel.feedback import validate_rating
+        from fairwheel.feedback import Rating, validate_rating
 
         validate_rating(kind, value)
         entry = self.store.ledger_entry(seq)
@@ -88,20 +90,23 @@ class FeedbackMixin:
         if rater != str(entry["consumer"]).lower() and not self._staked(pool_id, rater):
             raise Conflict("only the consumer who paid for a call, or a staked rater, may rate it")
         now = time.time()
-        limit = (self.settings.spammy_ratings_per_hour if rater in self._spammy(pool_id)
+        standing = self._rater_standing(pool_id).get(rater, {"weight": 1.0, "spammy": False})
+        limit = (self.settings.spammy_ratings_per_hour if standing["spammy"]
                  else self.settings.ratings_per_hour)  # fmt: skip
         if self.store.rater_feedback_since(rater, now - 3600) >= limit:
             raise RateLimited(f"{rater} may send {limit} ratings per hour", limit=limit)
         with self.store.transaction():
             self.store.add_feedback(pool_id, seq, rater, kind, value, now)
-            moved = 0 if kind == "arena" else self._reweight(pool_id, seq, rater, kind, value)
+            moved = 0
+            if kind != "arena":
+                rating = Rating(seq, rater, kind, value, int(now))
+                moved = self._reweight(seq, rating, float(standing["weight"]))
         return {"seq": seq, "rater": rater, "kind": kind, "value": value, "new": True,
                 "records_reweighted": moved}  # fmt: skip
 
-    def _reweight(self, pool_id: int, seq: int, rater: str, kind: str, value: int) -> int:
+    def _reweight(self, seq: int, rating: Rating, weight: float) -> int:
         """Spread one rating over the records behind the call; flag records for review."""
         from fairwheel.feedback import (
-            Rating,
             RecordFeedback,
             ReweightPolicy,
             add_rating,
@@ -114,8 +119,6 @@ class FeedbackMixin:
             return 0
         ids = [rid for rid, _ in shares]
         current = {rid: RecordFeedback(*gb) for rid, gb in self.store.record_feedback(ids).items()}
-        rating = Rating(seq, rater, kind, value, int(time.time()))
-        weight = self._rater_weights(pool_id).get(rater, 1.0)
         if not add_rating(current, rating, shares, weight):
             return 0
         policy = ReweightPolicy()
@@ -123,11 +126,14 @@ class FeedbackMixin:
         self.store.set_record_weights(rows)
         records = self.store.records_by_ids(ids)
         for rid, fb in current.items():
-            suspect = fb.mass >= policy.min_mass and p_bad(fb, policy) > policy.review_threshold
+            if fb.mass < policy.min_mass:
+                continue
+            chance = p_bad(fb, policy)
             reasons = records[rid]["reasons"]
-            if suspect and not any(r.startswith(REVIEW_TAG) for r in reasons):
-                note = (f"{REVIEW_TAG} p_bad {p_bad(fb, policy):.2f} good {fb.good:.2f} "
-                        f"bad {fb.bad:.2f}")  # fmt: skip
+            if chance > policy.review_threshold and not any(
+                r.startswith(REVIEW_TAG) for r in reasons
+            ):
+                note = f"{REVIEW_TAG} p_bad {chance:.2f} good {fb.good:.2f} bad {fb.bad:.2f}"
                 self.store.set_status(rid, records[rid]["status"], [*reasons, note])
         return len(rows)
 
@@ -162,15 +168,19 @@ class FeedbackMixin:
 
     def arena_record(self, pool_id: int, a: int, b: int) -> tuple[int, int]:
         """``(wins of version a, games)`` over arena votes between model ids a and b."""
+        wins = self.arena_wins(pool_id)
+        return wins[(a, b)], wins[(a, b)] + wins[(b, a)]
+
+    def arena_wins(self, pool_id: int) -> Counter[tuple[int, int]]:
+        """``(winner, loser) -> games`` over every voted arena call of the pool (one read)."""
         votes = {f["seq"]: f["value"] for f in self.store.feedback(pool_id) if f["kind"] == "arena"}
-        wins = games = 0
+        wins: Counter[tuple[int, int]] = Counter()
         for game in self.store.arenas(pool_id):
-            ids = [x["model_id"] for x in game["answers"]]
-            if game["seq"] not in votes or sorted(ids) != sorted([a, b]):
-                continue
-            games += 1
-            wins += ids[votes[game["seq"]]] == a
-        return wins, games
+            if game["seq"] in votes:
+                ids = [int(x["model_id"]) for x in game["answers"]]
+                choice = votes[game["seq"]]
+                wins[(ids[choice], ids[1 - choice])] += 1
+        return wins
 
     def prediction_goodness(self, pool_id: int, model_id: int) -> list[float]:
         """Goodness (0..1) of thumbs/stars ratings of a version's predictions, oldest first."""
@@ -242,13 +252,10 @@ class FeedbackMixin:
         return {"paid": dict(payout.paid), "dust": payout.dust, "spammy": list(payout.spammy),
                 "ratings": len(rows)}  # fmt: skip
 
-    def _rater_weights(self, pool_id: int) -> dict[str, float]:
+    def _rater_standing(self, pool_id: int) -> dict[str, dict[str, Any]]:
+        """Each judged rater's ``{"weight", "spammy"}`` from the last payment."""
         raw = self.store.get_meta(f"raters:{pool_id}")
-        return {} if raw is None else {r: v["weight"] for r, v in json.loads(raw).items()}
-
-    def _spammy(self, pool_id: int) -> set[str]:
-        raw = self.store.get_meta(f"raters:{pool_id}")
-        return set() if raw is None else {r for r, v in json.loads(raw).items() if v["spammy"]}
+        return {} if raw is None else dict(json.loads(raw))
 
     def _staked(self, pool_id: int, rater: str) -> bool:
         from fairwheel.chain.types import StakeRole

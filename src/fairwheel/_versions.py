@@ -59,6 +59,9 @@ class VersionsMixin:
         def arena_record(self, pool_id: int, a: int, b: int) -> tuple[int, int]:  # FeedbackMixin
             ...
 
+        def arena_wins(self, pool_id: int) -> Any:  # FeedbackMixin
+            ...
+
     # -- training -------------------------------------------------------------------------
     def train(
         self, pool_id: int, builder: str, *, k: int = 10, trigger: str = "manual"
@@ -204,10 +207,13 @@ class VersionsMixin:
         """Every version with its metrics, report, serving state, arena record and taints."""
         stack = self.store.serving_stack(pool_id)
         serving = stack[-1] if stack else None
+        arena = self.arena_wins(pool_id)
         out = []
         for model in self.store.models(pool_id):
             mid = int(model["id"])
-            wins, n = (0, 0) if serving in (None, mid) else self.arena_record(pool_id, mid, serving)
+            wins, n = 0, 0
+            if serving not in (None, mid):
+                wins, n = arena[(mid, serving)], arena[(mid, serving)] + arena[(serving, mid)]
             out.append({
                 "id": mid, "version": model["version"], "trigger": model["trigger"],
                 "serving": mid == serving, "promoted_before": mid in stack,
@@ -241,8 +247,7 @@ class VersionsMixin:
         if self.store.taints(int(serving["id"])):
             return "revocation"
         used = len(self.store.model_records_of(int(serving["id"])))
-        ids, _ = self.store.embeddings(pool_id)
-        labelled = sum(1 for r in self.store.records_by_ids(ids).values() if r["label"] is not None)
+        labelled = self.store.labelled_count(pool_id)
         if labelled - used >= max(RETRAIN_MIN_NEW, RETRAIN_GROWTH * used):
             return "new_data"
         goods = self.prediction_goodness(pool_id, int(serving["id"]))

@@ -296,7 +296,7 @@ def _consume(world: _World, cfg: MarketConfig) -> None:
 
 def _demand(world: _World, cfg: MarketConfig) -> None:
     """Consumers publish needs (signed consent, like any record); producers pay to match."""
-    from fairwheel.wallet import ContributorWallet
+    from fairwheel.wallet import ConsumerWallet, ContributorWallet
 
     node, rng, now = world.node, world.rng, world.node.chain.now()
     subs = []
@@ -309,8 +309,6 @@ def _demand(world: _World, cfg: MarketConfig) -> None:
     node.anchor(world.demand)
     producers = world.honest[: max(1, len(world.honest) // 3)]
     for producer in producers:
-        from fairwheel.wallet import ConsumerWallet
-
         payer = ConsumerWallet(producer.account, node.voucher_domain())
         payer.spent[world.demand] = node.spent(world.demand, producer.address)
         if node.protocol.escrow_balance(world.demand, producer.address) < 10 * MATCH_PRICE:

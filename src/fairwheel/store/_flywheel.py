@@ -56,8 +56,6 @@ class FlywheelTables:
 
     def records_of(self, contributor: str) -> list[dict[str, Any]]:
         """Every record a contributor sent, in any pool, oldest first."""
-        from fairwheel.store.sqlite import _record_dict
-
         rows = self._all("SELECT * FROM records WHERE contributor = ? ORDER BY id", (contributor,))
         return [_record_dict(r) for r in rows]
 
@@ -288,4 +286,14 @@ def _model_dict(row: sqlite3.Row) -> dict[str, Any]:
     out = dict(row)
     out["metrics"] = json.loads(out["metrics"])
     out["report"] = json.loads(out["report"])
+    return out
+
+
+def _record_dict(row: sqlite3.Row) -> dict[str, Any]:
+    out = dict(row)
+    out["reasons"] = json.loads(out["reasons"])
+    out["proof"] = json.loads(out["proof"]) if out["proof"] else None
+    out["record_hash"] = bytes(out["record_hash"])
+    out["content_hash"] = bytes(out["content_hash"])
+    out["pinned"] = bool(out["pinned"])
     return out

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from fairwheel.errors import BackendError, Conflict, NotFound
-from fairwheel.store._flywheel import FlywheelTables, _model_dict
+from fairwheel.store._flywheel import FlywheelTables, _model_dict, _record_dict
 
 
 class SqliteStore(FlywheelTables):
@@ -252,6 +252,26 @@ class SqliteStore(FlywheelTables):
         if not rows:
             return ids, np.zeros((0, 0), dtype=np.float32)
         return ids, np.stack([np.frombuffer(r["vector"], dtype=np.float32) for r in rows])
+
+    def vectors_of(self, record_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """The stored embeddings of some records (those that have one)."""
+        if not record_ids:
+            return {}
+        marks = ",".join("?" * len(record_ids))
+        rows = self._all(
+            f"SELECT record_id, vector FROM embeddings WHERE record_id IN ({marks})",
+            list(record_ids),
+        )
+        return {int(r["record_id"]): np.frombuffer(r["vector"], dtype=np.float32) for r in rows}
+
+    def labelled_count(self, pool_id: int) -> int:
+        """Accepted, embedded records of the pool that carry a label."""
+        row = self._one(
+            "SELECT COUNT(*) AS n FROM records r JOIN embeddings e ON e.record_id = r.id "
+            "WHERE r.pool_id = ? AND r.status = 'accepted' AND r.label IS NOT NULL",
+            (pool_id,),
+        )
+        return int(row["n"]) if row else 0
 
     def index_generation(self, pool_id: int) -> str:
         """A marker that changes whenever the set of servable records changes."""
@@ -536,13 +556,3 @@ class SqliteStore(FlywheelTables):
         for r in rows:
             out.setdefault(int(r["record_id"]), {})[str(r["labeler"])] = float(r["share"])
         return out
-
-
-def _record_dict(row: sqlite3.Row) -> dict[str, Any]:
-    out = dict(row)
-    out["reasons"] = json.loads(out["reasons"])
-    out["proof"] = json.loads(out["proof"]) if out["proof"] else None
-    out["record_hash"] = bytes(out["record_hash"])
-    out["content_hash"] = bytes(out["content_hash"])
-    out["pinned"] = bool(out["pinned"])
-    return out
