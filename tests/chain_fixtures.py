@@ -163,6 +163,31 @@ def anvil_url() -> Iterator[str]:
         yield url
 
 
+@contextlib.contextmanager
+def pinned_block_time(chain: Chain, interval: int = 0) -> Iterator[bool]:
+    """Let a dev node's clock move only when the test says so, for the ``with`` block.
+
+    Every block is stamped ``interval`` seconds after its parent
+    (``anvil_setBlockTimestampInterval``), whatever the wall clock did, so chain time is a
+    function of the test's own :meth:`Chain.advance_time` steps (exact on a node) and of how many
+    blocks it mined, and a snapshot's revert goes back to the snapshot's time. Wall-clock
+    stamping comes back at the end. Yields whether the node could pin it (the embedded chain
+    and nodes without the method keep stamping blocks with the wall clock).
+    """
+    if chain.is_embedded or not _node_rpc(chain, "anvil_setBlockTimestampInterval", interval):
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        _node_rpc(chain, "anvil_removeBlockTimestampInterval")
+
+
+def _node_rpc(chain: Chain, method: str, *params: Any) -> bool:
+    response = chain.w3.provider.make_request(method, list(params))  # type: ignore[arg-type]
+    return "error" not in response
+
+
 def _backends() -> list[str]:
     url = os.environ.get("FAIRWHEEL_TEST_CHAIN_URL")
     return [url] if url else ["embedded", "anvil"]

@@ -16,7 +16,9 @@ outcome, custom error included; after every step the machine checks:
   in full for as long as it is inside the redemption window.
 
 At the end of every example the whole model is compared with the chain, and with the state
-rebuilt from the contracts' events. Examples are isolated by chain snapshots.
+rebuilt from the contracts' events. Examples are isolated by chain snapshots. On a node the
+block clock is pinned (``pinned_block_time``): time moves only by the machine's own steps, never
+by the wall clock, so an example has the same outcomes on a fast or a slow machine.
 
 CI runs 30 examples of 50 steps on the embedded chain and 40 on anvil (3,500 steps, about
 2.5 minutes). ``FAIRWHEEL_SLOW=1`` runs ten times more, with random seeds;
@@ -31,7 +33,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,7 +52,13 @@ from fairwheel.chain.events import ProtocolView
 from fairwheel.domain.merkle import EARNINGS_ENCODING, StandardMerkleTree
 from fairwheel.domain.typed_data import Voucher, sign_voucher
 from fairwheel.errors import ChainError
-from tests.chain_fixtures import anvil_url, chain_url
+from tests.chain_fixtures import (
+    anvil_binary,
+    anvil_url,
+    chain_url,
+    pinned_block_time,
+    run_anvil,
+)
 
 __all__ = ["anvil_url", "chain_url"]  # fixtures, re-exported for pytest
 
@@ -119,14 +127,17 @@ class World:
     snapshot_block: int
 
 
-def build_world(url: str) -> World:
-    chain = connect_chain(
+def state_chain(url: str) -> Chain:
+    return connect_chain(
         url,
         activation_delay=ACTIVATION,
         thaw_period=THAW,
         redemption_window=WINDOW,
         unstake_delay=UNSTAKE,
     )
+
+
+def build_world(chain: Chain) -> World:
     deployer = chain.new_account(10**20)
     deploy_block = chain.block_number()
     p = chain.deploy(deployer)
@@ -676,8 +687,12 @@ class ProtocolMachine(RuleBasedStateMachine):
 
 
 @pytest.fixture(scope="module")
-def state_world(chain_url: str) -> World:
-    return build_world(chain_url)
+def state_world(chain_url: str) -> Iterator[World]:
+    """The world, on a chain whose clock moves only by the machine's own steps on a node: the
+    outcomes (and so the coverage demanded below) must not depend on how fast the machine is."""
+    chain = state_chain(chain_url)
+    with pinned_block_time(chain):
+        yield build_world(chain)
 
 
 def test_protocol_state_machine(state_world: World, chain_url: str) -> None:
@@ -732,3 +747,38 @@ def test_the_machine_sees_a_broken_invariant(state_world: World) -> None:
     machine.pools[0].redeemed[machine.world.consumers[0].address] = 1
     with pytest.raises(AssertionError):  # redeemed without any signed voucher
         machine.protocol_properties_hold()
+
+
+def test_chain_time_moves_only_when_told() -> None:
+    """On a pinned node, block times follow the test's steps, not the wall clock: blocks mined
+    across a sleep keep their time, ``advance_time(n)`` moves ``now()`` by exactly n, a revert
+    goes back to the snapshot's time; unpinned, ``advance_time(n)`` is still exactly n.
+
+    On its own anvil: unpinning the session's node would unpin a state world built on it."""
+    binary = anvil_binary()
+    if binary is None:
+        pytest.skip("anvil binary missing: run `npm ci` in contracts/ (@foundry-rs/anvil)")
+    with run_anvil(binary) as url:
+        _time_moves_only_when_told(state_chain(url))
+
+
+def _time_moves_only_when_told(chain: Chain) -> None:
+    with pinned_block_time(chain) as pinned:
+        assert pinned
+        start = chain.now()
+        time.sleep(1.1)
+        chain.mine(2)
+        assert chain.now() == start
+        snap = chain.snapshot()
+        assert chain.advance_time(THAW) == chain.now() == start + THAW
+        time.sleep(1.1)
+        chain.fund(chain.new_account(0).address, 1)  # a transaction's block too
+        assert chain.now() == start + THAW
+        chain.revert(snap)
+        assert chain.now() == start
+        time.sleep(1.1)
+        chain.mine()
+        assert chain.advance_time(60) == start + 60
+    before = chain.now()
+    time.sleep(1.1)
+    assert chain.advance_time(600) == before + 600

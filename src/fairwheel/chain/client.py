@@ -149,6 +149,13 @@ class Chain:
     def advance_time(self, seconds: int) -> int:
         """Move chain time forward by at least ``seconds`` and mine a block.
 
+        On a node the new block is stamped exactly ``now() + seconds``
+        (``evm_setNextBlockTimestamp``), however much wall-clock time passed since the latest
+        block, so the same steps give the same times on a fast or a slow machine (and on an
+        anvil whose ``anvil_setBlockTimestampInterval`` ignores ``evm_increaseTime``); a node
+        without that method gets ``evm_increaseTime``. The embedded chain stamps the block at
+        least one second later than ``now() + seconds``.
+
         Returns:
             The new latest block timestamp.
         """
@@ -160,9 +167,12 @@ class Chain:
                 target = max(self.now() + seconds + 1, pending + 1)
                 self._tester.time_travel(target)
             else:
-                self._rpc("evm_increaseTime", [int(seconds)])
+                try:
+                    self._rpc("evm_setNextBlockTimestamp", [self.now() + int(seconds)])
+                except ChainError:
+                    self._rpc("evm_increaseTime", [int(seconds)])
                 self._rpc("evm_mine", [])
-        return self.now()
+            return self.now()
 
     def mine(self, blocks: int = 1) -> None:
         """Mine empty blocks."""
