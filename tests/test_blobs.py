@@ -1,8 +1,11 @@
-"""Conformance tests of the blob store port, run against every backend."""
+"""Conformance tests of the blob store port, run against every backend.
+
+Blobs are copies, not content-addressed: every put gets a fresh name and data key, so
+destroying one copy of some bytes never touches another copy of the same bytes (issue #12).
+"""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from collections.abc import Callable
@@ -11,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from fairwheel.blobs import BlobDestroyed, BlobStore, digest_of, open_blobs
+from fairwheel.blobs import BlobDestroyed, BlobStore, open_blobs
 from fairwheel.blobs.file import FileBlobStore
 from fairwheel.blobs.memory import MemoryBlobStore
 from fairwheel.errors import ConfigError, NotFound, SchemaError, VerificationError
 
 SECRET = b"attack at dawn -- a very distinctive plaintext 7f3a9c"
+NEVER_STORED = "blob:" + "ab" * 16
 
 
 @dataclass
@@ -69,12 +73,12 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
     return open_blobs(f"file://{tmp_path / 'blobs'}")
 
 
-def test_roundtrip_and_digest(store: BlobStore) -> None:
+def test_roundtrip_under_a_fresh_name(store: BlobStore) -> None:
     for data in (SECRET, b"", os.urandom(1 << 20)):
-        digest = store.put(data)
-        assert digest == "sha256:" + hashlib.sha256(data).hexdigest() == digest_of(data)
-        assert store.exists(digest)
-        assert store.get(digest) == data
+        name = store.put(data)
+        assert name.startswith("blob:") and len(name) == len("blob:") + 32
+        assert store.exists(name)
+        assert store.get(name) == data
 
 
 def test_put_accepts_bytes_like_and_refuses_text(store: BlobStore) -> None:
@@ -83,17 +87,22 @@ def test_put_accepts_bytes_like_and_refuses_text(store: BlobStore) -> None:
         store.put("text")  # type: ignore[arg-type]
 
 
-def test_put_is_idempotent(store: BlobStore) -> None:
+def test_each_put_is_its_own_copy_with_its_own_key(store: BlobStore) -> None:
     raw = _raw_for(store)
-    first = store.put(SECRET)
-    sealed = raw.read(first)
-    assert store.put(SECRET) == first
-    assert raw.read(first) == sealed  # not re-encrypted
-    assert store.get(first) == SECRET
+    first, second = store.put(SECRET), store.put(SECRET)
+    third, fourth = store.put_many([SECRET, SECRET])
+    names = [first, second, third, fourth]
+    assert len(set(names)) == 4
+    wrapped = [raw.read(n)[0] for n in names]
+    assert len(set(wrapped)) == 4  # a data key per copy
+    store.destroy(first)
+    assert all(store.get(n) == SECRET for n in names[1:])  # the other copies are untouched
+    with pytest.raises(BlobDestroyed):
+        store.get(first)
 
 
 def test_absent_blob_is_not_found(store: BlobStore) -> None:
-    digest = digest_of(b"never stored")
+    digest = NEVER_STORED
     assert not store.exists(digest)
     with pytest.raises(NotFound) as info:
         store.get(digest)
@@ -116,18 +125,19 @@ def test_destroy_makes_the_blob_unreadable_forever(store: BlobStore) -> None:
 
 
 def test_destroying_an_unknown_blob_is_a_no_op(store: BlobStore) -> None:
-    digest = digest_of(b"never stored")
+    digest = NEVER_STORED
     store.destroy(digest)
     with pytest.raises(NotFound) as info:
         store.get(digest)
     assert info.value.code == "not_found"
 
 
-def test_content_put_again_after_destroy_is_stored_anew(store: BlobStore) -> None:
+def test_content_put_again_after_destroy_is_a_new_copy(store: BlobStore) -> None:
     digest = store.put(SECRET)
     store.destroy(digest)
-    assert store.put(SECRET) == digest
-    assert store.exists(digest) and store.get(digest) == SECRET
+    again = store.put(SECRET)
+    assert again != digest and store.get(again) == SECRET
+    assert not store.exists(digest)  # the destroyed name stays destroyed
 
 
 @pytest.mark.parametrize("part", ["key", "data"])
@@ -166,7 +176,9 @@ def test_files_swapped_between_digests_fail_authentication(store: BlobStore) -> 
         store.get(b)
 
 
-@pytest.mark.parametrize("bad", ["", "sha256:xyz", "md5:" + "0" * 32, "sha256:../../etc/passwd"])
+@pytest.mark.parametrize(
+    "bad", ["", "blob:xyz", "sha256:" + "0" * 64, "blob:../../etc/passwd", "blob:" + "A" * 32]
+)
 def test_malformed_digests_are_refused(store: BlobStore, bad: str) -> None:
     for call in (store.get, store.exists, store.destroy):
         with pytest.raises(SchemaError):
@@ -231,8 +243,7 @@ def test_file_store_treats_a_half_written_blob_as_absent(tmp_path: Path) -> None
     with pytest.raises(NotFound) as info:
         store.get(digest)
     assert info.value.code == "not_found"
-    store.put(SECRET)
-    assert store.get(digest) == SECRET
+    assert store.get(store.put(SECRET)) == SECRET
 
 
 @pytest.mark.parametrize("url", ["s3://bucket/x", "file://relative/dir", "blobs"])

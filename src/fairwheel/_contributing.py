@@ -8,9 +8,9 @@ The checks themselves are the pure functions of :mod:`fairwheel.quality`.
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -130,6 +130,9 @@ class ContributingMixin:
         def record_text(self, record_id_: int) -> str:  # provided by Node
             ...
 
+        def record_preview(self, rec: Mapping[str, Any], chars: int = 80) -> str:  # Node
+            ...
+
     # -- the gate's state -----------------------------------------------------------------
     def gate_policy(self, pool_id: int) -> gate.GatePolicy:
         """The pool's gate thresholds (settings plus the pool's label set)."""
@@ -190,18 +193,20 @@ class ContributingMixin:
         ids, vectors = self.store.embeddings(pool_id, _KEPT)
         records = self.store.records_by_ids(ids)
         kept = [records[rid] for rid in ids]
-        texts = [bytes(self.blobs.get(rec["blob_digest"])).decode() for rec in kept]
+        texts = [bytes(self.blobs.get(rec["blob_name"])).decode() for rec in kept]
         return kept, texts, vectors
 
     # -- submission -----------------------------------------------------------------------
     def submit(self, pool_id: int, submissions: Sequence[Submission]) -> list[SubmitResult]:
         """Run each submission through the gate; store, encrypt, embed and index the accepted.
 
-        Quarantined records are stored, encrypted and embedded but neither indexed nor paid.
-        Submissions are judged in order, so within a batch the first copy owns the content.
-        All writes happen in one transaction; after the batch the pool is rescored if it grew
-        enough (``review.needs_refresh``: a quarter, or 1,000 records) or a contributor was newly
-        flagged.
+        Quarantined records are stored, encrypted and embedded but neither indexed nor paid; a
+        rejected one keeps only hashes, its consent and the reason, never its text. Each kept
+        record's content is sealed as its own blob copy (own name and key), so revoking it never
+        touches the same text in another pool. Submissions are judged in order, so within a
+        batch the first copy owns the content. All writes happen in one transaction; after the
+        batch the pool is rescored if it grew enough (``review.needs_refresh``: a quarter, or
+        1,000 records) or a contributor was newly flagged.
         """
         state = self.pool_gate(pool_id)
         flagged = state.reputation.flagged()
@@ -234,73 +239,74 @@ class ContributingMixin:
         candidates = [i for i, s in enumerate(submissions) if gate.check_schema(s, policy) is None]
         vectors = self.embedder.embed([submissions[i].text for i in candidates])
         vector_of = dict(zip(candidates, vectors, strict=True))
-        to_encrypt: list[bytes] = []
+        to_encrypt: list[tuple[int, bytes]] = []
+        sealed: list[str] = []
         results: list[SubmitResult] = []
         searchable: list[tuple[int, np.ndarray]] = []
-        with self.store.transaction():
-            for i, sub in enumerate(submissions):
-                contributor = sub.consent.contributor
-                decision = gate.check_consent(sub, pool_id, domain, chain_now, ctx)
-                judged, match = False, None
-                # A valid consent's nonce is spent whatever the later verdict. A consent
-                # that fails (forged, or moved to other content) spends nothing, so an
-                # intercepted signature cannot be used to burn the contributor's nonce.
-                if decision is None:
-                    self.store.use_nonce(contributor, sub.consent.nonce)
-                    decision = state.reputation.check(contributor, wall_now)
-                    judged = decision is None
-                if decision is None:
-                    decision = gate.check_schema(sub, policy)
-                if decision is None:
-                    decision = gate.check_exact_duplicate(sub, ctx)
-                novelty = 1.0
-                if decision is None:
-                    decision, novelty = gate.check_near_duplicate(sub, vector_of[i], policy, ctx)
-                if decision is None:
-                    match = state.finder.find(sub.text, vector_of[i], owner=contributor)
-                    verdict = gate.judge_content(
-                        sub, vector_of[i], policy, match, novelty, state.quality,
-                        contributor_flagged=state.reputation.is_flagged(contributor),
-                    )  # fmt: skip
-                    decision = verdict.decision
-                kept = decision.status in (RecordStatus.ACCEPTED, RecordStatus.QUARANTINED)
-                digest = None
-                if kept:
-                    to_encrypt.append(sub.text.encode())
-                    digest = "sha256:" + hashlib.sha256(to_encrypt[-1]).hexdigest()
-                rid = self._store_record(pool_id, sub, decision, digest)
-                if judged:
-                    state.reputation.observe(
-                        contributor, decision, rid, wall_now, suspect=match is not None
-                    )
-                if kept:
-                    self.store.put_embedding(rid, self.embedder.model_id, vector_of[i])
-                    state.finder.add(rid, sub.text, vector_of[i], contributor)
-                if decision.status == RecordStatus.ACCEPTED:
-                    state.accepted += 1
-                    ctx.pending.append((rid, contributor, vector_of[i]))
-                    if sub.consent.purposes & PURPOSE_SEARCH:
-                        searchable.append((rid, vector_of[i]))
-                elif kept:
-                    state.finder.remove(rid)
-                results.append(
-                    SubmitResult(
-                        rid if kept else None,
-                        decision.status.value,
-                        decision.score,
-                        decision.reasons,
-                        decision.duplicate_of,
-                    )
-                )
-            # Encrypted content is written (one durability barrier for the batch) before the
-            # records that point to it are committed; a failure here rolls them back.
-            if to_encrypt:
-                self.blobs.put_many(to_encrypt)
+        try:
+            with self.store.transaction():
+                for i, sub in enumerate(submissions):
+                    contributor = sub.consent.contributor
+                    decision = gate.check_consent(sub, pool_id, domain, chain_now, ctx)
+                    judged, match = False, None
+                    # A valid consent's nonce is spent whatever the later verdict. A consent
+                    # that fails (forged, or moved to other content) spends nothing, so an
+                    # intercepted signature cannot be used to burn the contributor's nonce.
+                    if decision is None:
+                        self.store.use_nonce(contributor, sub.consent.nonce)
+                        decision = state.reputation.check(contributor, wall_now)
+                        judged = decision is None
+                    if decision is None:
+                        decision = gate.check_schema(sub, policy)
+                    if decision is None:
+                        decision = gate.check_exact_duplicate(sub, ctx)
+                    novelty = 1.0
+                    if decision is None:
+                        decision, novelty = gate.check_near_duplicate(
+                            sub, vector_of[i], policy, ctx
+                        )
+                    if decision is None:
+                        match = state.finder.find(sub.text, vector_of[i], owner=contributor)
+                        verdict = gate.judge_content(
+                            sub, vector_of[i], policy, match, novelty, state.quality,
+                            contributor_flagged=state.reputation.is_flagged(contributor),
+                        )  # fmt: skip
+                        decision = verdict.decision
+                    kept = decision.status in (RecordStatus.ACCEPTED, RecordStatus.QUARANTINED)
+                    rid = self._store_record(pool_id, sub, decision)
+                    if judged:
+                        state.reputation.observe(
+                            contributor, decision, rid, wall_now, suspect=match is not None
+                        )
+                    if kept:
+                        to_encrypt.append((rid, sub.text.encode()))
+                        self.store.put_embedding(rid, self.embedder.model_id, vector_of[i])
+                        state.finder.add(rid, sub.text, vector_of[i], contributor)
+                    if decision.status == RecordStatus.ACCEPTED:
+                        state.accepted += 1
+                        ctx.pending.append((rid, contributor, vector_of[i]))
+                        if sub.consent.purposes & PURPOSE_SEARCH:
+                            searchable.append((rid, vector_of[i]))
+                    elif kept:
+                        state.finder.remove(rid)
+                    results.append(SubmitResult(rid if kept else None, decision.status.value,
+                                                decision.score, decision.reasons,
+                                                decision.duplicate_of))  # fmt: skip
+                # Each kept record's content is sealed as its own copy (own name and key), in
+                # one durability barrier, before the records that point to it are committed.
+                if to_encrypt:
+                    sealed = self.blobs.put_many([data for _, data in to_encrypt])
+                    pairs = zip((rid for rid, _ in to_encrypt), sealed, strict=True)
+                    self.store.set_blob_names(list(pairs))
+        except BaseException:
+            for name in sealed:  # rolled back: shred the copies rather than orphan them
+                with contextlib.suppress(Exception):
+                    self.blobs.destroy(name)
+            raise
         return results, searchable
 
-    def _store_record(
-        self, pool_id: int, sub: Submission, decision: GateDecision, digest: str | None
-    ) -> int:
+    def _store_record(self, pool_id: int, sub: Submission, decision: GateDecision) -> int:
+        """Insert the verdict: hashes, label, consent and reasons; never the text itself."""
         consent = sub.consent
         return self.store.insert_record(
             {
@@ -309,8 +315,6 @@ class ContributingMixin:
                 "contributor": consent.contributor.lower(),
                 "content_hash": consent.content_hash,
                 "dup_key": duplicate_key(sub.text),
-                "blob_digest": digest,
-                "preview": sub.text[:80] if isinstance(sub.text, str) else "",
                 "label": sub.label,
                 "status": decision.status.value,
                 "score": decision.score,
@@ -376,10 +380,12 @@ class ContributingMixin:
 
     def review_queue(self, pool_id: int) -> list[dict[str, Any]]:
         """Records awaiting a reviewer, oldest first: quarantined ones, and accepted ones that
-        feedback keeps finding behind bad answers (reason ``feedback_review``)."""
+        feedback keeps finding behind bad answers (reason ``feedback_review``), each with its
+        ``preview`` decrypted now (the database holds no text)."""
         queue = self.store.records(pool_id, RecordStatus.QUARANTINED.value)
         queue += self.feedback_suspects(pool_id)
-        return sorted(queue, key=lambda r: int(r["id"]))
+        queue.sort(key=lambda r: int(r["id"]))
+        return [{**r, "preview": self.record_preview(r)} for r in queue]
 
     def review(self, record_id_: int, *, release: bool, note: str = "") -> StatusChange:
         """A reviewer's decision on a quarantined or accepted record; rescoring then keeps it.

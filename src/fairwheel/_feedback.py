@@ -284,8 +284,9 @@ class FeedbackMixin:
                        for r in records.values()):  # fmt: skip
                 continue
             chosen, rejected = game["answers"][vote["value"]], game["answers"][1 - vote["value"]]
+            prompt = bytes(self.blobs.get(game["prompt_blob"])).decode()
             pairs.append(PreferencePair(
-                prompt=game["prompt"], chosen=str(chosen["answer"]),
+                prompt=prompt, chosen=str(chosen["answer"]),
                 rejected=str(rejected["answer"]), pool_id=pool_id, call_seq=game["seq"],
                 rater=vote["rater"], chosen_source=f"model:{chosen['model_id']}",
                 rejected_source=f"model:{rejected['model_id']}", chosen_records=behind,
@@ -304,7 +305,7 @@ class FeedbackMixin:
             if not consent_allows_training(rec["purposes"], rec["licence"], rec["expiry"], now):
                 continue
             try:
-                text = bytes(self.blobs.get(rec["blob_digest"])).decode()
+                text = bytes(self.blobs.get(rec["blob_name"])).decode()
             except NotFound:
                 continue
             root = None

@@ -127,6 +127,7 @@ class ServingMixin:
     protocol: Any
     chain: Any
     embedder: Any
+    blobs: Any
 
     def index(self, pool_id: int) -> Any:  # provided by Node
         raise NotImplementedError
@@ -252,15 +253,23 @@ class ServingMixin:
             theirs = {"model_id": int(challenger["id"]), "version": challenger["version"],
                       "answer": other.predict(vector)[0]}  # fmt: skip
             answers = [mine, theirs] if secrets.randbits(1) else [theirs, mine]
-        with self.store.transaction():
-            entry = self._charge(
-                pool_id, voucher, signature, "predict", price, text, weights, model_row["builder"]
-            )
-            seq = int(entry["seq"])
-            self.store.put_call_model(seq, int(model_row["id"]))
-            self.store.put_call_records(seq, behind)
-            if answers is not None:
-                self.store.put_arena(seq, pool_id, text, answers)
+        # An arena prompt is kept for preference exports, sealed like contributed content.
+        prompt_blob = self.blobs.put(text.encode()) if answers is not None else None
+        try:
+            with self.store.transaction():
+                entry = self._charge(
+                    pool_id, voucher, signature, "predict", price, text, weights,
+                    model_row["builder"],
+                )  # fmt: skip
+                seq = int(entry["seq"])
+                self.store.put_call_model(seq, int(model_row["id"]))
+                self.store.put_call_records(seq, behind)
+                if answers is not None and prompt_blob is not None:
+                    self.store.put_arena(seq, pool_id, prompt_blob, answers)
+        except BaseException:
+            if prompt_blob is not None:
+                self.blobs.destroy(prompt_blob)
+            raise
         return PaidResult(
             kind="predict",
             price=price,
@@ -305,7 +314,7 @@ class ServingMixin:
 
     def _text(self, record: Mapping[str, Any]) -> str:
         try:
-            return bytes(self.blobs.get(record["blob_digest"])).decode()  # type: ignore[attr-defined]
+            return bytes(self.blobs.get(record["blob_name"])).decode()
         except NotFound:
             return ""
 

@@ -341,8 +341,8 @@ class VersionsMixin:
         if (state := self._gates.get(pool_id)) is not None:
             state.finder.remove(record_id_)  # a revoked record no longer owns near copies
             state.accepted -= rec["status"] == RecordStatus.ACCEPTED
-        if rec["blob_digest"]:
-            self.blobs.destroy(rec["blob_digest"])
+        if rec["blob_name"]:
+            self.blobs.destroy(rec["blob_name"])
         marked = self.store.models_with_record(record_id_)
         with self.store.transaction():
             self.store.add_revocation_step(record_id_, "key_destroyed", "content key shredded")
@@ -378,8 +378,8 @@ class VersionsMixin:
         out = []
         for rec in self.store.records_of(contributor.lower()):
             text = None
-            if rec["blob_digest"] and rec["status"] != RecordStatus.REVOKED:
-                text = bytes(self.blobs.get(rec["blob_digest"])).decode()
+            if rec["blob_name"] and rec["status"] != RecordStatus.REVOKED:
+                text = bytes(self.blobs.get(rec["blob_name"])).decode()
             out.append({
                 "record_id": rec["id"], "pool_id": rec["pool_id"], "status": rec["status"],
                 "text": text, "label": rec["label"], "licence": rec["licence"],

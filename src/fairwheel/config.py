@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fairwheel.errors import ConfigError
@@ -45,8 +45,14 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default_factory=default_cache_dir)
     # Seconds between an epoch root being posted and it becoming claimable.
     activation_delay: int = 3600
-    # Seconds a consumer waits between requesting and completing an escrow withdrawal.
+    # Seconds a consumer waits between requesting and completing an escrow withdrawal. It must
+    # exceed epoch_length + redemption_window: a voucher accepted at the start of an epoch is
+    # redeemed by then, before any withdrawal requested after it can complete.
     thaw_period: int = 7 * 24 * 3600
+    # Longest time between two epoch closes of a pool (the scheduler closes within it).
+    epoch_length: int = 24 * 3600
+    # Grace after an epoch's end by which its vouchers are redeemed (a slow or retried close).
+    redemption_window: int = 24 * 3600
     max_record_bytes: int = 8192
     min_record_chars: int = 3
     # Submissions per contributor and pool per hour; a flagged contributor gets the second.
@@ -64,6 +70,24 @@ class Settings(BaseSettings):
         if not value.startswith(("embedded://", "http://", "https://")):
             raise ValueError(f"chain_url must be embedded:// or http(s)://, not {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _thaw_covers_redemption(self) -> Settings:
+        if min(self.thaw_period, self.epoch_length, self.redemption_window) < 0:
+            raise ValueError("thaw_period, epoch_length and redemption_window must be >= 0")
+        if self.thaw_period <= self.epoch_length + self.redemption_window:
+            raise ValueError(
+                f"thaw_period ({self.thaw_period}s) must exceed epoch_length + "
+                f"redemption_window ({self.epoch_length}s + {self.redemption_window}s): "
+                "otherwise a consumer can withdraw escrow that backs vouchers not yet redeemed"
+            )
+        return self
+
+    @property
+    def voucher_window(self) -> int:
+        """Longest time from accepting a voucher to redeeming it: the escrow contract's
+        ``redemptionWindow``."""
+        return self.epoch_length + self.redemption_window
 
     def resolved(self) -> Settings:
         """A copy with every empty URL filled in from ``home``."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from fairwheel._settling import SettlingMixin
 from fairwheel._versions import CONTRIBUTION_LEAF, VersionsMixin
 from fairwheel.config import Settings, load_settings
 from fairwheel.domain.records import (
+    RecordStatus,
     canonical_json,
     checksum_address,
 )
@@ -91,6 +92,7 @@ class Node(
             settings.chain_url,
             activation_delay=settings.activation_delay,
             thaw_period=settings.thaw_period,
+            redemption_window=settings.voucher_window,
         )
         if operator is None:
             operator = Account.from_key(_operator_key(settings.home))
@@ -222,9 +224,21 @@ class Node(
     def record_text(self, record_id_: int) -> str:
         """Decrypt a record's content (NotFound once revoked: its key is destroyed)."""
         rec = self.store.record(record_id_)
-        if not rec["blob_digest"]:
+        if not rec["blob_name"]:
             raise NotFound(f"record {record_id_} has no stored content")
-        return bytes(self.blobs.get(rec["blob_digest"])).decode()
+        return bytes(self.blobs.get(rec["blob_name"])).decode()
+
+    def record_preview(self, rec: Mapping[str, Any], chars: int = 80) -> str:
+        """The start of a record's text, decrypted now (the database keeps no text), or what
+        became of it: ``[revoked]`` once its key is shredded, ``[rejected: content not kept]``."""
+        if rec["status"] == RecordStatus.REVOKED:
+            return "[revoked]"
+        if not rec["blob_name"]:
+            return "[rejected: content not kept]"
+        try:
+            return bytes(self.blobs.get(rec["blob_name"])).decode()[:chars]
+        except NotFound:
+            return "[content destroyed]"
 
     def anchor(self, pool_id: int) -> list[Receipt]:
         """Anchor every accepted, not yet anchored record of the pool as one Merkle batch."""

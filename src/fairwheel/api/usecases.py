@@ -172,7 +172,7 @@ def own_record(node: Node, record_id: int, address: str) -> dict[str, Any]:
         row = None
     if row is None or row["contributor"] != address.lower():
         raise NotFound(f"you have no record {record_id}", record_id=record_id)
-    return row
+    return {**row, "preview": node.record_preview(row)}
 
 
 def my_records(
@@ -186,7 +186,8 @@ def my_records(
         for r in node.store.records(pid, status)
         if r["contributor"] == address.lower()
     ]
-    return [record_view(r) for r in sorted(rows, key=lambda r: -int(r["id"]))]
+    rows.sort(key=lambda r: -int(r["id"]))
+    return [record_view({**r, "preview": node.record_preview(r)}) for r in rows]
 
 
 def receipt_view(node: Node, record_id: int) -> m.ReceiptView:

@@ -1,4 +1,4 @@
-"""The blob store port: encrypted, content-addressed bytes that can be crypto-shredded.
+"""The blob store port: encrypted bytes, one key per stored copy, that can be crypto-shredded.
 
 Backends, chosen by URL (:func:`open_blobs`):
 
@@ -7,9 +7,13 @@ Backends, chosen by URL (:func:`open_blobs`):
 ``memory://``        a dict in this process (tests); same encryption
 ==================  ==============================================================
 
-Every blob is AES-256-GCM encrypted under its own data key, which is wrapped by the master
-key; :meth:`BlobStore.destroy` deletes the wrapped key, after which :meth:`BlobStore.get`
-raises :class:`BlobDestroyed` (a ``NotFound`` with code ``blob_destroyed``).
+Blobs are *not* content-addressed: every :meth:`BlobStore.put` stores a new copy under a fresh
+random name (``"blob:<32 hex>"``) and AES-256-GCM encrypts it under its own data key, wrapped by
+the master key together with the content's SHA-256 (checked on every read). Two copies of the
+same bytes — the same text contributed to two pools — share nothing, so
+:meth:`BlobStore.destroy` of one deletes exactly that copy's wrapped key; after it,
+:meth:`BlobStore.get` of that name raises :class:`BlobDestroyed` (a ``NotFound`` with code
+``blob_destroyed``) while the other copy stays readable.
 """
 
 from __future__ import annotations
@@ -18,34 +22,34 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
-from fairwheel.blobs.sealed import BlobDestroyed, digest_of
+from fairwheel.blobs.sealed import BlobDestroyed, check_name
 from fairwheel.errors import ConfigError
 
-__all__ = ["BlobDestroyed", "BlobStore", "digest_of", "open_blobs"]
+__all__ = ["BlobDestroyed", "BlobStore", "check_name", "open_blobs"]
 
 
 @runtime_checkable
 class BlobStore(Protocol):
-    """Content-addressed, encrypted, destroyable bytes."""
+    """Encrypted, destroyable bytes, one data key per stored copy."""
 
     def put(self, data: bytes) -> str:
-        """Store ``data``; return ``"sha256:<hex>"`` of the plaintext. Idempotent."""
+        """Store a new copy of ``data``; return its fresh name ``"blob:<hex>"``."""
         ...
 
     def put_many(self, items: list[bytes]) -> list[str]:
-        """``put`` for a batch, with one durability barrier for all of it."""
+        """``put`` for a batch (a copy per item), with one durability barrier for all of it."""
         ...
 
-    def get(self, digest: str) -> bytes:
+    def get(self, name: str) -> bytes:
         """The plaintext; ``NotFound`` if absent, ``BlobDestroyed`` if destroyed."""
         ...
 
-    def destroy(self, digest: str) -> None:
-        """Delete the blob's data key so it can never be read again. Idempotent."""
+    def destroy(self, name: str) -> None:
+        """Delete this copy's data key so it can never be read again. Idempotent."""
         ...
 
-    def exists(self, digest: str) -> bool:
-        """Whether the blob is stored and not destroyed."""
+    def exists(self, name: str) -> bool:
+        """Whether the copy is stored and not destroyed."""
         ...
 
 

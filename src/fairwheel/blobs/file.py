@@ -1,10 +1,11 @@
-"""``file:///abs/dir``: encrypted, content-addressed blobs in a folder.
+"""``file:///abs/dir``: encrypted blobs in a folder, one file pair per stored copy.
 
-Layout (``hh`` = the first two hex digits of the digest, to keep folders small)::
+Layout (``<hex>`` = the 32 hex digits of a blob's random name ``blob:<hex>``, ``hh`` = its
+first two, to keep folders small)::
 
     dir/master.key                 32 random bytes, mode 0600, created on first use
     dir/data/hh/<hex>              ciphertext (AES-256-GCM under the blob's data key)
-    dir/keys/hh/<hex>.key          the data key, wrapped by the master key
+    dir/keys/hh/<hex>.key          the data key and content digest, wrapped by the master key
     dir/keys/hh/<hex>.destroyed    tombstone of a destroyed blob (empty)
 
 Every file is written to a temporary name, synced and renamed into place. Destroying a blob
@@ -103,7 +104,7 @@ def load_master_key(path: Path) -> bytes:
 
 
 class FileBlobStore(SealedBlobStore):
-    """Encrypted content-addressed blobs under a folder (see the module docstring).
+    """Encrypted blobs under a folder (see the module docstring).
 
     Args:
         root: The folder (created with mode 0700 if missing).
@@ -120,49 +121,44 @@ class FileBlobStore(SealedBlobStore):
             raise BackendError(f"cannot create blob folder {self.root}: {exc}") from exc
         super().__init__(load_master_key(self.root / "master.key"))
 
-    def _data_path(self, hexdigest: str) -> Path:
-        return self.root / "data" / hexdigest[:2] / hexdigest
+    def _data_path(self, key: str) -> Path:
+        return self.root / "data" / key[:2] / key
 
-    def _key_path(self, hexdigest: str, suffix: str = ".key") -> Path:
-        return self.root / "keys" / hexdigest[:2] / (hexdigest + suffix)
+    def _key_path(self, key: str, suffix: str = ".key") -> Path:
+        return self.root / "keys" / key[:2] / (key + suffix)
 
-    def _read(self, hexdigest: str) -> tuple[bytes | None, bytes | None]:
+    def _read(self, key: str) -> tuple[bytes | None, bytes | None]:
         try:
-            return (
-                _read_or_none(self._key_path(hexdigest)),
-                _read_or_none(self._data_path(hexdigest)),
-            )
+            return _read_or_none(self._key_path(key)), _read_or_none(self._data_path(key))
         except OSError as exc:
-            raise BackendError(f"cannot read blob sha256:{hexdigest}: {exc}") from exc
+            raise BackendError(f"cannot read blob blob:{key}: {exc}") from exc
 
-    def _write(self, hexdigest: str, wrapped: bytes, ciphertext: bytes) -> None:
+    def _write(self, key: str, wrapped: bytes, ciphertext: bytes) -> None:
         try:
-            _atomic_write(self._data_path(hexdigest), ciphertext)
-            _atomic_write(self._key_path(hexdigest), wrapped)
-            self._key_path(hexdigest, ".destroyed").unlink(missing_ok=True)
+            _atomic_write(self._data_path(key), ciphertext)
+            _atomic_write(self._key_path(key), wrapped)
         except OSError as exc:
-            raise BackendError(f"cannot write blob sha256:{hexdigest}: {exc}") from exc
+            raise BackendError(f"cannot write blob blob:{key}: {exc}") from exc
 
     def _write_many(self, items: list[tuple[str, bytes, bytes]]) -> None:
         # Same order as _write (ciphertexts, then the wrapped keys that commit them), but
         # each phase is made durable by one sync rather than two fsyncs per file.
         try:
-            for hexdigest, _, ciphertext in items:
-                _replace_unsynced(self._data_path(hexdigest), ciphertext)
+            for key, _, ciphertext in items:
+                _replace_unsynced(self._data_path(key), ciphertext)
             os.sync()
-            for hexdigest, wrapped, _ in items:
-                _replace_unsynced(self._key_path(hexdigest), wrapped)
-                self._key_path(hexdigest, ".destroyed").unlink(missing_ok=True)
+            for key, wrapped, _ in items:
+                _replace_unsynced(self._key_path(key), wrapped)
             os.sync()
         except OSError as exc:
             raise BackendError(f"cannot write {len(items)} blobs: {exc}") from exc
 
-    def _is_tombstoned(self, hexdigest: str) -> bool:
-        return self._key_path(hexdigest, ".destroyed").exists()
+    def _is_tombstoned(self, key: str) -> bool:
+        return self._key_path(key, ".destroyed").exists()
 
-    def _shred(self, hexdigest: str) -> bool:
-        key_path, data_path = self._key_path(hexdigest), self._data_path(hexdigest)
-        tomb = self._key_path(hexdigest, ".destroyed")
+    def _shred(self, key: str) -> bool:
+        key_path, data_path = self._key_path(key), self._data_path(key)
+        tomb = self._key_path(key, ".destroyed")
         if not (key_path.exists() or data_path.exists() or tomb.exists()):
             return False
         try:
@@ -179,5 +175,5 @@ class FileBlobStore(SealedBlobStore):
             data_path.unlink(missing_ok=True)
             _fsync_dir(key_path.parent)
         except OSError as exc:
-            raise BackendError(f"cannot destroy blob sha256:{hexdigest}: {exc}") from exc
+            raise BackendError(f"cannot destroy blob blob:{key}: {exc}") from exc
         return True

@@ -11,7 +11,8 @@ class MemoryBlobStore(SealedBlobStore):
     """Encrypted blobs held in process memory under a random per-instance master key.
 
     The sealed bytes are kept exactly as ``file://`` would write them, so the conformance
-    tests exercise the same crypto (tampering, misfiling, destruction) on both.
+    tests exercise the same crypto (tampering, misfiling, destruction) on both. The dicts are
+    keyed by the hex part of each blob's name.
     """
 
     def __init__(self) -> None:
@@ -20,21 +21,20 @@ class MemoryBlobStore(SealedBlobStore):
         self.data: dict[str, bytes] = {}
         self.tombstones: set[str] = set()
 
-    def _read(self, hexdigest: str) -> tuple[bytes | None, bytes | None]:
-        return self.keys.get(hexdigest), self.data.get(hexdigest)
+    def _read(self, key: str) -> tuple[bytes | None, bytes | None]:
+        return self.keys.get(key), self.data.get(key)
 
-    def _write(self, hexdigest: str, wrapped: bytes, ciphertext: bytes) -> None:
-        self.data[hexdigest] = ciphertext
-        self.keys[hexdigest] = wrapped
-        self.tombstones.discard(hexdigest)
+    def _write(self, key: str, wrapped: bytes, ciphertext: bytes) -> None:
+        self.data[key] = ciphertext
+        self.keys[key] = wrapped
 
-    def _is_tombstoned(self, hexdigest: str) -> bool:
-        return hexdigest in self.tombstones
+    def _is_tombstoned(self, key: str) -> bool:
+        return key in self.tombstones
 
-    def _shred(self, hexdigest: str) -> bool:
-        known = hexdigest in self.keys or hexdigest in self.data or hexdigest in self.tombstones
+    def _shred(self, key: str) -> bool:
+        known = key in self.keys or key in self.data or key in self.tombstones
         if known:
-            self.tombstones.add(hexdigest)
-            self.keys.pop(hexdigest, None)
-            self.data.pop(hexdigest, None)
+            self.tombstones.add(key)
+            self.keys.pop(key, None)
+            self.data.pop(key, None)
         return known

@@ -222,11 +222,11 @@ def _contribute(world: _World, cfg: MarketConfig, epoch: int) -> int:
                 e = world.examples.pop()
                 subs.append(wallet.submission(world.pool, e.text, e.label, now=now))
     accepted = node.store.records(world.pool, "accepted")
-    vocabulary = sorted({w for r in accepted for w in r["preview"].lower().split()})
+    vocabulary = sorted({w for r in accepted for w in node.record_preview(r).lower().split()})
     for _ in range(cfg.attack_rows if epoch > 1 else 0):
         if accepted:
             src = rng.choice(accepted)
-            text = node.record_text(src["id"]) if src["blob_digest"] else src["preview"]
+            text = node.record_text(src["id"])
             subs.append(world.attackers["near_copy"].submission(
                 world.pool, near_copy(text, rng), src["label"], now=now))  # fmt: skip
         subs.append(world.attackers["junk"].submission(

@@ -194,10 +194,13 @@ class FlywheelTables:
             "UPDATE feedback SET epoch = ? WHERE pool_id = ? AND epoch IS NULL", (epoch, pool_id)
         )
 
-    def put_arena(self, seq: int, pool_id: int, prompt: str, answers: list[dict[str, Any]]) -> None:
+    def put_arena(
+        self, seq: int, pool_id: int, prompt_blob: str, answers: list[dict[str, Any]]
+    ) -> None:
+        """Store an arena call: ``prompt_blob`` names the query sealed in the blob store."""
         self._exec(
-            "INSERT INTO arena(seq, pool_id, prompt, answers) VALUES(?,?,?,?)",
-            (seq, pool_id, prompt, json.dumps(answers)),
+            "INSERT INTO arena(seq, pool_id, prompt_blob, answers) VALUES(?,?,?,?)",
+            (seq, pool_id, prompt_blob, json.dumps(answers)),
         )
 
     def arenas(self, pool_id: int) -> list[dict[str, Any]]:

@@ -28,8 +28,8 @@ CREATE TABLE IF NOT EXISTS records (
     contributor   TEXT NOT NULL,
     content_hash  BLOB NOT NULL,
     dup_key       BLOB NOT NULL,
-    blob_digest   TEXT,                             -- encrypted content (NULL when rejected)
-    preview       TEXT NOT NULL,                    -- first characters, for reports
+    blob_name     TEXT,                             -- the content's own encrypted blob copy
+                                                    -- (NULL when rejected: content not kept)
     label         TEXT,
     status        TEXT NOT NULL,
     score         REAL NOT NULL,
@@ -234,7 +234,7 @@ CREATE INDEX IF NOT EXISTS feedback_pool ON feedback(pool_id, epoch);
 CREATE TABLE IF NOT EXISTS arena (
     seq       INTEGER PRIMARY KEY,                  -- the paid call that got two answers
     pool_id   INTEGER NOT NULL,
-    prompt    TEXT NOT NULL,                        -- kept for preference exports
+    prompt_blob TEXT NOT NULL,                      -- the query, sealed in the blob store
     answers   TEXT NOT NULL                         -- JSON [{source, model_id, answer, records}] x2
 );
 
@@ -259,4 +259,37 @@ CREATE TABLE IF NOT EXISTS call_models (
 CREATE TABLE IF NOT EXISTS feedback_gold (
     seq       INTEGER PRIMARY KEY,                  -- a call whose right rating the operator knows
     bit       INTEGER NOT NULL                      -- 1: a good answer (arena: 1 = B is better)
+);
+
+-- Settlement that one payer cannot block (docs/settlement.md, "Shortfalls and debt").
+-- Every accepted voucher, not only the latest: a payer whose escrow no longer covers the latest
+-- voucher at a close is collected up to the largest voucher the escrow still covers.
+CREATE TABLE IF NOT EXISTS voucher_history (
+    pool_id     INTEGER NOT NULL,
+    payer       TEXT NOT NULL,
+    cumulative  TEXT NOT NULL,
+    signature   BLOB NOT NULL,
+    PRIMARY KEY (pool_id, payer, cumulative)
+);
+
+-- Ledger entries published in an epoch file whose payer had not paid for them at that close:
+-- their earnings are withheld until a later close collects the payer's voucher.
+CREATE TABLE IF NOT EXISTS unsettled (
+    seq             INTEGER PRIMARY KEY,
+    pool_id         INTEGER NOT NULL,
+    payer           TEXT NOT NULL,
+    voucher_amount  TEXT NOT NULL,
+    epoch           INTEGER NOT NULL                -- the epoch file that first published it
+);
+CREATE INDEX IF NOT EXISTS unsettled_pool ON unsettled(pool_id);
+
+-- What each payer still owed after each close: uncollected prices and the earnings withheld.
+CREATE TABLE IF NOT EXISTS debts (
+    pool_id     INTEGER NOT NULL,
+    epoch       INTEGER NOT NULL,
+    payer       TEXT NOT NULL,
+    owed        TEXT NOT NULL,
+    withheld    TEXT NOT NULL,
+    collected   TEXT NOT NULL,                      -- the payer's redeemed cumulative amount
+    PRIMARY KEY (pool_id, epoch, payer)
 );

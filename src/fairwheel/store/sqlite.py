@@ -14,11 +14,16 @@ from typing import Any
 
 import numpy as np
 
-from fairwheel.errors import BackendError, Conflict, NotFound
+from fairwheel.errors import BackendError, ConfigError, Conflict, NotFound
 from fairwheel.store._flywheel import FlywheelTables, _model_dict, _record_dict
+from fairwheel.store._settlement import SettlementTables
+
+# Bumped on every incompatible schema change; 0 is every database written before versions
+# (which kept record text in plaintext columns). Migrations come with the store port (#13/#14).
+SCHEMA_VERSION = 2
 
 
-class SqliteStore(FlywheelTables):
+class SqliteStore(FlywheelTables, SettlementTables):
     """Records, embeddings, models, ledger and epochs in one SQLite file.
 
     Every public write runs inside :meth:`transaction`, so a failure leaves no
@@ -36,8 +41,18 @@ class SqliteStore(FlywheelTables):
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
+            version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+            tables = self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if tables and version != SCHEMA_VERSION:
+                raise ConfigError(
+                    f"database {path} has schema version {version}, this node needs "
+                    f"{SCHEMA_VERSION} (record content moved out of the database, issue #12): "
+                    "export what you need with the older version and start a new home",
+                    found=version, expected=SCHEMA_VERSION,
+                )  # fmt: skip
             schema = resources.files("fairwheel.store").joinpath("schema.sql").read_text()
             self._db.executescript(schema)
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.Error as exc:
             raise BackendError(f"cannot open database {path}: {exc}") from exc
 
@@ -137,17 +152,22 @@ class SqliteStore(FlywheelTables):
     def insert_record(self, rec: dict[str, Any]) -> int:
         cur = self._exec(
             "INSERT INTO records(pool_id, record_hash, contributor, content_hash, dup_key, "
-            "blob_digest, preview, label, status, score, reasons, duplicate_of, licence, purposes, "
-            "expiry, nonce, signature, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "blob_name, label, status, score, reasons, duplicate_of, licence, purposes, "
+            "expiry, nonce, signature, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 rec["pool_id"], rec["record_hash"], rec["contributor"], rec["content_hash"],
-                rec["dup_key"], rec.get("blob_digest"), rec["preview"], rec.get("label"),
+                rec["dup_key"], rec.get("blob_name"), rec.get("label"),
                 rec["status"], rec["score"], json.dumps(list(rec["reasons"])),
                 rec.get("duplicate_of"), rec["licence"], rec["purposes"], rec["expiry"],
                 str(rec["nonce"]), rec["signature"], time.time(),
             ),
         )  # fmt: skip
         return int(cur.lastrowid or 0)
+
+    def set_blob_names(self, names: Sequence[tuple[int, str]]) -> None:
+        """Point records at their encrypted content: ``(record id, blob name)`` pairs."""
+        for record_id, name in names:
+            self._exec("UPDATE records SET blob_name = ? WHERE id = ?", (name, record_id))
 
     def record(self, record_id: int) -> dict[str, Any]:
         row = self._one("SELECT * FROM records WHERE id = ?", (record_id,))
@@ -359,6 +379,7 @@ class SqliteStore(FlywheelTables):
             "signature = excluded.signature",
             (pool_id, payer.lower(), str(cumulative), signature),
         )
+        self.record_voucher(pool_id, payer, cumulative, signature)
 
     def ledger_tail(self, pool_id: int) -> tuple[int, str]:
         """The last sequence number of the whole ledger (0 if empty) and the hash of the pool's

@@ -1,0 +1,118 @@
+"""Store tables of settlement shortfalls: the voucher history, entries a close could not
+collect, and each payer's debt after each close (docs/settlement.md, "Shortfalls and debt").
+
+Mixed into :class:`fairwheel.store.sqlite.SqliteStore`; every write runs inside the caller's
+transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+
+class SettlementTables:
+    """Queries over ``voucher_history``, ``unsettled`` and ``debts`` (see ``schema.sql``)."""
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        raise NotImplementedError  # provided by SqliteStore
+
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        raise NotImplementedError  # provided by SqliteStore
+
+    def record_voucher(self, pool_id: int, payer: str, cumulative: int, signature: bytes) -> None:
+        """Keep an accepted voucher (every one, not only the latest)."""
+        self._exec(
+            "INSERT OR IGNORE INTO voucher_history(pool_id, payer, cumulative, signature) "
+            "VALUES(?,?,?,?)",
+            (pool_id, payer.lower(), str(cumulative), signature),
+        )
+
+    def best_voucher(
+        self, pool_id: int, payer: str, above: int, at_most: int
+    ) -> tuple[int, bytes] | None:
+        """The payer's largest accepted voucher with ``above < cumulative <= at_most``."""
+        best: tuple[int, bytes] | None = None
+        rows = self._all(
+            "SELECT cumulative, signature FROM voucher_history WHERE pool_id = ? AND payer = ?",
+            (pool_id, payer.lower()),
+        )
+        for row in rows:  # amounts are decimal text: compare them as integers
+            amount = int(row["cumulative"])
+            if above < amount <= at_most and (best is None or amount > best[0]):
+                best = (amount, bytes(row["signature"]))
+        return best
+
+    def prune_vouchers(self, pool_id: int, collected: Mapping[str, int]) -> None:
+        """Forget vouchers at or below what was collected: they can never be redeemed again."""
+        for payer, amount in collected.items():
+            rows = self._all(
+                "SELECT cumulative FROM voucher_history WHERE pool_id = ? AND payer = ?",
+                (pool_id, payer.lower()),
+            )
+            for row in rows:
+                if int(row["cumulative"]) <= amount:
+                    self._exec(
+                        "DELETE FROM voucher_history WHERE pool_id = ? AND payer = ? "
+                        "AND cumulative = ?",
+                        (pool_id, payer.lower(), row["cumulative"]),
+                    )
+
+    def unsettled_lines(self, pool_id: int) -> Iterator[tuple[int, str, str]]:
+        """``(seq, body JSON, hash)`` of entries published earlier but not yet collected."""
+        cur = self._exec(
+            "SELECT l.seq, l.body, l.hash FROM unsettled u JOIN ledger l ON l.seq = u.seq "
+            "WHERE u.pool_id = ? ORDER BY u.seq",
+            (pool_id,),
+        )
+        for row in cur:
+            yield int(row[0]), str(row[1]), str(row[2])
+
+    def has_unsettled(self, pool_id: int) -> bool:
+        return bool(self._all("SELECT 1 FROM unsettled WHERE pool_id = ? LIMIT 1", (pool_id,)))
+
+    def set_unsettled(self, pool_id: int, epoch: int, entries: Sequence[Mapping[str, Any]]) -> None:
+        """Replace the pool's uncollected entries after a close (first-published epoch kept)."""
+        first = {
+            int(r["seq"]): int(r["epoch"])
+            for r in self._all("SELECT seq, epoch FROM unsettled WHERE pool_id = ?", (pool_id,))
+        }
+        self._exec("DELETE FROM unsettled WHERE pool_id = ?", (pool_id,))
+        for entry in entries:
+            seq = int(entry["seq"])
+            self._exec(
+                "INSERT INTO unsettled(seq, pool_id, payer, voucher_amount, epoch) "
+                "VALUES(?,?,?,?,?)",
+                (seq, pool_id, str(entry["consumer"]), str(entry["voucher_amount"]),
+                 first.get(seq, epoch)),
+            )  # fmt: skip
+
+    def insert_debts(
+        self, pool_id: int, epoch: int, debts: Mapping[str, Mapping[str, int]]
+    ) -> None:
+        """Record each payer's debt after a close: ``{payer: {owed, withheld, collected}}``."""
+        for payer, debt in debts.items():
+            self._exec(
+                "INSERT INTO debts(pool_id, epoch, payer, owed, withheld, collected) "
+                "VALUES(?,?,?,?,?,?)",
+                (pool_id, epoch, payer, str(debt["owed"]), str(debt["withheld"]),
+                 str(debt["collected"])),
+            )  # fmt: skip
+
+    def debts(self, pool_id: int, epoch: int | None = None) -> dict[str, dict[str, int]]:
+        """Debts after the pool's latest close (or after ``epoch``)."""
+        if epoch is None:
+            latest = self._all("SELECT MAX(epoch) AS e FROM epochs WHERE pool_id = ?", (pool_id,))
+            if not latest or latest[0]["e"] is None:
+                return {}
+            epoch = int(latest[0]["e"])
+        rows = self._all("SELECT * FROM debts WHERE pool_id = ? AND epoch = ?", (pool_id, epoch))
+        return {
+            str(r["payer"]): {
+                "owed": int(r["owed"]),
+                "withheld": int(r["withheld"]),
+                "collected": int(r["collected"]),
+            }
+            for r in rows
+        }
