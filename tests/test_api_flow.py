@@ -213,7 +213,7 @@ def test_close_epoch_then_claim_proof_and_claim(world: World) -> None:
     epoch = report["epoch"]
     assert operator.verify_epoch(world.pool_id, epoch)["ok"]
     header = json.loads(operator.epoch_file(world.pool_id, epoch).splitlines()[0])
-    assert header["format"] == "fairwheel-epoch-v1" and header["epoch"] == epoch
+    assert header["format"] == "fairwheel-epoch-v2" and header["epoch"] == epoch
     seeder = world.accounts["seeder0"]
     proof = world.client().claim_proof(world.pool_id, seeder.address)  # public, no login
     assert int(proof["cumulative"]) > 0 and proof["epoch"] == epoch

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fairwheel.domain.records import checksum_address
-from fairwheel.errors import Conflict, NotFound, VerificationError
+from fairwheel.errors import ChainError, Conflict, NotFound, VerificationError
 
 if TYPE_CHECKING:
     from fairwheel.config import Settings
+    from fairwheel.settlement.epoch import EpochFold
     from fairwheel.store import Store
+
+log = logging.getLogger(__name__)
 
 ZERO_ROOT = "0x" + "00" * 32
 REDEEM_BATCH = 100
@@ -36,6 +40,10 @@ class EpochReport:
     tx_hash: str
     entries: int
     earnings: dict[str, int] = field(default_factory=dict)
+    debts: dict[str, int] = field(default_factory=dict)  # payer -> still owed after this close
+    withheld: int = 0  # earnings and fees held back until those debts are collected
+    warnings: list[str] = field(default_factory=list)  # why unredeemed vouchers are at risk
+    posted: bool = True  # False: nothing was collected to credit yet, so no root was posted
 
 
 @dataclass(frozen=True)
@@ -67,30 +75,33 @@ class SettlingMixin:
     def close_epoch(self, pool_id: int) -> EpochReport:
         """Close the pool's open epoch and post its root of cumulative earnings.
 
+        Each payer is collected on its own (one payer whose escrow fell short cannot block the
+        close): up to the largest voucher its escrow still covers. Entries it has not paid for
+        stay unsettled: their earnings are withheld and their price is recorded as the payer's
+        debt, in the store and the epoch file, until a later close collects it.
+
         Safe to retry: vouchers already redeemed pay nothing again, and nothing is
         written to the store until the root is on-chain.
         """
-        from fairwheel.settlement.epoch import (
-            FILE_FORMAT,
-            earnings_tree,
-            entry_line,
-            write_epoch_file,
-        )
+        from fairwheel.settlement.epoch import FILE_FORMAT, earnings_tree, write_epoch_file
 
-        # The ledger's running fold (kept by every paid call) gives the totals; the entries
-        # themselves are only streamed into the published file.
+        # The ledger's running fold (kept by every paid call) gives the totals when every payer
+        # paid in full; otherwise the entries are folded again with what each payer paid.
         running = self.store.open_fold(pool_id)
-        if running is None:
+        if running is None and not self.store.has_unsettled(pool_id):
             raise Conflict(f"pool {pool_id} has no paid calls since its last epoch")
-        redeemed = self._redeem_vouchers(pool_id)
+        warnings = self.settlement_warnings(pool_id)
+        for warning in warnings:
+            log.warning("pool %s: %s", pool_id, warning)
+        redeemed, collected = self._redeem_vouchers(pool_id)
         last = self.store.last_epoch(pool_id)
         epoch = 1 if last is None else int(last["epoch"]) + 1
         previous = {} if last is None else self.store.earnings(pool_id, int(last["epoch"]))
-        dust_in = int(running["dust_in"])
-        cumulative = dict(previous)
-        for account, amount in running["earnings"].items():
-            cumulative[account] = cumulative.get(account, 0) + amount
-        earnings = {a: v for a, v in cumulative.items() if v > 0}
+        dust_in = int(running["dust_in"]) if running else self.store.pool_dust(pool_id)
+        folded = self._fold_open(pool_id, previous, dust_in, collected)
+        earnings = {a: v for a, v in folded.earnings.items() if v > 0}
+        if not earnings:  # nobody has earned anything yet: there is no root to post
+            return self._nothing_to_post(pool_id, last, redeemed, folded, warnings)
         total = sum(earnings.values())
         root = earnings_tree(earnings).root_hex if earnings else ZERO_ROOT
         header = {
@@ -102,21 +113,22 @@ class SettlingMixin:
             "contracts": dict(self.protocol.addresses),
             "previous_leaves": {a: str(v) for a, v in sorted(previous.items())},
             "dust_in": str(dust_in),
-            "first_prev_hash": running["first_prev_hash"],
+            "first_prev_hash": running["first_prev_hash"] if running else None,
+            "collected": {a: str(v) for a, v in sorted(collected.items())},
         }
         path = self.settings.home / "epochs" / f"pool-{pool_id}-epoch-{epoch}.jsonl"
         seqs: list[int] = []
-
-        def lines() -> Iterator[str]:
-            for seq, body, digest in self.store.open_entry_lines(pool_id):
-                seqs.append(seq)
-                yield entry_line(body, digest)
-
-        file_hash = write_epoch_file(path, header, lines(), earnings)
-        if len(seqs) != int(running["entries"]):
+        file_hash = write_epoch_file(
+            path, header, self._epoch_lines(pool_id, seqs), earnings, folded.debts
+        )
+        if len(seqs) != (int(running["entries"]) if running else 0):
             raise Conflict("paid calls arrived while the epoch was closing; close it again")
         dust = self.store.pool_dust(pool_id)
         tx_hash = self._post_root(pool_id, epoch, root, total, file_hash)
+        debts = {
+            payer: {**debt, "collected": collected.get(payer, 0)}
+            for payer, debt in folded.debts.items()
+        }
         with self.store.transaction():
             self.store.insert_epoch(
                 {"pool_id": pool_id, "epoch": epoch, "root": root, "total": total,
@@ -124,11 +136,109 @@ class SettlingMixin:
                  "tx_hash": tx_hash},
                 earnings,
             )  # fmt: skip
-            self.store.seal_open_epoch(pool_id, epoch, seqs[-1])
+            if seqs:
+                self.store.seal_open_epoch(pool_id, epoch, seqs[-1])
+            self.store.set_unsettled(pool_id, epoch, folded.unsettled)
+            self.store.insert_debts(pool_id, epoch, debts)
+            self.store.prune_vouchers(pool_id, collected)
         return EpochReport(
-            pool_id, epoch, root, total, int(running["paid"]), int(running["fees"]), dust,
+            pool_id, epoch, root, total, folded.paid, folded.fees, dust,
             redeemed, str(path), file_hash, tx_hash, len(seqs), earnings,
+            {p: d["owed"] for p, d in debts.items()}, folded.withheld, warnings,
         )  # fmt: skip
+
+    def _nothing_to_post(
+        self,
+        pool_id: int,
+        last: dict[str, Any] | None,
+        redeemed: int,
+        folded: EpochFold,
+        warnings: list[str],
+    ) -> EpochReport:
+        """The close of a pool whose every paid call so far is unpaid: the distributor takes no
+        empty root, so nothing is posted or recorded; the calls stay open, their prices owed,
+        until a payer's voucher is collected."""
+        owed = {payer: debt["owed"] for payer, debt in folded.debts.items()}
+        note = f"nothing collected to credit yet; no root posted; still owed: {owed}"
+        log.warning("pool %s: %s", pool_id, note)
+        return EpochReport(
+            pool_id, 0 if last is None else int(last["epoch"]), ZERO_ROOT, 0, 0, 0,
+            self.store.pool_dust(pool_id), redeemed, "", "", "", 0, {}, owed,
+            folded.withheld, [*warnings, note], posted=False,
+        )  # fmt: skip
+
+    def _fold_open(
+        self, pool_id: int, previous: dict[str, int], dust_in: int, collected: dict[str, int]
+    ) -> EpochFold:
+        """Fold the open epoch: from the running fold when every payer paid in full and no
+        earlier entry is waiting, else entry by entry with what each payer paid."""
+        from fairwheel.settlement.epoch import EpochFold, EpochFolder
+
+        running = self.store.open_fold(pool_id)
+        short = any(
+            cumulative > collected.get(payer, 0)
+            for payer, cumulative, _ in self.store.vouchers(pool_id)
+        )
+        if running is not None and not short and not self.store.has_unsettled(pool_id):
+            earnings = dict(previous)
+            for account, amount in running["earnings"].items():
+                earnings[account] = earnings.get(account, 0) + amount
+            return EpochFold(
+                earnings, int(running["paid"]), int(running["fees"]),
+                self.store.pool_dust(pool_id), sum(earnings.values()),
+            )  # fmt: skip
+        folder = EpochFolder(previous, dust_in, collected)
+        for _, body, digest in self.store.unsettled_lines(pool_id):
+            folder.add({**json.loads(body), "hash": digest}, chained=False)
+        for _, body, digest in self.store.open_entry_lines(pool_id):
+            folder.add({**json.loads(body), "hash": digest})
+        return folder.result()
+
+    def _epoch_lines(self, pool_id: int, seqs: list[int]) -> Iterator[str]:
+        """The epoch file's entry lines, streamed: earlier unsettled entries, then the epoch's."""
+        from fairwheel.settlement.epoch import entry_line
+
+        for _, body, digest in self.store.unsettled_lines(pool_id):
+            yield entry_line(body, digest, "deferred")
+        for seq, body, digest in self.store.open_entry_lines(pool_id):
+            seqs.append(seq)
+            yield entry_line(body, digest)
+
+    def settlement_warnings(self, pool_id: int) -> list[str]:
+        """Why the pool's unredeemed vouchers are at risk, if they are.
+
+        A voucher is protected from a consumer's withdrawal only while it is younger than the
+        thaw period; the node promises to redeem within ``epoch_length + redemption_window``.
+        """
+        now = int(self.chain.now())
+        warnings: list[str] = []
+        running = self.store.open_fold(pool_id)
+        if running is not None:
+            first = int(self.store.ledger_entry(int(running["first_seq"]))["time"])
+            age = now - first
+            window = self.settings.epoch_length + self.settings.redemption_window
+            if age > self.settings.thaw_period:
+                warnings.append(
+                    f"the oldest unredeemed voucher is {age}s old, past the thaw period "
+                    f"({self.settings.thaw_period}s): consumers may have withdrawn what backs it"
+                )
+            elif age > window:
+                warnings.append(
+                    f"the open epoch is {age}s old, past epoch_length + redemption_window "
+                    f"({window}s): close it now, before thawed withdrawals front-run it"
+                )
+        for payer, cumulative, _ in self.store.vouchers(pool_id):
+            pending = self.protocol.pending_withdrawal(pool_id, payer)
+            if (
+                int(pending.amount)
+                and int(pending.ready_at) <= now
+                and (cumulative > int(self.protocol.redeemed(pool_id, payer)))
+            ):
+                warnings.append(
+                    f"{payer} has a thawed withdrawal of {pending.amount} and unredeemed "
+                    "vouchers: close the epoch now"
+                )
+        return warnings
 
     def _post_root(self, pool_id: int, epoch: int, root: str, total: int, file_hash: str) -> str:
         """Fund and post the root, or adopt it if an interrupted earlier close posted it."""
@@ -159,24 +269,55 @@ class SettlingMixin:
         self._record_gas("post_root", tx)
         return str(tx.tx_hash)
 
-    def _redeem_vouchers(self, pool_id: int) -> int:
+    def _redeem_vouchers(self, pool_id: int) -> tuple[int, dict[str, int]]:
+        """Redeem each payer's latest voucher its escrow covers, each payer on its own.
+
+        Returns:
+            The amount redeemed now, and every payer's redeemed cumulative amount after it.
+        """
         from fairwheel.domain.typed_data import Voucher
 
-        due = []
+        due: list[tuple[Voucher, bytes]] = []
+        collected: dict[str, int] = {}
         for payer, cumulative, signature in self.store.vouchers(pool_id):
-            if cumulative > int(self.protocol.redeemed(pool_id, payer)):
-                due.append((Voucher(checksum_address(payer), pool_id, cumulative), signature))
+            redeemed = int(self.protocol.redeemed(pool_id, payer))
+            collected[payer] = redeemed
+            if cumulative <= redeemed:
+                continue
+            balance = int(self.protocol.escrow_balance(pool_id, payer))
+            if cumulative - redeemed > balance:  # collect what the escrow still covers
+                best = self.store.best_voucher(pool_id, payer, redeemed, redeemed + balance)
+                if best is None:
+                    continue
+                cumulative, signature = best
+            due.append((Voucher(checksum_address(payer), pool_id, cumulative), signature))
         total = 0
         # Batches keep one transaction well under a block's gas limit (~45k gas a voucher).
         for start in range(0, len(due), REDEEM_BATCH):
             batch = due[start : start + REDEEM_BATCH]
-            if len(batch) == 1:
-                tx = self.protocol.redeem(*batch[0], sender=self.operator)
-            else:
-                tx = self.protocol.redeem_many(batch, sender=self.operator)
-            self._record_gas(f"redeem_vouchers(x{len(batch)})", tx)
-            total += int(tx.value)
-        return total
+            try:
+                total += self._redeem_batch(batch)
+                paid = batch
+            except ChainError:  # one payer's escrow moved since it was read: go one by one
+                paid = []
+                for item in batch:
+                    try:
+                        total += self._redeem_batch([item])
+                        paid.append(item)
+                    except ChainError as exc:
+                        log.warning("pool %s: voucher of %s not redeemed: %s",
+                                    pool_id, item[0].payer, exc.message)  # fmt: skip
+            for voucher, _ in paid:
+                collected[voucher.payer.lower()] = voucher.cumulative_amount
+        return total, collected
+
+    def _redeem_batch(self, batch: list[tuple[Any, bytes]]) -> int:
+        if len(batch) == 1:
+            tx = self.protocol.redeem(*batch[0], sender=self.operator)
+        else:
+            tx = self.protocol.redeem_many(batch, sender=self.operator)
+        self._record_gas(f"redeem_vouchers(x{len(batch)})", tx)
+        return int(tx.value)
 
     def claim_proof(self, pool_id: int, account: str, epoch: int | None = None) -> dict[str, Any]:
         """The leaf and proof an account needs to claim (latest epoch by default)."""

@@ -114,7 +114,10 @@ def epoch_close(pool: Annotated[int, typer.Argument(help="Pool id.")]) -> None:
             report = node.close_epoch(pool)
             return {k: v for k, v in report.__dict__.items() if k != "earnings"}
 
-    typer.echo(json.dumps(run_or_exit(work), indent=1, default=str))
+    report = run_or_exit(work)
+    for warning in report["warnings"]:  # type: ignore[attr-defined]
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo(json.dumps(report, indent=1, default=str))
 
 
 @epoch_app.command("verify")

@@ -463,6 +463,18 @@ class EpochReportView(Model):
     file_hash: str
     tx_hash: str
     entries: int
+    debts: dict[str, Amount] = Field(
+        default_factory=dict, description="Payer -> what it still owes after this close."
+    )
+    withheld: Amount = Field(
+        default="0", description="Earnings and fees held back until those debts are collected."
+    )
+    warnings: list[str] = Field(
+        default_factory=list, description="Why unredeemed vouchers are at risk, if they are."
+    )
+    posted: bool = Field(
+        default=True, description="False: nothing was collected to credit, no root was posted."
+    )
 
 
 class VerificationView(Model):

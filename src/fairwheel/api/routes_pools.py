@@ -152,6 +152,10 @@ def close_epoch(ctx: Ctx, pool_id: PoolId, _: OperatorSession) -> m.EpochReportV
         file_hash=r.file_hash,
         tx_hash=r.tx_hash,
         entries=r.entries,
+        debts={payer: str(owed) for payer, owed in r.debts.items()},
+        withheld=str(r.withheld),
+        warnings=list(r.warnings),
+        posted=r.posted,
     )
 
 
@@ -168,7 +172,7 @@ def get_epoch(ctx: Ctx, pool_id: PoolId, epoch: EpochNo) -> m.EpochView:
     tags=["epochs"],
     responses={
         200: {
-            "description": "The published epoch file (fairwheel-epoch-v1, JSON Lines).",
+            "description": "The published epoch file (fairwheel-epoch-v2, JSON Lines).",
             "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
         }
     },
