@@ -13,6 +13,20 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
+# FAIRWHEEL_* variables that steer the tests themselves, or only locate caches, survive the
+# autouse fixture below; every other one (a node's settings, keys, a config file) is cleared.
+TEST_CONTROLS = ("FAIRWHEEL_SLOW", "FAIRWHEEL_TEST_", "FAIRWHEEL_STATE_", "FAIRWHEEL_ANVIL",
+                 "FAIRWHEEL_CACHE_DIR")  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _no_node_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's ``FAIRWHEEL_DATABASE_URL`` (or any node setting) must not reach a test:
+    it would point the test's node outside its temporary home."""
+    for name in list(os.environ):
+        if name.startswith("FAIRWHEEL_") and not name.startswith(TEST_CONTROLS):
+            monkeypatch.delenv(name)
+
 
 @pytest.fixture
 def node_factory(tmp_path: Path) -> Iterator:

@@ -102,24 +102,42 @@ class Settings(BaseSettings):
         )
 
 
+def _file_values() -> dict[str, Any]:
+    """The ``[fairwheel]`` table of the TOML file named by ``FAIRWHEEL_CONFIG`` ({} if none)."""
+    config_path = os.environ.get("FAIRWHEEL_CONFIG")
+    if not config_path:
+        return {}
+    try:
+        with open(config_path, "rb") as fh:
+            return dict(tomllib.load(fh).get("fairwheel", {}))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {config_path}: {exc}") from exc
+
+
+def _env_names() -> set[str]:
+    return {name for name in Settings.model_fields if f"FAIRWHEEL_{name.upper()}" in os.environ}
+
+
+def configured(name: str) -> bool:
+    """Whether setting ``name`` is given by the environment or the config file (not a default).
+
+    Raises:
+        ConfigError: the TOML file is unreadable.
+    """
+    return name in _env_names() or name in _file_values()
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build settings from overrides, the environment and an optional TOML file.
+
+    Overrides that are ``None`` are ignored, so CLI flags left unset fall through to the
+    environment, then the file, then the defaults.
 
     Raises:
         ConfigError: the TOML file is unreadable or a value is invalid.
     """
-    file_values: dict[str, Any] = {}
-    config_path = os.environ.get("FAIRWHEEL_CONFIG")
-    if config_path:
-        try:
-            with open(config_path, "rb") as fh:
-                file_values = tomllib.load(fh).get("fairwheel", {})
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"cannot read config file {config_path}: {exc}") from exc
-    env_names = {
-        name for name in Settings.model_fields if f"FAIRWHEEL_{name.upper()}" in os.environ
-    }
-    merged = {k: v for k, v in file_values.items() if k not in env_names}
+    env_names = _env_names()
+    merged = {k: v for k, v in _file_values().items() if k not in env_names}
     merged.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return Settings(**merged).resolved()

@@ -72,21 +72,22 @@ def serve(
 
     from fairwheel.api.app import create_app
     from fairwheel.api.context import ApiConfig
-    from fairwheel.config import load_settings
+    from fairwheel.config import configured, load_settings
     from fairwheel.errors import FairwheelError
     from fairwheel.node import Node
 
-    chain = chain_url or os.environ.get("FAIRWHEEL_CHAIN_URL") or "embedded://"
-    if chain.startswith("embedded://"):
-        if home is None:
-            home = Path(tempfile.mkdtemp(prefix="fairwheel-serve-"))
-        elif home.exists() and any(home.iterdir()):
-            raise _fail(
-                f"--home {home} is not empty; an embedded chain needs a fresh home "
-                "(or use --chain-url http://… for a persistent node)"
-            )
     try:
-        settings = load_settings(home=home, chain_url=chain, embedder_url=embedder)
+        # Flags first, then FAIRWHEEL_* and the FAIRWHEEL_CONFIG file, like every other verb.
+        settings = load_settings(home=home, chain_url=chain_url, embedder_url=embedder)
+        if settings.chain_url.startswith("embedded://"):
+            if home is None and not configured("home"):
+                home = Path(tempfile.mkdtemp(prefix="fairwheel-serve-"))
+                settings = load_settings(home=home, chain_url=chain_url, embedder_url=embedder)
+            if settings.home.exists() and any(settings.home.iterdir()):
+                raise _fail(
+                    f"home {settings.home} is not empty; an embedded chain needs a fresh home "
+                    "(or use --chain-url http://… for a persistent node)"
+                )
         node = Node.open(settings)
     except FairwheelError as exc:
         raise _fail(f"{exc.code}: {exc.message}") from None
@@ -101,10 +102,11 @@ def serve(
             seed(node, dev_keys(node))
         app = create_app(node, config)
         typer.echo(f"Fairwheel node at {url}  (dashboard /, API /v1, OpenAPI /openapi.json)")
-        typer.echo(f"home {settings.home}; chain {chain}; operator {node.operator.address}")
+        operator = node.operator.address
+        typer.echo(f"home {settings.home}; chain {settings.chain_url}; operator {operator}")
         if dev:
             typer.echo("DEV MODE: the built-in wallets use TEST KEYS that anyone can read.")
-        if chain.startswith("embedded://"):
+        if settings.chain_url.startswith("embedded://"):
             typer.echo(
                 "The embedded chain lives only in this process; it ends when the server stops."
             )
