@@ -20,6 +20,7 @@ from fairwheel.domain.typed_data import PURPOSE_SEARCH, Voucher, verify_voucher
 from fairwheel.errors import InsufficientFunds, NotFound, ReplayError, SchemaError
 
 if TYPE_CHECKING:
+    from fairwheel.chain.escrow_cache import EscrowCache
     from fairwheel.store import Store
 
 
@@ -128,6 +129,7 @@ class ServingMixin:
     chain: Any
     embedder: Any
     blobs: Any
+    escrow_cache: EscrowCache
 
     def index(self, pool_id: int) -> Any:  # provided by Node
         raise NotImplementedError
@@ -146,7 +148,12 @@ class ServingMixin:
         current = self.store.voucher(pool_id, consumer)
         return 0 if current is None else current[0]
 
-    def _check_voucher(self, pool_id: int, voucher: Voucher, signature: bytes, price: int) -> None:
+    def _check_voucher(self, pool_id: int, voucher: Voucher, signature: bytes, price: int) -> int:
+        """Check the voucher against the escrow at the chain's head; return the head's time.
+
+        The escrow is read once per head (:class:`fairwheel.chain.escrow_cache.EscrowCache`):
+        exact, since its state changes only in a new block.
+        """
         verify_voucher(voucher, self.voucher_domain(), signature)
         if voucher.pool_id != pool_id:
             raise SchemaError(f"voucher is for pool {voucher.pool_id}, not pool {pool_id}")
@@ -162,17 +169,18 @@ class ServingMixin:
                 f"{previous + price}, not to {voucher.cumulative_amount}",
                 expected=str(previous + price),
             )
-        redeemed = self.protocol.redeemed(pool_id, voucher.payer)
+        head = self.chain.head()
+        escrow = self.escrow_cache.state(head, pool_id, voucher.payer)
         # Money queued for withdrawal is not there to pay with: the thaw only protects
         # vouchers accepted before the withdrawal was requested.
-        pending = int(self.protocol.pending_withdrawal(pool_id, voucher.payer).amount)
-        balance = int(self.protocol.escrow_balance(pool_id, voucher.payer)) - pending
-        if voucher.cumulative_amount - redeemed > balance:
+        if not escrow.covers(voucher.cumulative_amount):
+            balance = escrow.unredeemed_cover()
             raise InsufficientFunds(
-                f"escrow balance {balance} (after {pending} queued for withdrawal) does not "
-                f"cover unredeemed vouchers of {voucher.cumulative_amount - redeemed}",
+                f"escrow balance {balance} (after {escrow.pending} queued for withdrawal) does "
+                f"not cover unredeemed vouchers of {voucher.cumulative_amount - escrow.redeemed}",
                 balance=str(balance),
             )
+        return head.timestamp
 
     def search(
         self, pool_id: int, query: str, k: int, voucher: Voucher, signature: bytes
@@ -181,11 +189,11 @@ class ServingMixin:
         if not 1 <= k <= 100:
             raise SchemaError("k must be between 1 and 100")
         price = self.price_of(pool_id, "search")
-        self._check_voucher(pool_id, voucher, signature, price)
+        now = self._check_voucher(pool_id, voucher, signature, price)
         vector = self.embedder.embed([query])[0]
         # Candidates beyond the top k take part in the retrieval game: they would be
         # in the answer in coalitions without the nearer records.
-        candidates = self._servable(pool_id, self.index(pool_id).search(vector, 2 * k))
+        candidates = self._servable(pool_id, self.index(pool_id).search(vector, 2 * k), now)
         ids = [rid for rid, _ in candidates]
         candidates = reweighted(candidates, self.store.record_weights(ids))
         records = self.store.records_by_ids(ids)
@@ -201,7 +209,9 @@ class ServingMixin:
         ]  # fmt: skip
         total = sum(values.values())
         with self.store.transaction():
-            entry = self._charge(pool_id, voucher, signature, "search", price, query, weights, None)
+            entry = self._charge(
+                pool_id, voucher, signature, "search", price, query, weights, None, now=now
+            )
             if total > 0:  # the records behind the answer, for feedback
                 shares = [(rid, v / total) for rid, v in values.items() if v > 0]
                 self.store.put_call_records(int(entry["seq"]), shares)
@@ -226,13 +236,13 @@ class ServingMixin:
         price = self.price_of(pool_id, "predict")
         model_row = self.store.serving_model(pool_id)
         challenger = self.challenger(pool_id) if arena else None
-        self._check_voucher(pool_id, voucher, signature, price)
+        now = self._check_voucher(pool_id, voucher, signature, price)
         vector = self.embedder.embed([text])
         model = LinearModel.from_bytes(model_row["artifact"])
         proba = model.predict_proba(vector)[0]
         best = int(np.argmax(proba))
         values = self.store.model_values(model_row["id"])
-        records = self.store.records_by_ids(list(values))
+        records = self.store.record_owners(list(values))
         # Revoked or demoted records stop earning from the next call on; feedback weights too.
         feedback = self.store.record_weights(list(values))
         earning = {
@@ -244,7 +254,7 @@ class ServingMixin:
         weights = beneficiary_weights(
             earning, records, self.store.credit(list(earning)), pool["labeler_share_bps"]
         )
-        behind = self._neighbours(pool_id, vector[0], model.classes[best])
+        behind = self._neighbours(pool_id, vector[0], model.classes[best], now)
         answers = None
         if challenger is not None:
             other = LinearModel.from_bytes(challenger["artifact"])
@@ -259,7 +269,7 @@ class ServingMixin:
             with self.store.transaction():
                 entry = self._charge(
                     pool_id, voucher, signature, "predict", price, text, weights,
-                    model_row["builder"],
+                    model_row["builder"], now=now,
                 )  # fmt: skip
                 seq = int(entry["seq"])
                 self.store.put_call_model(seq, int(model_row["id"]))
@@ -286,9 +296,11 @@ class ServingMixin:
             arena=answers,
         )
 
-    def _neighbours(self, pool_id: int, vector: np.ndarray, label: str) -> list[tuple[int, float]]:
+    def _neighbours(
+        self, pool_id: int, vector: np.ndarray, label: str, now: int
+    ) -> list[tuple[int, float]]:
         """The records behind a prediction: up to 10 nearest servable records with its label."""
-        hits = self._servable(pool_id, self.index(pool_id).search(vector, 30))
+        hits = self._servable(pool_id, self.index(pool_id).search(vector, 30), now)
         records = self.store.records_by_ids([rid for rid, _ in hits])
         same = [rid for rid, _ in hits if records[rid]["label"] == label][:10]
         return [(rid, 1.0 / len(same)) for rid in same]
@@ -299,10 +311,13 @@ class ServingMixin:
     def serving_notice(self, model: dict[str, Any]) -> str | None:  # provided by VersionsMixin
         raise NotImplementedError
 
-    def _servable(self, pool_id: int, hits: list[tuple[int, float]]) -> list[tuple[int, float]]:
-        """Drop hits whose record may not be served now (revoked, demoted, consent expired)."""
+    def _servable(
+        self, pool_id: int, hits: list[tuple[int, float]], now: int | None = None
+    ) -> list[tuple[int, float]]:
+        """Drop hits whose record may not be served at ``now`` (chain time; default: the
+        latest block's): revoked, demoted, consent expired."""
         records = self.store.records_by_ids([rid for rid, _ in hits])
-        now = self.chain.now()
+        now = self.chain.now() if now is None else now
         return [
             (rid, score)
             for rid, score in hits
@@ -328,6 +343,8 @@ class ServingMixin:
         query: str,
         weights: Mapping[str, float],
         builder: str | None,
+        *,
+        now: int | None = None,
     ) -> dict[str, Any]:
         """Split the price, append the ledger entry and store the voucher, atomically."""
         from eth_utils import keccak
@@ -350,7 +367,7 @@ class ServingMixin:
                 operator_fee=split.operator_fee + (split.builder - builder_amount),
                 builder=builder, builder_amount=builder_amount,
                 attribution=sorted(split.contributors.items()),
-                dust_in=split.dust_in, dust_out=split.dust_out,
+                dust_in=split.dust_in, dust_out=split.dust_out, now=now,
             )  # fmt: skip
 
     def _append_ledger(
@@ -368,14 +385,17 @@ class ServingMixin:
         attribution: list[tuple[str, int]],
         dust_in: int,
         dust_out: int,
+        now: int | None = None,
     ) -> dict[str, Any]:
-        """Append one hash-chained entry and store its voucher (inside the caller's transaction)."""
+        """Append one hash-chained entry and store its voucher (inside the caller's transaction),
+        stamped with chain time ``now`` (default: the latest block's)."""
         from fairwheel.settlement.ledger import make_entry
 
+        stamp = int(self.chain.now() if now is None else now)
         with self.store.transaction():
             seq, prev_hash = self.store.ledger_tail(pool_id)
             body, digest = make_entry(
-                seq=seq + 1, time=int(self.chain.now()), pool=pool_id, consumer=voucher.payer,
+                seq=seq + 1, time=stamp, pool=pool_id, consumer=voucher.payer,
                 kind=kind, price=price, voucher_amount=voucher.cumulative_amount,
                 query_hash=query_hash, operator_fee=operator_fee, builder=builder,
                 builder_amount=builder_amount, attribution=attribution, dust_in=dust_in,

@@ -20,6 +20,7 @@ from fairwheel._labeling import LabelingMixin
 from fairwheel._serving import ServingMixin
 from fairwheel._settling import SettlingMixin
 from fairwheel._versions import CONTRIBUTION_LEAF, VersionsMixin
+from fairwheel.chain.escrow_cache import EscrowCache
 from fairwheel.config import Settings, load_settings
 from fairwheel.domain.records import (
     RecordStatus,
@@ -63,6 +64,7 @@ class Node(
         self.chain = chain
         self.protocol = protocol
         self.operator = operator
+        self.escrow_cache = EscrowCache(protocol)  # serve-time escrow reads, one per chain head
         self._embedder: Any = None
         self._indexes: dict[int, Any] = {}
         self._gates: dict[int, Any] = {}

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
     from web3 import Web3
 
+    from fairwheel.chain.escrow_cache import Head
     from fairwheel.chain.protocol import Protocol
 
 __all__ = [
@@ -113,6 +114,14 @@ class Chain:
     def block_number(self) -> int:
         """Number of the latest block."""
         return int(self.w3.eth.block_number)
+
+    def head(self) -> Head:
+        """The latest block's number, hash and timestamp, in one request."""
+        from fairwheel.chain.escrow_cache import Head
+
+        with self._lock:
+            block = self.w3.eth.get_block("latest")
+        return Head(int(block["number"]), bytes(block["hash"]).hex(), int(block["timestamp"]))
 
     def eth_balance(self, address: str) -> int:
         """Ether balance of ``address`` in wei."""

@@ -192,6 +192,19 @@ class SqliteStore(FlywheelTables, SettlementTables):
         rows = self._all(f"SELECT * FROM records WHERE id IN ({marks})", list(ids))
         return {int(r["id"]): _record_dict(r) for r in rows}
 
+    def record_owners(self, ids: Sequence[int]) -> dict[int, dict[str, str]]:
+        """``{id: {"contributor", "status"}}``: what splitting a payment needs, without
+        parsing whole rows (a prediction pays every training record)."""
+        out: dict[int, dict[str, str]] = {}
+        for start in range(0, len(ids), 900):
+            chunk = list(ids[start : start + 900])
+            marks = ",".join("?" * len(chunk))
+            for row in self._all(
+                f"SELECT id, contributor, status FROM records WHERE id IN ({marks})", chunk
+            ):
+                out[int(row[0])] = {"contributor": row[1], "status": row[2]}
+        return out
+
     def owner_of_duplicate(self, pool_id: int, dup_key: bytes) -> int | None:
         """The earliest accepted (or revoked) record with this duplicate key: its owner."""
         row = self._one(

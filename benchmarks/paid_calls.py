@@ -1,0 +1,128 @@
+"""Paid search and prediction against their bare work: query embedding + index (+ model).
+
+Usage::
+
+    python benchmarks/paid_calls.py [--records 2000] [--calls 200] [--embedder minilm://onnx]
+
+Loads ``--records`` rows of ``../shared/data/banking77/train.csv`` (CC BY 4.0; never copied)
+into a node on the embedded chain (real embedder, hnswlib index, SQLite), trains a model, then
+times, on the same queries (rows of ``test.csv``) in one process:
+
+* **bare search**: embed the query + index search (2k candidates, as the node asks);
+* **paid search**: ``Node.search`` with a fresh voucher each call (k=10) — voucher signature,
+  escrow check, attribution, the ledger entry, all of it;
+* **bare predict**: embed the query + the model's ``predict_proba``;
+* **paid predict**: ``Node.predict`` with a fresh voucher;
+
+each also with the escrow cache turned off (three contract reads a call, as before issue #15),
+and prints p50/p99 and the ratio paid / bare (issue #15 target: ≤ 1.2×).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "banking77"
+
+
+def _times(fn: Callable[[int], object], calls: int) -> list[float]:
+    out = []
+    for i in range(calls):
+        start = time.perf_counter()
+        fn(i)
+        out.append((time.perf_counter() - start) * 1e3)
+    return out
+
+
+def _row(name: str, ms: list[float], bare: list[float] | None) -> str:
+    p50, p99 = statistics.median(ms), sorted(ms)[int(0.99 * (len(ms) - 1))]
+    ratio = f"{p50 / statistics.median(bare):>6.2f}x" if bare else "   1.00x"
+    return f"{name:<34} {p50:>8.2f} ms {p99:>8.2f} ms {ratio}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=2000)
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--embedder", default="minilm://onnx")
+    args = parser.parse_args()
+
+    from fairwheel.chain.escrow_cache import EscrowCache
+    from fairwheel.config import load_settings
+    from fairwheel.node import Node
+    from fairwheel.sim.data import load_csv
+    from fairwheel.training.classifier import LinearModel
+    from fairwheel.wallet import ConsumerWallet, ContributorWallet
+
+    train = load_csv(DATA / "train.csv")[: args.records]
+    queries = [e.text for e in load_csv(DATA / "test.csv")[: args.calls]]
+    home = Path(tempfile.mkdtemp(prefix="fairwheel-bench-"))
+    node = Node.open(load_settings(home=home, chain_url="embedded://", embedder_url=args.embedder))
+    pid = int(node.create_pool("bench", search_price=1000, predict_price=3000,
+                               operator_fee_bps=1000, builder_share_bps=2000,
+                               labels=sorted({e.label for e in train}))["id"])  # fmt: skip
+    wallets = [ContributorWallet(node.chain.new_account(), node.consent_domain()) for _ in range(8)]
+    now = node.chain.now()
+    for start in range(0, len(train), 500):
+        batch = train[start : start + 500]
+        node.submit(pid, [wallets[(start + i) % 8].submission(pid, e.text, e.label, now=now)
+                          for i, e in enumerate(batch)])  # fmt: skip
+    node.anchor(pid)
+    node.train(pid, node.chain.new_account().address)
+    consumer = ConsumerWallet(node.chain.new_account(), node.voucher_domain())
+    node.protocol.mint(consumer.address, 10**15, sender=node.operator)
+    node.protocol.approve_and_deposit(pid, 10**12, sender=consumer.account)
+    embedder, index = node.embedder, node.index(pid)
+    model = LinearModel.from_bytes(node.store.serving_model(pid)["artifact"])
+    accepted = node.store.status_counts(pid)["accepted"]
+    print(f"{accepted} banking77 records accepted, {args.calls} queries, {args.embedder}")
+
+    def bare_search(i: int) -> object:
+        return index.search(embedder.embed([queries[i]])[0], 20)
+
+    def bare_predict(i: int) -> object:
+        return model.predict_proba(embedder.embed([queries[i]]))
+
+    def paid(kind: str) -> Callable[[int], object]:
+        def call(i: int) -> object:
+            voucher, sig = consumer.pay(pid, node.price_of(pid, kind))
+            if kind == "search":
+                out = node.search(pid, queries[i], 10, voucher, sig)
+            else:
+                out = node.predict(pid, queries[i], voucher, sig)
+            consumer.confirm(voucher)
+            return out
+
+        return call
+
+    for fn in (bare_search, bare_predict, paid("search"), paid("predict")):  # warm up
+        _times(fn, 5)
+    cached = node.escrow_cache
+    results = {}
+    for name, fn in [("bare search (embed + index)", bare_search),
+                     ("paid search", paid("search")),
+                     ("bare predict (embed + model)", bare_predict),
+                     ("paid predict", paid("predict"))]:  # fmt: skip
+        results[name] = _times(fn, args.calls)
+    node.escrow_cache = EscrowCache(node.protocol, capacity=0)  # three reads a call
+    results["paid search, no escrow cache"] = _times(paid("search"), args.calls)
+    results["paid predict, no escrow cache"] = _times(paid("predict"), args.calls)
+    node.escrow_cache = cached
+    print(f"{'':<34} {'p50':>11} {'p99':>11} {'ratio':>7}")
+    bare_s, bare_p = results["bare search (embed + index)"], results["bare predict (embed + model)"]
+    for name, ms in results.items():
+        print(_row(name, ms, bare_s if "search" in name else bare_p))
+    node.close()
+
+
+if __name__ == "__main__":
+    main()
