@@ -93,8 +93,24 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# FastAPI answers 400 with this detail when a body cannot be read as JSON text at all (bytes
+# that are not UTF-8): that is a malformed field like any other, so 422 with the reason.
+_UNREADABLE_BODY = "There was an error parsing the body"
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _UNREADABLE_BODY:
+        return JSONResponse(
+            {
+                "code": "schema_error",
+                "message": "body: not valid UTF-8 JSON (RFC 8259 requires UTF-8)",
+                "details": {
+                    "errors": [{"loc": ["body"], "msg": "invalid UTF-8", "type": "utf8_invalid"}]
+                },
+            },
+            status_code=422,
+        )
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     return JSONResponse(
         {"code": code, "message": str(exc.detail), "details": {}},
@@ -154,6 +170,9 @@ def create_app(node: Node, config: ApiConfig | None = None, *, metrics: bool = T
         responses=ERROR_RESPONSES,
     )
     app.state.ctx = ctx
+    # No 307 to a "corrected" path: `/v1/pools%2F1` or a stray trailing slash is a 404 with a
+    # JSON body, not a redirect a client might follow somewhere it did not mean to go.
+    app.router.redirect_slashes = False
     app.add_exception_handler(FairwheelError, _fairwheel_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

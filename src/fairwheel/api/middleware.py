@@ -98,6 +98,14 @@ class LimitsMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
+        raw = bytes(scope.get("raw_path") or b"").lower()
+        if b"%2f" in raw or b"%5c" in raw:
+            # An encoded slash (or backslash) is decoded into the path by the server, so
+            # `/v1/pools%2F1` would reach `/v1/pools/1`: an id never holds one, and a proxy's
+            # path rules must see the path the API routes.
+            message = "no such path (an encoded / or \\ is never part of one)"
+            await send_json(send, 404, {"code": "not_found", "message": message, "details": {}})
+            return
         if not path.startswith(_EXEMPT):
             client = scope.get("client")
             key = client[0] if client else "unknown"

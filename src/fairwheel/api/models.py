@@ -39,6 +39,17 @@ Signature = Annotated[
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
+def _only_digits(value: object) -> object:
+    """Path ids are written in ASCII digits only: ``1.0``, ``+1``, ``1e0`` or ``１`` are not 1."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError("must be a whole number written in digits (0-9)")
+    return value
+
+
+# An integer in a URL path: digits only, nothing pydantic would coerce.
+PathInt = Annotated[int, BeforeValidator(_only_digits)]
+
+
 class Model(BaseModel):
     """Base: unknown fields are refused, so typos fail loudly."""
 

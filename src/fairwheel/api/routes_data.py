@@ -19,8 +19,8 @@ from fairwheel.errors import SchemaError
 
 router = APIRouter(prefix="/v1", tags=["contributions"])
 Ctx = Annotated[ApiContext, Depends(get_ctx)]
-PoolId = Annotated[int, Path(ge=1, le=m.MAX_ID, description="Pool id.")]
-RecordId = Annotated[int, Path(ge=1, le=m.MAX_ID, description="Record id.")]
+PoolId = Annotated[m.PathInt, Path(ge=1, le=m.MAX_ID, description="Pool id.")]
+RecordId = Annotated[m.PathInt, Path(ge=1, le=m.MAX_ID, description="Record id.")]
 _MAX_LINE = 256 * 1024
 
 

@@ -15,8 +15,8 @@ from fairwheel.api.context import ApiContext, OperatorSession, RequiredSession, 
 
 router = APIRouter(prefix="/v1", tags=["loop"])
 Ctx = Annotated[ApiContext, Depends(get_ctx)]
-PoolId = Annotated[int, Path(ge=1, le=m.MAX_ID, description="Pool id.")]
-Id = Annotated[int, Path(ge=1, le=m.MAX_ID)]
+PoolId = Annotated[m.PathInt, Path(ge=1, le=m.MAX_ID, description="Pool id.")]
+Id = Annotated[m.PathInt, Path(ge=1, le=m.MAX_ID)]
 _BINARY = {"schema": {"type": "string"}}
 
 

@@ -18,7 +18,7 @@ from fairwheel.errors import NotFound, SchemaError
 router = APIRouter(prefix="/v1", tags=["paid calls"])
 meta_router = APIRouter(tags=["node"])
 Ctx = Annotated[ApiContext, Depends(get_ctx)]
-PoolId = Annotated[int, Path(ge=1, le=m.MAX_ID, description="Pool id.")]
+PoolId = Annotated[m.PathInt, Path(ge=1, le=m.MAX_ID, description="Pool id.")]
 AddressPath = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{40}$")]
 VoucherHeader = Annotated[
     str,
@@ -136,7 +136,7 @@ def predict(
 @router.post("/calls/{seq}/feedback", response_model=m.FeedbackView, tags=["feedback"])
 def give_feedback(
     ctx: Ctx,
-    seq: Annotated[int, Path(ge=1, le=m.MAX_ID)],
+    seq: Annotated[m.PathInt, Path(ge=1, le=m.MAX_ID)],
     body: m.FeedbackIn,
     session: RequiredSession,
 ) -> m.FeedbackView:

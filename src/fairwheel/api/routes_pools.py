@@ -16,8 +16,8 @@ from fairwheel.errors import NotFound
 
 router = APIRouter(prefix="/v1", tags=["pools"])
 Ctx = Annotated[ApiContext, Depends(get_ctx)]
-PoolId = Annotated[int, Path(ge=1, le=m.MAX_ID, description="Pool id.")]
-EpochNo = Annotated[int, Path(ge=1, le=m.MAX_ID, description="Epoch number.")]
+PoolId = Annotated[m.PathInt, Path(ge=1, le=m.MAX_ID, description="Pool id.")]
+EpochNo = Annotated[m.PathInt, Path(ge=1, le=m.MAX_ID, description="Epoch number.")]
 AccountPath = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{40}$", description="An address.")]
 
 
@@ -113,7 +113,7 @@ def list_calls(
 
 
 @router.get("/calls/{seq}", response_model=m.CallView, tags=["ledger"])
-def get_call(ctx: Ctx, seq: Annotated[int, Path(ge=1, le=m.MAX_ID)]) -> m.CallView:
+def get_call(ctx: Ctx, seq: Annotated[m.PathInt, Path(ge=1, le=m.MAX_ID)]) -> m.CallView:
     """One ledger entry by its sequence number."""
     with ctx.use() as node:
         entry = next((e for e in node.store.ledger() if int(e["seq"]) == seq), None)

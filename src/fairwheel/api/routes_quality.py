@@ -12,8 +12,8 @@ from fairwheel.api.context import ApiContext, OperatorSession, get_ctx
 
 router = APIRouter(prefix="/v1", tags=["quality"])
 Ctx = Annotated[ApiContext, Depends(get_ctx)]
-PoolId = Annotated[int, Path(ge=1, le=m.MAX_ID, description="Pool id.")]
-RecordId = Annotated[int, Path(ge=1, le=m.MAX_ID, description="Record id.")]
+PoolId = Annotated[m.PathInt, Path(ge=1, le=m.MAX_ID, description="Pool id.")]
+RecordId = Annotated[m.PathInt, Path(ge=1, le=m.MAX_ID, description="Record id.")]
 AccountPath = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{40}$", description="An address.")]
 
 

@@ -189,8 +189,6 @@ def relay(node: Node, raw_hex: str) -> m.TxView:
     from eth_account.typed_transactions import TypedTransaction
     from hexbytes import HexBytes
 
-    from fairwheel.errors import ChainError
-
     try:
         raw = bytes.fromhex(raw_hex[2:])
         tx = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
@@ -205,12 +203,9 @@ def relay(node: Node, raw_hex: str) -> m.TxView:
         raise SchemaError(
             f"transaction is for chain {tx.get('chainId')}, not {node.chain.chain_id}"
         )
-    w3 = node.chain.w3
-    try:
-        tx_hash = w3.eth.send_raw_transaction(raw)
-        receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60, poll_latency=0.01)
-    except Exception as exc:
-        raise ChainError(f"the chain refused the transaction: {exc}", reason="Refused") from None
+    # A revert is a 409 chain_error with the decoded reason, never a 200 with status 0.
+    names = {a.lower(): n for n, a in node.protocol.addresses.items()}
+    receipt = node.chain.send_raw(raw, f"relayed transaction to {names[to_hex.lower()]}")
     return m.TxView(
         tx_hash=_hex(receipt["transactionHash"]),
         status=int(receipt["status"]),

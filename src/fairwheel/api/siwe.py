@@ -91,6 +91,12 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _has_control(text: str) -> bool:
+    """Whether ``text`` holds a C0 control, DEL or a C1 control: a signer's wallet may show
+    such a message differently from what is signed (NUL truncation, ESC sequences)."""
+    return any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in text)
+
+
 @dataclass(frozen=True)
 class SiweMessage:
     """The fields of an EIP-4361 message; :meth:`to_text` is the exact text that is signed."""
@@ -109,6 +115,8 @@ class SiweMessage:
     request_id: str | None = None
     resources: tuple[str, ...] = field(default_factory=tuple)
 
+    _LISTS = ("resources",)
+
     def __post_init__(self) -> None:
         if self.scheme is not None and not _SCHEME.match(self.scheme):
             raise SiweError("scheme is not an RFC 3986 scheme")
@@ -118,6 +126,11 @@ class SiweMessage:
             raise SiweError("address must be 0x and 40 hex digits")
         if self.statement is not None and ("\n" in self.statement or "\r" in self.statement):
             raise SiweError("statement must be one line")
+        for name in ("domain", "uri", "statement", "nonce", "request_id", *self._LISTS):
+            values = getattr(self, name)
+            for value in values if isinstance(values, tuple) else (values,):
+                if value is not None and _has_control(value):
+                    raise SiweError(f"{name} contains a control character (U+0000–U+001F, DEL, C1)")
         if not _URI.match(self.uri):
             raise SiweError("URI must be an RFC 3986 URI")
         if self.version != "1":

@@ -326,6 +326,39 @@ class Chain:
             raise self._failed(tx, result, action)
         return result
 
+    def send_raw(self, raw: bytes, action: str = "relayed transaction") -> dict[str, Any]:
+        """Send a transaction someone else signed and wait for its receipt.
+
+        Returns:
+            The receipt, of a transaction that succeeded.
+
+        Raises:
+            ChainError: the chain refused it, or it reverted: ``details["reason"]`` is the
+                decoded custom error (``WithdrawalNotReady``…), ``details["tx_hash"]`` is set
+                when it was mined.
+        """
+        from eth_account import Account
+
+        w3 = self.w3
+        with self._lock:
+            try:
+                tx_hash = w3.eth.send_raw_transaction(raw)
+                receipt = w3.eth.wait_for_transaction_receipt(
+                    tx_hash, timeout=120, poll_latency=0.01 if self.is_embedded else 0.05
+                )
+            except Exception as exc:  # eth-tester raises at send; a node answers an error
+                raise revert_error(exc, action) from exc
+        result: dict[str, Any] = dict(receipt)
+        if int(result.get("status", 0)) != 1:
+            from eth_account.typed_transactions import TypedTransaction
+            from hexbytes import HexBytes
+
+            tx = dict(TypedTransaction.from_bytes(HexBytes(raw)).as_dict())
+            tx["from"] = Account.recover_transaction(raw)
+            tx["data"] = "0x" + bytes(tx.get("data", b"")).hex()
+            raise self._failed(tx, result, action)
+        return result
+
     def _gas_for(self, tx: dict[str, Any], action: str) -> int:
         """Gas limit for ``tx``; raises the decoded revert if it would fail.
 
