@@ -157,6 +157,15 @@ class SettlementMachine(RuleBasedStateMachine):
             self.node.chain.advance_time(self.node.settings.thaw_period + 1)
             p.withdraw(self.pid, sender=wallet.account)
 
+    @rule(who=st.integers(0, CONSUMERS - 1))
+    def default_among_payers_then_close(self, who: int) -> None:
+        """The attack as reported: everyone is served, one payer defaults, the operator closes
+        (a macro-step, so the run reaches a close with a debt whatever the draw)."""
+        for other in range(CONSUMERS):
+            self.serve(other, 1)
+        self.default(who, 0)
+        self.close()
+
     @rule(thaws=st.sampled_from([0.1, 0.5, 1.1]))
     def wait(self, thaws: float) -> None:
         self.node.chain.advance_time(int(self.node.settings.thaw_period * thaws))
