@@ -156,6 +156,7 @@ def test_suspects_count_towards_the_copier_flag() -> None:
 
 def test_helpers() -> None:
     assert needs_refresh(0, 60) and not needs_refresh(1000, 1200) and needs_refresh(1000, 1250)
-    assert needs_refresh(10_000, 11_000) and not needs_refresh(100, 100)
+    assert not needs_refresh(10_000, 11_000) and needs_refresh(10_000, 12_500)
+    assert needs_refresh(10_000, 11_000, every=1000) and not needs_refresh(100, 100)
     assert suspect_of(["novelty 0.1", "near_duplicate_suspect duplicate_of 42 dropped 1"]) == "42"
     assert suspect_of(["novelty 0.1"]) is None

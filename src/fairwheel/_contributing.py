@@ -205,8 +205,9 @@ class ContributingMixin:
         record's content is sealed as its own blob copy (own name and key), so revoking it never
         touches the same text in another pool. Submissions are judged in order, so within a
         batch the first copy owns the content. All writes happen in one transaction; after the
-        batch the pool is rescored if it grew enough (``review.needs_refresh``: a quarter, or
-        1,000 records) or a contributor was newly flagged.
+        batch the pool is rescored if it grew by a quarter since the last rescore
+        (``review.needs_refresh``: amortised linear over the pool's life) or a contributor was
+        newly flagged.
         """
         state = self.pool_gate(pool_id)
         flagged = state.reputation.flagged()

@@ -81,10 +81,20 @@ def build_pool_quality(
     return PoolQuality(n, profile, model, report)
 
 
-def needs_refresh(built_at: int, size_now: int, growth: float = 0.25, every: int = 1000) -> bool:
-    """Whether to rescore and rebuild: the pool grew by ``growth`` or ``every`` records."""
+def needs_refresh(
+    built_at: int, size_now: int, growth: float = 0.25, every: int | None = None
+) -> bool:
+    """Whether to rescore and rebuild: the pool grew by ``growth`` (or by ``every`` records).
+
+    Growth alone keeps rescoring amortised linear: the pool is rescored at sizes growing
+    geometrically, so all rescores of a pool's life touch at most ``1 + 1/growth`` times its
+    records. An absolute ``every`` makes it quadratic (a 100k pool rescored every 1,000 records
+    rescans it 100 times), so it is off by default.
+    """
     grown = size_now - built_at
-    return grown > 0 and (grown >= every or grown >= growth * max(built_at, 1))
+    if grown <= 0:
+        return False
+    return grown >= growth * max(built_at, 1) or (every is not None and grown >= every)
 
 
 @dataclass(frozen=True)
