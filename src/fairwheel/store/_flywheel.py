@@ -19,6 +19,8 @@ from fairwheel.errors import NotFound
 class FlywheelTables:
     """Queries over the loop's tables (see ``schema.sql``)."""
 
+    _db: sqlite3.Connection  # provided by SqliteStore
+
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         raise NotImplementedError  # provided by SqliteStore
 
@@ -276,8 +278,17 @@ class FlywheelTables:
         self._exec("UPDATE feedback_budgets SET dust = ? WHERE pool_id = ?", (str(dust), pool_id))
 
     def _exec_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        for row in rows:
-            self._exec(sql, row)
+        """One statement over many rows (``executemany``), with ``_exec``'s error mapping."""
+        from fairwheel.errors import BackendError, Conflict
+
+        if not rows:
+            return
+        try:
+            self._db.executemany(sql, rows)
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(f"database constraint failed: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise BackendError(f"database error: {exc}") from exc
 
 
 def _chunks(items: list[int], size: int) -> Iterable[list[int]]:

@@ -439,17 +439,27 @@ class SqliteStore(FlywheelTables, SettlementTables):
         credits = [(a, int(v)) for a, v in body["attribution"]]
         if body["builder"] and int(body["builder_amount"]):
             credits.append((body["builder"], int(body["builder_amount"])))
+        if not credits:
+            return
+        # One read and one batched upsert, not two statements per credited account (amounts
+        # are decimal text: integers beyond SQLite's 64 bits are added here, not in SQL).
+        added: dict[str, int] = {}
         for account, amount in credits:
-            current = self._one(
-                "SELECT amount FROM open_earnings WHERE pool_id = ? AND account = ?",
-                (pool_id, account),
+            added[account] = added.get(account, 0) + amount
+        marks = ",".join("?" * len(added))
+        current = {
+            str(r["account"]): int(r["amount"])
+            for r in self._all(
+                f"SELECT account, amount FROM open_earnings WHERE pool_id = ? AND account IN "
+                f"({marks})",
+                [pool_id, *added],
             )
-            total = amount + (0 if current is None else int(current["amount"]))
-            self._exec(
-                "INSERT INTO open_earnings(pool_id, account, amount) VALUES(?,?,?) "
-                "ON CONFLICT(pool_id, account) DO UPDATE SET amount = excluded.amount",
-                (pool_id, account, str(total)),
-            )
+        }
+        self._exec_many(
+            "INSERT INTO open_earnings(pool_id, account, amount) VALUES(?,?,?) "
+            "ON CONFLICT(pool_id, account) DO UPDATE SET amount = excluded.amount",
+            [(pool_id, a, str(v + current.get(a, 0))) for a, v in added.items()],
+        )
 
     def open_fold(self, pool_id: int) -> dict[str, Any] | None:
         """The running fold of the pool's open epoch (None if it has no entries)."""
