@@ -12,10 +12,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from fairwheel.labeling.cli import labels_app
+from fairwheel.cli.labels import labels_app
 from fairwheel.labeling.simulate import answers_for, crowd
 
-# Registered the way the lead does it in fairwheel.cli.
+# Registered the way fairwheel.cli does it.
 app = typer.Typer()
 app.add_typer(labels_app, name="labels")
 
@@ -105,7 +105,7 @@ def test_missing_file_and_bad_method(tmp_path: Path) -> None:
 
 def test_importing_the_cli_loads_no_numerics() -> None:
     code = (
-        "import sys; import fairwheel.labeling.cli; "
+        "import sys; import fairwheel.cli.labels; "
         "print([m for m in ('numpy', 'scipy') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

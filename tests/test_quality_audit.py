@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from fairwheel.cli.quality import quality_app
 from fairwheel.embed import FakeHashEmbedder
 from fairwheel.quality.audit import COLUMNS, audit
-from fairwheel.quality.cli import quality_app
 from fairwheel.quality.synthetic import typo
 from fairwheel.sim.data import synthetic_support_queries
 

@@ -4,7 +4,7 @@
 * :mod:`~fairwheel.labeling.assign`: pull-based task assignment with overlap and gold.
 * :mod:`~fairwheel.labeling.pay`: the bounty split and slash proposals.
 * :mod:`~fairwheel.labeling.job`: :class:`~fairwheel.labeling.job.LabelingJob` ties them together.
-* :mod:`~fairwheel.labeling.cli`: ``fairwheel labels aggregate``.
+* ``fairwheel labels aggregate`` lives in :mod:`fairwheel.cli.labels`.
 
 Nothing is imported here, so ``fairwheel --help`` stays light; import the submodules.
 The rules are in ``docs/labeling.md``.

@@ -6,8 +6,8 @@
 * :mod:`~fairwheel.quality.junk` — junk, wrong language and outliers against the pool's text;
 * :mod:`~fairwheel.quality.label_issues` — out-of-sample probabilities and confident learning;
 * :mod:`~fairwheel.quality.review` — rescoring as the pool grows, contributor reputation;
-* :mod:`~fairwheel.quality.audit` and :mod:`~fairwheel.quality.cli` — ``fairwheel quality
-  audit`` over any labelled text CSV;
+* :mod:`~fairwheel.quality.audit` — the audit of any labelled text CSV (``fairwheel quality
+  audit``, in :mod:`fairwheel.cli.quality`);
 * :mod:`~fairwheel.quality.synthetic` — the attacks used to measure all of the above.
 
 Thresholds and how they were chosen: ``docs/quality.md``.

@@ -1,16 +1,20 @@
 """``fairwheel quality``: the offline audit anyone can run on their own labelled text CSV.
 
-Registered in the main CLI with ``app.add_typer(quality_app, name="quality")``. Heavy libraries
-(the embedding model, scikit-learn, cleanlab) are imported inside the command.
+Heavy libraries (the embedding model, scikit-learn, cleanlab) are imported inside the command.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from fairwheel.cli._shared import fail, run_or_exit
+
+if TYPE_CHECKING:
+    from fairwheel.quality.audit import AuditRow
 
 quality_app = typer.Typer(
     help="Data quality: audit a labelled text CSV with the contribution gate's checks.",
@@ -52,15 +56,15 @@ def audit_command(
     """
     import dataclasses
 
-    from fairwheel.errors import FairwheelError
     from fairwheel.quality.audit import audit, read_csv, summary, write_report
     from fairwheel.quality.gate import GatePolicy
 
     if not data.is_file():
-        _fail(f"{data}: no such file")
+        fail(f"{data}: no such file")
     if label_model not in ("logreg", "centroid"):
-        _fail(f"--label-model must be logreg or centroid, not {label_model!r}")
-    try:
+        fail(f"--label-model must be logreg or centroid, not {label_model!r}")
+
+    def work() -> list[AuditRow]:
         from fairwheel.config import default_cache_dir
         from fairwheel.embed import open_embedder
 
@@ -75,11 +79,7 @@ def audit_command(
         model = open_embedder(embedder, default_cache_dir())
         rows = audit(texts, labels, model, policy, contributors)
         write_report(rows, out)
-    except FairwheelError as exc:
-        _fail(f"{exc.code}: {exc.message}")
+        return rows
+
+    rows = run_or_exit(work)
     typer.echo(json.dumps({**summary(rows), "report": str(out)}, indent=1))
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code=1)

@@ -1,6 +1,5 @@
 """``fairwheel labels …``: aggregate crowd answers from a CSV file.
 
-The lead registers it with ``app.add_typer(labels_app, name="labels")``.
 numpy and scipy are imported inside the command, so ``fairwheel --help`` stays light.
 """
 
@@ -11,10 +10,11 @@ import operator
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
+from fairwheel.cli._shared import fail
 from fairwheel.errors import FairwheelError
 
 labels_app = typer.Typer(
@@ -98,11 +98,6 @@ def read_answers(path: Path) -> list[tuple[str, str, str]]:
     return rows
 
 
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
-
-
 @labels_app.command("aggregate")
 def aggregate_command(
     answers: Annotated[Path, typer.Argument(help="CSV with columns task,worker,label.")],
@@ -146,11 +141,11 @@ def aggregate_command(
                 for w, worker in enumerate(agg.workers):
                     writer.writerow([worker, f"{agg.accuracy[w]:.6f}", int(agg.answers[w])])
     except CsvError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except FairwheelError as exc:
-        _fail(f"{exc.code}: {exc.message}")
+        fail(f"{exc.code}: {exc.message}")
     except OSError as exc:
-        _fail(f"cannot write output: {exc}")
+        fail(f"cannot write output: {exc}")
     took = time.perf_counter() - start
     note = "" if method is Method.mv else f", {agg.iterations} EM iterations"
     if method is Method.ds and not agg.converged:
@@ -159,12 +154,3 @@ def aggregate_command(
         f"{len(rows)} answers, {len(agg.tasks)} tasks, {len(agg.workers)} workers, "
         f"{len(agg.classes)} labels; {method.value}{note}; {took:.2f} s -> {out}"
     )
-
-
-def main() -> None:
-    """Run the sub-app on its own (``python -m fairwheel.labeling.cli``)."""
-    labels_app(prog_name="fairwheel labels")
-
-
-if __name__ == "__main__":
-    main()

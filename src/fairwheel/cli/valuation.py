@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from fairwheel.cli._shared import run_or_exit
 from fairwheel.errors import SchemaError
 
 
@@ -77,7 +78,6 @@ def value(
     embedder: Annotated[str, typer.Option(help="Embedder URL for text.")] = "minilm://onnx",
 ) -> None:
     """Exact KNN-Shapley value of every training row (Jia et al., VLDB 2019)."""
-    from fairwheel.cli import run_or_exit
     from fairwheel.config import load_settings
 
     def work() -> int:

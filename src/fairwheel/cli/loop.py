@@ -12,6 +12,8 @@ from typing import Annotated
 
 import typer
 
+from fairwheel.cli._shared import open_node, run_or_exit
+
 models_app = typer.Typer(
     help="Model versions: list, roll back, promote, retrain.", no_args_is_help=True
 )
@@ -24,10 +26,9 @@ Pool = Annotated[int, typer.Argument(help="Pool id.")]
 @models_app.command("list")
 def models_list(pool: Pool) -> None:
     """Every version with its metrics, report, serving state and revoked records."""
-    from fairwheel.cli import _node, run_or_exit
 
     def work() -> list[dict[str, object]]:
-        with _node() as node:
+        with open_node() as node:
             return node.model_versions(pool)
 
     for version in run_or_exit(work):
@@ -37,10 +38,9 @@ def models_list(pool: Pool) -> None:
 @models_app.command("rollback")
 def models_rollback(pool: Pool) -> None:
     """Serve the previously promoted version again."""
-    from fairwheel.cli import _node, run_or_exit
 
     def work() -> dict[str, object]:
-        with _node() as node:
+        with open_node() as node:
             back = node.rollback(pool)
             return {"serving_model": back["id"], "version": back["version"]}
 
@@ -50,10 +50,9 @@ def models_rollback(pool: Pool) -> None:
 @models_app.command("promote")
 def models_promote(pool: Pool, model: Annotated[int, typer.Argument(help="Model id.")]) -> None:
     """Serve a kept version despite its report."""
-    from fairwheel.cli import _node, run_or_exit
 
     def work() -> None:
-        with _node() as node:
+        with open_node() as node:
             node.promote(pool, model)
 
     run_or_exit(work)
@@ -67,10 +66,9 @@ def models_retrain(
     force: Annotated[bool, typer.Option(help="Train even if nothing calls for it.")] = False,
 ) -> None:
     """Retrain if new data, feedback drift or a revocation calls for it (or --force)."""
-    from fairwheel.cli import _node, run_or_exit
 
     def work() -> dict[str, object] | None:
-        with _node() as node:
+        with open_node() as node:
             if force:
                 return node.train(pool, builder)
             return node.upkeep(pool, builder)
@@ -84,10 +82,9 @@ def models_retrain(
 @export_app.command("training")
 def export_training(pool: Pool, out: Annotated[Path, typer.Option(help="Parquet file.")]) -> None:
     """The pool's consented, licence-permitting records with provenance columns."""
-    from fairwheel.cli import _node, run_or_exit
 
     def work() -> int:
-        with _node() as node:
+        with open_node() as node:
             return node.export_training(pool, out)
 
     typer.echo(f"{run_or_exit(work)} records written to {out}")
@@ -96,10 +93,9 @@ def export_training(pool: Pool, out: Annotated[Path, typer.Option(help="Parquet 
 @export_app.command("preferences")
 def export_preferences(pool: Pool, out: Annotated[Path, typer.Option(help="JSONL file.")]) -> None:
     """Arena votes as preference pairs: prompt, chosen, rejected, provenance."""
-    from fairwheel.cli import _node, run_or_exit
 
     def work() -> int:
-        with _node() as node:
+        with open_node() as node:
             return node.export_preferences(pool, out)
 
     typer.echo(f"{run_or_exit(work)} pairs written to {out}")

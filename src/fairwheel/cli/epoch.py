@@ -1,0 +1,61 @@
+"""``fairwheel epoch …``: close an epoch, check a published file, verify it against the chain."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fairwheel.cli._shared import fail, open_node, run_or_exit
+
+epoch_app = typer.Typer(help="Epoch settlement: close, check, verify.", no_args_is_help=True)
+
+
+@epoch_app.command("check")
+def epoch_check(
+    file: Annotated[Path, typer.Argument(help="A published epoch file (.jsonl).")],
+) -> None:
+    """Recompute an epoch's root from its published file alone and print it."""
+    from fairwheel.settlement.epoch import verify_epoch_file
+
+    check = run_or_exit(lambda: verify_epoch_file(file))
+    typer.echo(json.dumps(check.__dict__, indent=1))
+
+
+@epoch_app.command("close")
+def epoch_close(pool: Annotated[int, typer.Argument(help="Pool id.")]) -> None:
+    """Redeem vouchers, fold the ledger into cumulative earnings and post the epoch root."""
+
+    def work() -> dict[str, object]:
+        with open_node() as node:
+            report = node.close_epoch(pool)
+            return {k: v for k, v in report.__dict__.items() if k != "earnings"}
+
+    report = run_or_exit(work)
+    for warning in report["warnings"]:  # type: ignore[attr-defined]
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo(json.dumps(report, indent=1, default=str))
+
+
+@epoch_app.command("verify")
+def epoch_verify(
+    pool: Annotated[int, typer.Argument(help="Pool id.")],
+    epoch: Annotated[int, typer.Argument(help="Epoch number.")],
+    file: Annotated[Path, typer.Option(help="The published epoch file.")],
+    chain_url: Annotated[
+        str, typer.Option(help="JSON-RPC URL of the chain the root was posted to.")
+    ] = "http://127.0.0.1:8545",
+) -> None:
+    """Recompute an epoch from its published file and compare with the chain alone.
+
+    Uses no node database: the distributor's address comes from the file's header.
+    Exits 1 and names the first mismatch if anything differs.
+    """
+    from fairwheel._settling import verify_file_on_chain
+
+    verdict = run_or_exit(lambda: verify_file_on_chain(chain_url, pool, epoch, file))
+    typer.echo(json.dumps(verdict.__dict__, indent=1))
+    if not verdict.ok:
+        fail(f"epoch {epoch} of pool {pool} does not verify: {verdict.problem}")

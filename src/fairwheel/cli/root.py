@@ -1,0 +1,117 @@
+"""The root verbs: ``fairwheel demo``, ``claim``, ``earnings``, ``settings`` and ``version``.
+
+Plain functions; :mod:`fairwheel.cli` registers them on the app.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fairwheel.cli._shared import fail, open_node, run_or_exit
+
+
+def demo(
+    data: Annotated[
+        Path | None, typer.Option(help="CSV with text,label columns (default: synthetic data).")
+    ] = None,
+    home: Annotated[
+        Path | None, typer.Option(help="Node home for this run (default: a fresh temp dir).")
+    ] = None,
+    text_col: Annotated[str, typer.Option(help="Text column of --data.")] = "text",
+    label_col: Annotated[
+        str | None,
+        typer.Option(help="Label column of --data (default: 'label', or the other of two)."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Use at most this many rows of --data.")] = None,
+    contributors: Annotated[int, typer.Option(min=3)] = 12,
+    consumers: Annotated[int, typer.Option(min=1)] = 3,
+    searches: Annotated[int, typer.Option(min=1)] = 30,
+    predictions: Annotated[int, typer.Option(min=0)] = 30,
+    seed: int = 7,
+    embedder: Annotated[str, typer.Option(help="Embedder URL.")] = "minilm://onnx",
+    epochs: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=50,
+            help="Run a simulated market for N epochs, with an HTML "
+            "report (default: one checked turn).",
+        ),
+    ] = None,
+    report: Annotated[Path | None, typer.Option(help="Where --epochs writes its report.")] = None,
+) -> None:
+    """Run one full turn of the flywheel on the embedded defaults and check it.
+
+    With --epochs N: N epochs of a simulated market (joining contributors, attackers,
+    consumers following model quality, revocations, a demand pool) and an HTML report.
+    """
+    if home is None:
+        home = Path(tempfile.mkdtemp(prefix="fairwheel-demo-"))
+    elif home.exists() and any(home.iterdir()):
+        fail(f"--home {home} is not empty; the embedded chain needs a fresh home")
+    if data is not None and not data.is_file():
+        fail(f"--data {data}: no such file")
+    if epochs is not None:
+        from fairwheel.sim.market import MarketConfig, run_market
+
+        market = MarketConfig(home=home, epochs=epochs, data=data, text_col=text_col,
+                              label_col=label_col, seed=seed, embedder_url=embedder,
+                              report=report)  # fmt: skip
+        outcome = run_or_exit(lambda: run_market(market))
+        if not outcome.ok:
+            fail(f"market checks failed: {[n for n, ok in outcome.checks.items() if not ok]}")
+        return
+    from fairwheel.sim.demo import DemoConfig, run_demo
+
+    cfg = DemoConfig(
+        home=home, contributors=contributors, consumers=consumers, searches=searches,
+        predictions=predictions, data=data, text_col=text_col, label_col=label_col,
+        limit=limit, seed=seed, embedder_url=embedder,
+    )  # fmt: skip
+    result = run_or_exit(lambda: run_demo(cfg))
+    if not result.ok:
+        failed = [name for name, ok in result.checks.items() if not ok]
+        fail(f"demo checks failed: {failed}")
+
+
+def claim(
+    pool: Annotated[int, typer.Argument(help="Pool id.")],
+    account: Annotated[str, typer.Argument(help="The account to pay (0x…).")],
+) -> None:
+    """Claim an account's cumulative earnings on-chain (sent by the node's key, paid to ACCOUNT)."""
+
+    def work() -> int:
+        with open_node() as node:
+            return node.claim(pool, account, sender=node.operator)
+
+    typer.echo(f"claimed {run_or_exit(work)} token units for {account}")
+
+
+def earnings(account: Annotated[str, typer.Argument(help="Contributor or builder (0x…).")]) -> None:
+    """Every paid use that earned ACCOUNT something: when, pool, kind and amount."""
+
+    def work() -> list[dict[str, object]]:
+        with open_node() as node:
+            return node.earnings_of(account)
+
+    for use in run_or_exit(work):
+        typer.echo(json.dumps(use))
+
+
+def settings() -> None:
+    """Print the resolved settings (environment, FAIRWHEEL_CONFIG file, defaults)."""
+    from fairwheel.config import load_settings
+
+    typer.echo(run_or_exit(load_settings).model_dump_json(indent=1))
+
+
+def version() -> None:
+    """Print Fairwheel's version."""
+    from importlib.metadata import version as dist_version
+
+    typer.echo(dist_version("fairwheel"))
