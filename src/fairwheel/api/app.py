@@ -93,24 +93,49 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-# FastAPI answers 400 with this detail when a body cannot be read as JSON text at all (bytes
-# that are not UTF-8): that is a malformed field like any other, so 422 with the reason.
+# FastAPI answers 400 with this detail when reading the body fails for another reason than
+# bad JSON syntax; when the cause is bytes that are not UTF-8, that is a malformed field like
+# any other, so 422 with the reason (RFC 8259 requires UTF-8).
 _UNREADABLE_BODY = "There was an error parsing the body"
+
+
+def _utf8_error(exc: BaseException) -> UnicodeDecodeError | None:
+    """The ``UnicodeDecodeError`` behind ``exc`` (its chain of causes), if any."""
+    seen: set[int] = set()
+    item: BaseException | None = exc
+    while item is not None and id(item) not in seen:
+        if isinstance(item, UnicodeDecodeError):
+            return item
+        seen.add(id(item))
+        item = item.__cause__ or item.__context__
+    return None
+
+
+def _not_utf8(error: UnicodeDecodeError) -> JSONResponse:
+    """422 ``schema_error`` for a body that is not UTF-8, saying at which byte it breaks."""
+    bad = bytes(error.object[error.start : error.start + 1]).hex()
+    message = (
+        f"body: not valid UTF-8 JSON (RFC 8259 requires UTF-8): byte 0x{bad} at offset "
+        f"{error.start} ({error.reason})"
+    )
+    return JSONResponse(
+        {
+            "code": "schema_error",
+            "message": message,
+            "details": {
+                "errors": [{"loc": ["body", error.start], "msg": message, "type": "utf8_invalid"}]
+            },
+        },
+        status_code=422,
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400 and exc.detail == _UNREADABLE_BODY:
-        return JSONResponse(
-            {
-                "code": "schema_error",
-                "message": "body: not valid UTF-8 JSON (RFC 8259 requires UTF-8)",
-                "details": {
-                    "errors": [{"loc": ["body"], "msg": "invalid UTF-8", "type": "utf8_invalid"}]
-                },
-            },
-            status_code=422,
-        )
+        not_utf8 = _utf8_error(exc)
+        if not_utf8 is not None:
+            return _not_utf8(not_utf8)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     return JSONResponse(
         {"code": code, "message": str(exc.detail), "details": {}},

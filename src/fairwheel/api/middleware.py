@@ -1,7 +1,8 @@
-"""ASGI middleware of the API: request metrics, rate limits, body size limits, idempotency.
+"""ASGI middleware of the API: request metrics, rate limits, body limits, idempotency.
 
-Each is a plain ASGI wrapper (no response buffering except for idempotent replays), so a
-streamed upload stays streamed.
+Each is a plain ASGI wrapper (no response buffering except for idempotent replays). A JSON body
+is read whole (it is under the size limit) to bound its nesting before anything parses it; a
+streamed upload stays streamed, its lines bounded one by one.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 from starlette.exceptions import HTTPException
 
 from fairwheel.api.context import COOKIE, PayloadTooLarge
+from fairwheel.api.jsonlimits import check_depth
 from fairwheel.api.state import StoredResponse
+from fairwheel.errors import SchemaError
 
 if TYPE_CHECKING:
     from fairwheel.api.context import ApiContext
@@ -147,7 +150,45 @@ class LimitsMiddleware:
                     raise HTTPException(413, f"request body is over the limit of {limit} bytes")
             return message
 
-        await self.app(scope, counted, send)
+        if path.endswith(STREAM_SUFFIX) or not _is_json(scope):
+            await self.app(scope, counted, send)  # streamed lines are bounded one by one
+            return
+        await self._bounded_json(scope, counted, send)
+
+    async def _bounded_json(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Read a JSON body whole (it is under the size limit) and refuse one nested too deep."""
+        chunks: list[bytes] = []
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away: let the app see it
+                replay: list[Message] = [message]
+                break
+            chunks.append(bytes(message.get("body", b"")))
+            more = bool(message.get("more_body", False))
+        else:
+            body = b"".join(chunks)
+            try:
+                check_depth(body, "body")
+            except SchemaError as exc:
+                await send_json(send, 422, exc.to_dict())
+                return
+            replay = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def replayed() -> Message:
+            return replay.pop(0) if replay else await receive()
+
+        await self.app(scope, replayed, send)
+
+
+def _is_json(scope: Scope) -> bool:
+    """Whether FastAPI would parse the body as JSON: ``application/json``, ``…+json``, or no
+    content type at all (FastAPI then reads JSON too)."""
+    declared = _header(scope, b"content-type")
+    if declared is None:
+        return True
+    kind = declared.split(b";")[0].strip().lower()
+    return kind == b"application/json" or kind.endswith(b"+json")
 
 
 class IdempotencyMiddleware:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -14,6 +13,7 @@ from fairwheel.api import models as m
 from fairwheel.api import settled as st
 from fairwheel.api import usecases as uc
 from fairwheel.api.context import ApiContext, Forbidden, RequiredSession, get_ctx
+from fairwheel.api.jsonlimits import loads_bounded
 from fairwheel.domain.records import RecordStatus
 from fairwheel.errors import SchemaError
 
@@ -125,9 +125,10 @@ async def submit_stream(
         if not line.strip():
             continue
         try:
-            batch.append(m.SubmissionIn.model_validate(json.loads(line)))
+            batch.append(m.SubmissionIn.model_validate(loads_bounded(line, f"line {number}")))
         except (ValueError, ValidationError) as exc:
             raise SchemaError(f"line {number}: {str(exc).splitlines()[0]}", line=number) from None
+        # (a SchemaError from loads_bounded, too deep, passes through with its own message)
         if len(batch) > ctx.config.max_stream_records:
             raise SchemaError(f"more than {ctx.config.max_stream_records} records in one upload")
     if not batch:

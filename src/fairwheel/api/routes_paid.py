@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any, Literal
 
@@ -13,6 +12,7 @@ from fairwheel.api import models as m
 from fairwheel.api import settled as st
 from fairwheel.api import usecases as uc
 from fairwheel.api.context import ApiContext, RequiredSession, get_ctx
+from fairwheel.api.jsonlimits import loads_bounded
 from fairwheel.errors import NotFound, SchemaError
 
 router = APIRouter(prefix="/v1", tags=["paid calls"])
@@ -47,7 +47,7 @@ def parse_voucher(raw: str) -> Any:
     from fairwheel.domain.typed_data import Voucher
 
     try:
-        data = json.loads(raw)
+        data = loads_bounded(raw, "X-Fairwheel-Voucher")
     except ValueError:
         raise SchemaError("X-Fairwheel-Voucher is not JSON") from None
     if not isinstance(data, dict) or set(data) != {"payer", "pool_id", "cumulative_amount"}:
@@ -183,7 +183,10 @@ def relay_transaction(ctx: Ctx, body: m.RawTransaction) -> m.TxView:
     """Relay a transaction you signed (approve, deposit, withdraw, claim…) to the node's chain.
 
     Only typed transactions to this deployment's contracts are accepted. On the embedded
-    chain, which lives inside the server, this is how wallets reach it.
+    chain, which lives inside the server, this is how wallets reach it. A transaction that
+    reverts is a 409 ``chain_error`` whose ``details.reason`` names the contract's error
+    (``WithdrawalNotReady``, ``InsufficientEscrow``…) and ``details.tx_hash`` the mined
+    transaction; a 200 always means ``status`` 1.
     """
     with ctx.use() as node:
         return st.relay(node, body.raw)

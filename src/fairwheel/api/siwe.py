@@ -19,10 +19,11 @@ This module follows the ABNF of EIP-4361: an optional scheme before the domain, 
 statement (one line, no newline), the required fields in order, then the optional
 ``Expiration Time``, ``Not Before``, ``Request ID`` and ``Resources``. Parsing is strict: the
 parsed message must print back to exactly the signed text, so nothing outside the grammar can
-ride along. Verification checks what the PyPI ``siwe`` package leaves to its caller: the
-domain, the URI's authority, the chain id, the nonce, the issued-at, expiration and not-before
-times, and that the signature (EOA only; EIP-1271 contract wallets are not supported) recovers
-to the message's address.
+ride along, and no field may hold a control character (C0, DEL or C1: a NUL or an ESC would
+let a wallet or a terminal show the user other text than the one signed). Verification checks
+what the PyPI ``siwe`` package leaves to its caller: the domain, the URI's authority, the chain
+id, the nonce, the issued-at, expiration and not-before times, and that the signature (EOA
+only; EIP-1271 contract wallets are not supported) recovers to the message's address.
 """
 
 from __future__ import annotations
@@ -91,10 +92,33 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _has_control(text: str) -> bool:
-    """Whether ``text`` holds a C0 control, DEL or a C1 control: a signer's wallet may show
-    such a message differently from what is signed (NUL truncation, ESC sequences)."""
-    return any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in text)
+def _control_character(text: str) -> int | None:
+    """The offset of the first C0 control, DEL or C1 control in ``text`` (``None``: none).
+
+    A signer's wallet may show such a message differently from what is signed (NUL truncation,
+    ESC sequences that rewrite the screen).
+    """
+    for at, char in enumerate(text):
+        if ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F:
+            return at
+    return None
+
+
+def _refuse_controls(text: str, name: str) -> None:
+    """Raise if ``text`` (the field or line ``name``) holds a control character.
+
+    Raises:
+        SiweError: Naming the field, the character's code point and its offset.
+    """
+    at = _control_character(text)
+    if at is not None:
+        point = f"U+{ord(text[at]):04X}"
+        raise SiweError(
+            f"{name} contains a control character ({point} at offset {at})",
+            field=name,
+            codepoint=point,
+            offset=at,
+        )
 
 
 @dataclass(frozen=True)
@@ -115,8 +139,6 @@ class SiweMessage:
     request_id: str | None = None
     resources: tuple[str, ...] = field(default_factory=tuple)
 
-    _LISTS = ("resources",)
-
     def __post_init__(self) -> None:
         if self.scheme is not None and not _SCHEME.match(self.scheme):
             raise SiweError("scheme is not an RFC 3986 scheme")
@@ -126,11 +148,13 @@ class SiweMessage:
             raise SiweError("address must be 0x and 40 hex digits")
         if self.statement is not None and ("\n" in self.statement or "\r" in self.statement):
             raise SiweError("statement must be one line")
-        for name in ("domain", "uri", "statement", "nonce", "request_id", *self._LISTS):
-            values = getattr(self, name)
-            for value in values if isinstance(values, tuple) else (values,):
-                if value is not None and _has_control(value):
-                    raise SiweError(f"{name} contains a control character (U+0000–U+001F, DEL, C1)")
+        for name in ("domain", "address", "uri", "nonce", "issued_at", "version", "statement",
+                     "scheme", "expiration_time", "not_before", "request_id"):  # fmt: skip
+            value = getattr(self, name)
+            if isinstance(value, str):
+                _refuse_controls(value, name)
+        for resource in self.resources:
+            _refuse_controls(resource, "resources")
         if not _URI.match(self.uri):
             raise SiweError("URI must be an RFC 3986 URI")
         if self.version != "1":
@@ -195,6 +219,8 @@ def parse_message(text: str) -> SiweMessage:
     if not isinstance(text, str) or "\r" in text:
         raise SiweError("message must be text with LF line ends")
     lines = text.split("\n")
+    for number, line in enumerate(lines, 1):
+        _refuse_controls(line, f"line {number}")
     if len(lines) < 9 or not lines[0].endswith(_HEADER):
         raise SiweError("not a Sign-In with Ethereum message")
     origin = lines[0][: -len(_HEADER)]

@@ -15,6 +15,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from fairwheel.chain.reverts import revert_error
+from fairwheel.chain.sending import call_fields, submit
 from fairwheel.errors import ChainError, ConfigError
 
 if TYPE_CHECKING:
@@ -314,50 +315,26 @@ class Chain:
                 gas = self._gas_for(tx, action)
             tx["gas"] = gas
             signed = sender.sign_transaction(tx)
-            try:
-                tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
-                receipt = w3.eth.wait_for_transaction_receipt(
-                    tx_hash, timeout=120, poll_latency=0.01 if self.is_embedded else 0.05
-                )
-            except Exception as exc:
-                raise revert_error(exc, action) from exc
-        result: dict[str, Any] = dict(receipt)
-        if int(result.get("status", 0)) != 1:
-            raise self._failed(tx, result, action)
-        return result
+            return submit(self, bytes(signed.raw_transaction), tx, action)
 
     def send_raw(self, raw: bytes, action: str = "relayed transaction") -> dict[str, Any]:
-        """Send a transaction someone else signed and wait for its receipt.
+        """Send a typed (EIP-2718) transaction someone else signed and wait for its receipt.
+
+        Checked like :meth:`send_transaction` (both end in
+        :func:`~fairwheel.chain.sending.submit`): a receipt with ``status`` 0 never comes back.
 
         Returns:
             The receipt, of a transaction that succeeded.
 
         Raises:
-            ChainError: the chain refused it, or it reverted: ``details["reason"]`` is the
-                decoded custom error (``WithdrawalNotReady``…), ``details["tx_hash"]`` is set
-                when it was mined.
+            ChainError: ``reason="Refused"`` if the bytes are not a signed typed transaction or
+                the chain refuses them without revert data; if it reverted,
+                ``details["reason"]`` is the decoded custom error (``WithdrawalNotReady``…) and
+                ``details["tx_hash"]`` is set when it was mined.
         """
-        from eth_account import Account
-
-        w3 = self.w3
+        tx = call_fields(raw, action)
         with self._lock:
-            try:
-                tx_hash = w3.eth.send_raw_transaction(raw)
-                receipt = w3.eth.wait_for_transaction_receipt(
-                    tx_hash, timeout=120, poll_latency=0.01 if self.is_embedded else 0.05
-                )
-            except Exception as exc:  # eth-tester raises at send; a node answers an error
-                raise revert_error(exc, action) from exc
-        result: dict[str, Any] = dict(receipt)
-        if int(result.get("status", 0)) != 1:
-            from eth_account.typed_transactions import TypedTransaction
-            from hexbytes import HexBytes
-
-            tx = dict(TypedTransaction.from_bytes(HexBytes(raw)).as_dict())
-            tx["from"] = Account.recover_transaction(raw)
-            tx["data"] = "0x" + bytes(tx.get("data", b"")).hex()
-            raise self._failed(tx, result, action)
-        return result
+            return submit(self, raw, tx, action, refused="Refused")
 
     def _gas_for(self, tx: dict[str, Any], action: str) -> int:
         """Gas limit for ``tx``; raises the decoded revert if it would fail.
@@ -376,23 +353,6 @@ class Chain:
         except Exception as exc:
             raise revert_error(exc, action) from exc
         return int(estimate * GAS_MARGIN) + 1
-
-    def _failed(self, tx: dict[str, Any], receipt: dict[str, Any], action: str) -> ChainError:
-        """Re-run a reverted transaction as a call to recover its revert data."""
-        block = int(receipt["blockNumber"])
-        call = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}
-        try:
-            self.w3.eth.call(call, block_identifier=max(block - 1, 0))  # type: ignore[arg-type]
-        except Exception as exc:
-            error = revert_error(exc, action)
-            error.details["tx_hash"] = _hex(receipt["transactionHash"])
-            return error
-        return ChainError(
-            f"{action} reverted on chain (out of gas?)",
-            reason="Reverted",
-            tx_hash=_hex(receipt["transactionHash"]),
-            gas_used=int(receipt["gasUsed"]),
-        )
 
     # -------------------------------------------------------------- protocol
 
@@ -422,13 +382,6 @@ class Chain:
         from fairwheel.chain.protocol import Protocol
 
         return Protocol.bind(self, addresses)
-
-
-def _hex(value: Any) -> str:
-    if isinstance(value, bytes | bytearray):
-        return "0x" + bytes(value).hex()
-    text = str(value)
-    return text if text.startswith("0x") else "0x" + text
 
 
 def _embedded_w3() -> tuple[Web3, Any]:

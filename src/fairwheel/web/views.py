@@ -11,14 +11,15 @@ import contextlib
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
+from fairwheel.api import models as m
 from fairwheel.api import settled as st
 from fairwheel.api import usecases as uc
 from fairwheel.api.context import ApiContext, get_ctx, session_of
@@ -26,7 +27,7 @@ from fairwheel.api.state import Session
 from fairwheel.errors import FairwheelError, NotFound
 from fairwheel.web.charts import bar_chart, line_chart
 
-HERE = Path(__file__).parent
+HERE = FilePath(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 router = APIRouter(include_in_schema=False)
 Ctx = Annotated[ApiContext, Depends(get_ctx)]
@@ -104,7 +105,9 @@ def explorer(request: Request, ctx: Ctx) -> HTMLResponse:
 
 
 @router.get("/pools/{pool_id}", response_class=HTMLResponse)
-def pool_page(request: Request, ctx: Ctx, pool_id: int) -> HTMLResponse:
+def pool_page(
+    request: Request, ctx: Ctx, pool_id: Annotated[m.PathInt, Path(ge=1, le=m.MAX_ID)]
+) -> HTMLResponse:
     """One pool: health, models and their accuracy, epochs and what each paid out."""
     with ctx.use() as node:
         try:
