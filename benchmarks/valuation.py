@@ -107,9 +107,9 @@ def knn_shapley_figures(sizes: list[int], n_valid: int, k: int, skip_pydvl: bool
 def attribution_figures(searches: int, n_records: int) -> None:
     from eth_account import Account  # noqa: F401  (imported for its side-effect-free warm-up)
 
-    from fairwheel._serving import search_weights
     from fairwheel.config import load_settings
     from fairwheel.node import Node
+    from fairwheel.node.serving import search_weights
     from fairwheel.sim.data import load_csv, synthetic_support_queries
     from fairwheel.valuation import SplitPolicy, split_call
     from fairwheel.wallet import ConsumerWallet, ContributorWallet
@@ -147,7 +147,7 @@ def attribution_figures(searches: int, n_records: int) -> None:
             total += time.perf_counter() - t
             consumer.confirm(voucher)
             # The attribution step of that same search, on the same candidates.
-            candidates = node._servable(pid, index.search(node.embedder.embed([q])[0], 20))
+            candidates = node.serving.servable(pid, index.search(node.embedder.embed([q])[0], 20))
             records = node.store.records_by_ids([r for r, _ in candidates])
             t = time.perf_counter()
             weights = search_weights(candidates, records, 10)
@@ -206,7 +206,7 @@ def epoch_figures(entries: int) -> None:
                 dust = split.dust_out
                 # The node's own append (hash chain, running fold); the voucher of each call
                 # is signed once per consumer below, for its final cumulative amount.
-                node._append_ledger(
+                node.ledger.append(
                     pid, Voucher(consumers[ci].address, pid, spent[ci]), b"", kind="search",
                     price=1001, query_hash=GENESIS_HASH, operator_fee=split.operator_fee,
                     builder=None, builder_amount=0,

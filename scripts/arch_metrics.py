@@ -42,12 +42,14 @@ def main(root: Path) -> None:
     detail = ", ".join(f"{k} {v}" for k, v in sorted(edge_uses.items()))
     print(f"direct port/private uses from edges: {total} ({detail})")
     node_methods = 0
+    mixins = 0
     for path in modules:
         tree = ast.parse(path.read_text())
         for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
             if cls.name.endswith("Mixin") or cls.name == "Node":
+                mixins += cls.name.endswith("Mixin")
                 node_methods += sum(isinstance(b, ast.FunctionDef) for b in cls.body)
-    print(f"Node + mixin methods: {node_methods}")
+    print(f"Node + mixin methods: {node_methods} (mixins: {mixins})")
 
 
 if __name__ == "__main__":

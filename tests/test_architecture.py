@@ -296,3 +296,64 @@ def test_cli_has_one_failure_helper() -> None:
     assert [e.partition(":")[0] for e in exits] == ["cli/_shared.py"], (
         f"raise typer.Exit outside cli/_shared.fail (use fail()): {exits}"
     )
+
+
+# ------------------------------------------------------------ the node: services, no mixins
+
+EDGES = ("fairwheel.api", "fairwheel.web", "fairwheel.cli", "fairwheel.sim", "fairwheel.client")
+NODE = "fairwheel.node"
+
+
+def _within(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def test_node_services_import_no_edge(full_graph: Graph) -> None:
+    """Use cases never reach up into the API, dashboard, CLI, simulation or client."""
+    found = sorted(
+        f"{m} -> {t}"
+        for m, ts in full_graph.items()
+        if _within(m, NODE)
+        for t in ts
+        if any(_within(t, edge) for edge in EDGES)
+    )
+    assert not found, f"the node imports its edges: {found}"
+
+
+def test_node_services_have_no_cycle_and_no_stubs(full_graph: Graph) -> None:
+    services = {m: {t for t in ts if _within(t, NODE)} for m, ts in full_graph.items()}
+    services = {m: ts for m, ts in services.items() if _within(m, NODE)}
+    assert len(services) >= 10, sorted(services)
+    assert not find_cycles(services), _describe(full_graph, find_cycles(services))
+    for path in sorted((SRC / "node").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        assert "NotImplementedError" not in text, f"{path.name}: a stub standing in for a service"
+        tree = ast.parse(text)
+        mixins = [c.name for c in ast.walk(tree) if isinstance(c, ast.ClassDef)]
+        assert not [n for n in mixins if n.endswith("Mixin")], f"{path.name}: mixins {mixins}"
+
+
+def _readme_layout() -> str:
+    readme = (SRC.parents[1] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```\nsrc/fairwheel/\n")
+    return readme[start : readme.index("\n```", start + 4)]
+
+
+def test_readme_layout_names_every_top_level_module_and_nothing_else() -> None:
+    """The README's source tree (mirrored in docs/architecture.md's layers) stays true."""
+    named = set(re.findall(r"(?<![\w/.])([a-z_]+(?:/|\.py))(?=\s)", _readme_layout() + " "))
+    named -= {"src/", "contracts/", "tests/", "benchmarks/", "docs/"}
+    actual = {
+        p.name + ("/" if p.is_dir() else "")
+        for p in SRC.iterdir()
+        if (p.is_dir() and (p / "__init__.py").exists()) or p.suffix == ".py"
+    } - {"__init__.py"}
+    assert named - actual == set(), f"the README names modules that do not exist: {named - actual}"
+    assert actual - named == set(), f"the README's tree leaves out: {sorted(actual - named)}"
+
+
+def test_architecture_doc_names_every_node_service() -> None:
+    doc = (SRC.parents[1] / "docs" / "architecture.md").read_text(encoding="utf-8")
+    for path in sorted((SRC / "node").glob("*.py")):
+        if path.stem != "__init__":
+            assert f"{path.stem}.py" in doc, f"docs/architecture.md does not name node/{path.name}"

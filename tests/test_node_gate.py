@@ -86,7 +86,7 @@ def test_rate_limits_reject_without_counting_as_evidence(node_factory) -> None:
     standing = node.reputation(pid, person.address)
     assert standing["submissions"] == 3 and standing["evidence"] == []
     # Rebuilt from the store (as after a restart), the window still holds three submissions.
-    node._gates.clear()
+    node.contributions.gates.clear()
     again = node.submit(pid, [person.submission(pid, "question six about my card", None, now=now)])
     assert again[0].reasons[0].startswith("rate_limited")
 
@@ -101,7 +101,7 @@ def test_gate_state_rebuilt_from_the_store_judges_the_same(small) -> None:
     node.submit(pid, copies)
     before = node.reputation(pid, copier.address)
     assert before["flagged"]
-    node._gates.clear()  # what a restart does
+    node.contributions.gates.clear()  # what a restart does
     after = node.reputation(pid, copier.address)
     assert {k: before[k] for k in ("submissions", "bad_share", "flagged")} == {
         k: after[k] for k in ("submissions", "bad_share", "flagged")
@@ -129,7 +129,7 @@ def test_a_failed_write_leaves_no_trace_and_the_retry_succeeds(small, monkeypatc
     with pytest.raises(BackendError):
         node.submit(pid, subs)
     assert node.store.status_counts(pid) == counts
-    assert pid not in node._gates  # memory is rebuilt from the store, not trusted
+    assert pid not in node.contributions.gates  # memory is rebuilt from the store, not trusted
     monkeypatch.undo()
     out = node.submit(pid, subs)  # the same signed submissions: nonces were not spent
     assert [o.status for o in out] == ["accepted", "accepted"]

@@ -75,7 +75,7 @@ def test_job_pays_good_labelers_and_labels_flow_back(labelled) -> None:
     assert all(report.earnings[h] >= paid[h] for h in honest)
     assert node.verify_epoch(pid, report.epoch).ok
     # The unspent bounty is still the operator's, in escrow.
-    assert node._escrow_free(pid) == 50_000 - sum(paid.values())
+    assert node.ledger.escrow_free(pid) == 50_000 - sum(paid.values())
 
 
 def test_bounty_must_be_escrowed(labelled) -> None:

@@ -162,12 +162,14 @@ def chain_info(node: Node) -> m.ChainInfo:
 
 def account_view(node: Node, address: str) -> m.AccountView:
     w3 = node.chain.w3
+    from eth_utils import to_checksum_address
+
     checksum = checksum_address(address)
     base_fee = int(w3.eth.get_block("latest").get("baseFeePerGas") or 0)
     tip = 10**9
     return m.AccountView(
         address=checksum,
-        nonce=int(w3.eth.get_transaction_count(checksum, "pending")),
+        nonce=int(w3.eth.get_transaction_count(to_checksum_address(checksum), "pending")),
         eth_balance=str(node.chain.eth_balance(checksum)),
         token_balance=str(node.protocol.token_balance(checksum)),
         chain_id=node.chain.chain_id,

@@ -236,7 +236,7 @@ def revoke_signed(node: Node, record_id: int, signature: bytes) -> str | None:
             signature,
             sender=node.operator,
         )
-        node._record_gas("revoke_with_sig", tx)
+        node.record_gas("revoke_with_sig", tx)
         tx_hash = str(tx.tx_hash)
     node.propagate_revocation(record_id, tx_hash)
     return tx_hash

@@ -53,7 +53,7 @@ def epoch_verify(
     Uses no node database: the distributor's address comes from the file's header.
     Exits 1 and names the first mismatch if anything differs.
     """
-    from fairwheel._settling import verify_file_on_chain
+    from fairwheel.node.settlement import verify_file_on_chain
 
     verdict = run_or_exit(lambda: verify_file_on_chain(chain_url, pool, epoch, file))
     typer.echo(json.dumps(verdict.__dict__, indent=1))

@@ -157,10 +157,10 @@ def run_demo(cfg: DemoConfig, say: Callable[[str], None] = print) -> DemoResult:
     consumers = [ConsumerWallet(chain.new_account(), vdomain) for _ in range(cfg.consumers)]
     deposit = 2 * TOKEN
     for c in consumers:
-        node._record_gas("mint", proto.mint(c.address, deposit, sender=node.operator))
-        node._record_gas("approve", proto.approve(proto.addresses["UsageEscrow"], deposit,
+        node.record_gas("mint", proto.mint(c.address, deposit, sender=node.operator))
+        node.record_gas("approve", proto.approve(proto.addresses["UsageEscrow"], deposit,
                                                   sender=c.account))  # fmt: skip
-        node._record_gas("deposit", proto.deposit(pool_id, deposit, sender=c.account))
+        node.record_gas("deposit", proto.deposit(pool_id, deposit, sender=c.account))
 
     _paid_calls(node, pool_id, consumers, queries, people, cfg, result, say)
 

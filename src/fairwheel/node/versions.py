@@ -21,12 +21,16 @@ import numpy as np
 from fairwheel.domain.records import RecordStatus, canonical_json, checksum_address
 from fairwheel.domain.typed_data import PURPOSE_TRAINING
 from fairwheel.errors import Conflict, NotFound
+from fairwheel.node.pools import CONTRIBUTION_LEAF
+from fairwheel.node.service import Service
 
 if TYPE_CHECKING:
-    from fairwheel.config import Settings
-    from fairwheel.store import Store
+    from fairwheel.node.contributions import ContributionService
+    from fairwheel.node.feedback import FeedbackService
+    from fairwheel.node.pools import PoolService
+    from fairwheel.node.ports import NodePorts
 
-CONTRIBUTION_LEAF = ("bytes32", "address")
+
 # A fixed fifth of the records is never trained on by any version: its evaluation set.
 HOLDOUT_BYTE = 52  # record_hash[0] < 52 of 256 ≈ 20%
 RETRAIN_GROWTH = 0.1  # new accepted training records, relative to the serving dataset
@@ -34,33 +38,20 @@ RETRAIN_MIN_NEW = 20
 FEEDBACK_DRIFT = 0.15  # drop in the share of good ratings of predictions that retrains
 
 
-class VersionsMixin:
-    """Training, promotion, rollback, revocation (mixed into :class:`fairwheel.node.Node`)."""
+class VersionService(Service):
+    """Training, promotion, rollback and revocation."""
 
-    settings: Settings
-    store: Store
-    chain: Any
-    protocol: Any
-    operator: Any
-    blobs: Any
-    _gates: dict[int, Any]
-
-    if TYPE_CHECKING:  # provided by the other mixins of Node
-
-        def index(self, pool_id: int) -> Any:  # provided by Node
-            ...
-
-        def receipt(self, record_id_: int) -> Any:  # provided by Node
-            ...
-
-        def _record_gas(self, operation: str, tx: Any) -> Any:  # provided by Node
-            ...
-
-        def arena_record(self, pool_id: int, a: int, b: int) -> tuple[int, int]:  # FeedbackMixin
-            ...
-
-        def arena_wins(self, pool_id: int) -> Any:  # FeedbackMixin
-            ...
+    def __init__(
+        self,
+        ports: NodePorts,
+        pools: PoolService,
+        feedback: FeedbackService,
+        contributions: ContributionService,
+    ) -> None:
+        super().__init__(ports)
+        self.pools = pools
+        self.feedback = feedback
+        self.contributions = contributions
 
     # -- training -------------------------------------------------------------------------
     def train(
@@ -207,7 +198,7 @@ class VersionsMixin:
         """Every version with its metrics, report, serving state, arena record and taints."""
         stack = self.store.serving_stack(pool_id)
         serving = stack[-1] if stack else None
-        arena = self.arena_wins(pool_id)
+        arena = self.feedback.arena_wins(pool_id)
         out = []
         for model in self.store.models(pool_id):
             mid = int(model["id"])
@@ -250,17 +241,12 @@ class VersionsMixin:
         labelled = self.store.labelled_count(pool_id)
         if labelled - used >= max(RETRAIN_MIN_NEW, RETRAIN_GROWTH * used):
             return "new_data"
-        goods = self.prediction_goodness(pool_id, int(serving["id"]))
+        goods = self.feedback.prediction_goodness(pool_id, int(serving["id"]))
         if len(goods) >= 20:
             half = len(goods) // 2
             if np.mean(goods[:half]) - np.mean(goods[half:]) >= FEEDBACK_DRIFT:
                 return "feedback"
         return None
-
-    if TYPE_CHECKING:  # provided by the other mixins of Node
-
-        def prediction_goodness(self, pool_id: int, model_id: int) -> list[float]:  # FeedbackMixin
-            ...
 
     def reconsider(self, pool_id: int, min_arena: int = 20) -> dict[str, Any] | None:
         """Roll back a serving version that regresses on recent feedback.
@@ -275,7 +261,7 @@ class VersionsMixin:
         if len(stack) < 2:
             return None
         serving, previous = self.store.model(stack[-1]), self.store.model(stack[-2])
-        wins, games = self.arena_record(pool_id, int(serving["id"]), int(previous["id"]))
+        wins, games = self.feedback.arena_record(pool_id, int(serving["id"]), int(previous["id"]))
         rate = win_rate(wins, games)
         if games < min_arena or rate.wilson_high >= 0.5:
             return None
@@ -311,7 +297,7 @@ class VersionsMixin:
             raise Conflict("only the record's contributor can revoke it")
         if rec["status"] == RecordStatus.REVOKED:
             raise Conflict(f"record {record_id_} is already revoked")
-        receipt = self.receipt(record_id_)
+        receipt = self.pools.receipt(record_id_)
         tx = self.protocol.revoke(
             rec["pool_id"], receipt.batch_id, rec["record_hash"],
             [bytes.fromhex(p[2:]) for p in receipt.proof], sender=contributor,
@@ -338,7 +324,7 @@ class VersionsMixin:
         with self.store.transaction():
             self.store.add_revocation_step(record_id_, "unserved", "removed from the index")
         index.save()
-        if (state := self._gates.get(pool_id)) is not None:
+        if (state := self.contributions.gates.get(pool_id)) is not None:
             state.finder.remove(record_id_)  # a revoked record no longer owns near copies
             state.accepted -= rec["status"] == RecordStatus.ACCEPTED
         if rec["blob_name"]:

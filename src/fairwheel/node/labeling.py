@@ -17,45 +17,29 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from fairwheel._contributing import StatusChange
 from fairwheel.domain.records import RecordStatus, canonical_json
 from fairwheel.errors import Conflict, InsufficientFunds, NotFound
+from fairwheel.node.contributions import StatusChange
+from fairwheel.node.service import Service
 
 if TYPE_CHECKING:
     from fairwheel.labeling.job import JobResult, LabelingJob
-    from fairwheel.store import Store
+    from fairwheel.node.contributions import ContributionService
+    from fairwheel.node.ledger import LedgerService
+    from fairwheel.node.ports import NodePorts
 
 LABELER_ROLE = 0  # Staking.Role.Labeler
 
 
-class LabelingMixin:
-    """Labeling jobs for :class:`fairwheel.node.Node`."""
+class LabelingService(Service):
+    """Labeling jobs: open, hand out tasks, take answers, close and pay."""
 
-    store: Store
-    protocol: Any
-    operator: Any
-
-    def record_text(self, record_id_: int) -> str:  # provided by Node
-        raise NotImplementedError
-
-    def voucher_domain(self) -> Any:  # provided by Node
-        raise NotImplementedError
-
-    def spent(self, pool_id: int, consumer: str) -> int:  # provided by ServingMixin
-        raise NotImplementedError
-
-    def _append_ledger(self, pool_id: int, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def _apply_changes(self, pool_id: int, changes: Sequence[StatusChange]) -> None:
-        raise NotImplementedError  # provided by ContributingMixin
-
-    def _escrow_free(self, pool_id: int) -> int:
-        """Operator's escrow in the pool not yet promised to vouchers or open jobs."""
-        owner = self.operator.address
-        promised = self.spent(pool_id, owner) - int(self.protocol.redeemed(pool_id, owner))
-        balance = int(self.protocol.escrow_balance(pool_id, owner))
-        return balance - promised - self.store.open_job_budgets(pool_id)
+    def __init__(
+        self, ports: NodePorts, ledger: LedgerService, contributions: ContributionService
+    ) -> None:
+        super().__init__(ports)
+        self.ledger = ledger
+        self.contributions = contributions
 
     def open_labeling_job(
         self,
@@ -83,7 +67,7 @@ class LabelingMixin:
         missing = [r for r in ids if r not in found or found[r]["pool_id"] != pool_id]
         if missing:
             raise NotFound(f"records {missing[:5]} are not in pool {pool_id}")
-        free = self._escrow_free(pool_id)
+        free = self.ledger.escrow_free(pool_id)
         if budget > free:
             raise InsufficientFunds(
                 f"the bounty of {budget} needs that much free escrow in pool {pool_id}; "
@@ -158,11 +142,11 @@ class LabelingMixin:
         with self.store.transaction():
             if paid:
                 owner = self.operator.address
-                voucher = Voucher(owner, pool_id, self.spent(pool_id, owner) + paid)
+                voucher = Voucher(owner, pool_id, self.ledger.spent(pool_id, owner) + paid)
                 signature = sign_voucher(voucher, self.voucher_domain(), self.operator.key)
                 dust = self.store.pool_dust(pool_id)
                 digest = canonical_json({"job": job_id, "evidence": result.to_dict()["workers"]})
-                self._append_ledger(
+                self.ledger.append(
                     pool_id, voucher, signature, kind="labeling", price=paid,
                     query_hash="0x" + hashlib.sha256(digest).hexdigest(), operator_fee=0,
                     builder=None, builder_amount=0,
@@ -184,5 +168,5 @@ class LabelingMixin:
                     self.store.set_verdict(rid, "accepted", score, reasons, pinned=True)
                     released.append(StatusChange(rid, rec["status"], "accepted", reasons))
             self.store.save_job(job_id, job.to_dict(), result.to_dict())
-        self._apply_changes(pool_id, released)
+        self.contributions.apply_changes(pool_id, released)
         return result

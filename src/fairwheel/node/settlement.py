@@ -11,11 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from fairwheel.domain.records import checksum_address
 from fairwheel.errors import ChainError, Conflict, NotFound, VerificationError
+from fairwheel.node.service import Service
 
 if TYPE_CHECKING:
-    from fairwheel.config import Settings
     from fairwheel.settlement.epoch import EpochFold
-    from fairwheel.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -60,17 +59,8 @@ class Verification:
     problem: str | None = None
 
 
-class SettlingMixin:
-    """Epoch close, claims and verification for :class:`fairwheel.node.Node`."""
-
-    store: Store
-    protocol: Any
-    chain: Any
-    operator: Any
-    settings: Settings
-
-    def _record_gas(self, operation: str, tx: Any) -> Any:  # provided by Node
-        raise NotImplementedError
+class SettlementService(Service):
+    """Epoch close, claims and verification."""
 
     def close_epoch(self, pool_id: int) -> EpochReport:
         """Close the pool's open epoch and post its root of cumulative earnings.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from fairwheel.domain.records import (
 )
 from fairwheel.domain.typed_data import PURPOSE_SEARCH
 from fairwheel.errors import Conflict, SchemaError
+from fairwheel.node.service import Service
 from fairwheel.quality import gate
 from fairwheel.quality.near_duplicate import NearDuplicateFinder
 from fairwheel.quality.review import (
@@ -40,8 +41,8 @@ from fairwheel.quality.review import (
 )
 
 if TYPE_CHECKING:
-    from fairwheel.config import Settings
-    from fairwheel.store import Store
+    from fairwheel.node.feedback import FeedbackService
+    from fairwheel.node.ports import NodePorts
 
 # Rejections that say nothing about the claimed contributor: anyone can forge them.
 _CONSENT_FAILURES = frozenset(
@@ -106,32 +107,14 @@ class PoolGate:
     accepted: int
 
 
-class ContributingMixin:
-    """Submission, the gate's state, rescoring and review (mixed into :class:`Node`)."""
+class ContributionService(Service):
+    """Submission, the gate's state, rescoring and review."""
 
-    settings: Settings
-    store: Store
-    chain: Any
-    embedder: Any
-    blobs: Any
-    _gates: dict[int, PoolGate]
-    _indexes: dict[int, Any]
-
-    if TYPE_CHECKING:  # provided by the other mixins of Node
-
-        def feedback_suspects(self, pool_id: int) -> list[dict[str, Any]]: ...
-
-        def index(self, pool_id: int) -> Any:  # provided by Node
-            ...
-
-        def consent_domain(self) -> Any:  # provided by Node
-            ...
-
-        def record_text(self, record_id_: int) -> str:  # provided by Node
-            ...
-
-        def record_preview(self, rec: Mapping[str, Any], chars: int = 80) -> str:  # Node
-            ...
+    def __init__(self, ports: NodePorts, feedback: FeedbackService) -> None:
+        super().__init__(ports)
+        self.feedback = feedback
+        # Per pool, the gate's in-memory state: derived from the store, dropped on any failure.
+        self.gates: dict[int, PoolGate] = {}
 
     # -- the gate's state -----------------------------------------------------------------
     def gate_policy(self, pool_id: int) -> gate.GatePolicy:
@@ -145,10 +128,10 @@ class ContributingMixin:
 
     def pool_gate(self, pool_id: int) -> PoolGate:
         """The pool's gate state, rebuilt from the store on first use in this process."""
-        state = self._gates.get(pool_id)
+        state = self.gates.get(pool_id)
         if state is None:
             state = self._build_gate(pool_id)
-            self._gates[pool_id] = state
+            self.gates[pool_id] = state
         return state
 
     def _build_gate(self, pool_id: int) -> PoolGate:
@@ -214,7 +197,7 @@ class ContributingMixin:
         try:
             results, searchable = self._judge_batch(pool_id, state, submissions)
         except BaseException:
-            self._gates.pop(pool_id, None)  # memory may have run ahead of the rolled-back store
+            self.gates.pop(pool_id, None)  # memory may have run ahead of the rolled-back store
             raise
         index = self.index(pool_id)
         if searchable:
@@ -367,14 +350,14 @@ class ContributingMixin:
                 for v, _ in verdicts:
                     self.store.set_verdict(int(v.key), v.status.value, v.score, v.reasons)  # type: ignore[call-overload]
         except BaseException:
-            self._gates.pop(pool_id, None)
+            self.gates.pop(pool_id, None)
             raise
         changes = [
             StatusChange(int(v.key), r.status.value, v.status.value, v.reasons)  # type: ignore[call-overload]
             for v, r in verdicts
             if v.status != r.status
         ]
-        self._apply_changes(pool_id, changes)
+        self.apply_changes(pool_id, changes)
         state.quality = result.pool
         state.built_at = state.accepted = result.pool.size
         return changes
@@ -384,7 +367,7 @@ class ContributingMixin:
         feedback keeps finding behind bad answers (reason ``feedback_review``), each with its
         ``preview`` decrypted now (the database holds no text)."""
         queue = self.store.records(pool_id, RecordStatus.QUARANTINED.value)
-        queue += self.feedback_suspects(pool_id)
+        queue += self.feedback.feedback_suspects(pool_id)
         queue.sort(key=lambda r: int(r["id"]))
         return [{**r, "preview": self.record_preview(r)} for r in queue]
 
@@ -415,7 +398,7 @@ class ContributingMixin:
             self.store.set_verdict(record_id_, after.value, score, reasons, pinned=True)
         change = StatusChange(record_id_, rec["status"], after.value, reasons)
         if change.before != change.after:
-            self._apply_changes(rec["pool_id"], [change])
+            self.apply_changes(rec["pool_id"], [change])
         return change
 
     def reputation(self, pool_id: int, contributor: str) -> dict[str, Any]:
@@ -435,13 +418,14 @@ class ContributingMixin:
         """Flagged contributors of the pool with their evidence, for a slash proposal."""
         return self.pool_gate(pool_id).reputation.slash_report()
 
-    def _apply_changes(self, pool_id: int, changes: Sequence[StatusChange]) -> None:
+    def apply_changes(self, pool_id: int, changes: Sequence[StatusChange]) -> None:
         """Bring the index, finder and reputations in line with stored status changes."""
         if not changes:
             return
-        state = self._gates.get(pool_id)
+        state = self.gates.get(pool_id)
         # The open index is updated in place (index() would rebuild it: the generation moved).
-        index = self._indexes.get(pool_id) or self.index(pool_id)
+        loaded = self.ports.loaded_index(pool_id)
+        index = loaded if loaded is not None else self.index(pool_id)
         back = [c.record_id for c in changes if c.after == RecordStatus.ACCEPTED.value]
         gone = [c.record_id for c in changes if c.after != RecordStatus.ACCEPTED.value]
         if gone:
@@ -477,7 +461,7 @@ def _as_id(value: str | None) -> int | None:
 class _StoreGateContext:
     """The gate's view of a pool, read from the store and index, plus this batch's accepts."""
 
-    def __init__(self, node: ContributingMixin, pool_id: int, index: Any) -> None:
+    def __init__(self, node: ContributionService, pool_id: int, index: Any) -> None:
         self.node = node
         self.pool_id = pool_id
         self.index = index

@@ -18,10 +18,13 @@ import numpy as np
 from fairwheel.domain.records import RecordStatus, canonical_json
 from fairwheel.domain.typed_data import PURPOSE_SEARCH, Voucher, verify_voucher
 from fairwheel.errors import InsufficientFunds, NotFound, ReplayError, SchemaError
+from fairwheel.node.service import Service
 
 if TYPE_CHECKING:
-    from fairwheel.chain.escrow_cache import EscrowCache
-    from fairwheel.store import Store
+    from fairwheel.node.feedback import FeedbackService
+    from fairwheel.node.ledger import LedgerService
+    from fairwheel.node.ports import NodePorts
+    from fairwheel.node.versions import VersionService
 
 
 @dataclass(frozen=True)
@@ -121,32 +124,20 @@ def reweighted(
     return sorted(scored, key=lambda c: (-c[1], c[0]))
 
 
-class ServingMixin:
-    """Paid search and prediction for :class:`fairwheel.node.Node`."""
+class ServingService(Service):
+    """Paid search and prediction."""
 
-    store: Store
-    protocol: Any
-    chain: Any
-    embedder: Any
-    blobs: Any
-    escrow_cache: EscrowCache
-
-    def index(self, pool_id: int) -> Any:  # provided by Node
-        raise NotImplementedError
-
-    def voucher_domain(self) -> Any:  # provided by Node
-        raise NotImplementedError
-
-    def price_of(self, pool_id: int, kind: str) -> int:
-        pool = self.store.pool(pool_id)
-        if kind not in ("search", "predict"):
-            raise SchemaError(f"unknown call kind {kind!r} (search or predict)")
-        return int(pool[f"{kind}_price"])
-
-    def spent(self, pool_id: int, consumer: str) -> int:
-        """The cumulative amount of the consumer's latest accepted voucher for the pool."""
-        current = self.store.voucher(pool_id, consumer)
-        return 0 if current is None else current[0]
+    def __init__(
+        self,
+        ports: NodePorts,
+        ledger: LedgerService,
+        feedback: FeedbackService,
+        versions: VersionService,
+    ) -> None:
+        super().__init__(ports)
+        self.ledger = ledger
+        self.feedback = feedback
+        self.versions = versions
 
     def _check_voucher(self, pool_id: int, voucher: Voucher, signature: bytes, price: int) -> int:
         """Check the voucher against the escrow at the chain's head; return the head's time.
@@ -157,7 +148,7 @@ class ServingMixin:
         verify_voucher(voucher, self.voucher_domain(), signature)
         if voucher.pool_id != pool_id:
             raise SchemaError(f"voucher is for pool {voucher.pool_id}, not pool {pool_id}")
-        previous = self.spent(pool_id, voucher.payer)
+        previous = self.ledger.spent(pool_id, voucher.payer)
         if voucher.cumulative_amount <= previous:
             raise ReplayError(
                 f"voucher amount {voucher.cumulative_amount} was already used "
@@ -188,12 +179,12 @@ class ServingMixin:
         """A paid top-``k`` search over the pool, attributed by the retrieval game."""
         if not 1 <= k <= 100:
             raise SchemaError("k must be between 1 and 100")
-        price = self.price_of(pool_id, "search")
+        price = self.ledger.price_of(pool_id, "search")
         now = self._check_voucher(pool_id, voucher, signature, price)
         vector = self.embedder.embed([query])[0]
         # Candidates beyond the top k take part in the retrieval game: they would be
         # in the answer in coalitions without the nearer records.
-        candidates = self._servable(pool_id, self.index(pool_id).search(vector, 2 * k), now)
+        candidates = self.servable(pool_id, self.index(pool_id).search(vector, 2 * k), now)
         ids = [rid for rid, _ in candidates]
         candidates = reweighted(candidates, self.store.record_weights(ids))
         records = self.store.records_by_ids(ids)
@@ -233,9 +224,9 @@ class ServingMixin:
         can say which answer was better (:meth:`rate` with kind ``arena``)."""
         from fairwheel.training.classifier import LinearModel
 
-        price = self.price_of(pool_id, "predict")
+        price = self.ledger.price_of(pool_id, "predict")
         model_row = self.store.serving_model(pool_id)
-        challenger = self.challenger(pool_id) if arena else None
+        challenger = self.feedback.challenger(pool_id) if arena else None
         now = self._check_voucher(pool_id, voucher, signature, price)
         vector = self.embedder.embed([text])
         model = LinearModel.from_bytes(model_row["artifact"])
@@ -292,7 +283,7 @@ class ServingMixin:
             confidence=float(proba[best]),
             model_hash=model_row["model_hash"],
             model_version=int(model_row["version"]),
-            notice=self.serving_notice(model_row),
+            notice=self.versions.serving_notice(model_row),
             arena=answers,
         )
 
@@ -300,18 +291,12 @@ class ServingMixin:
         self, pool_id: int, vector: np.ndarray, label: str, now: int
     ) -> list[tuple[int, float]]:
         """The records behind a prediction: up to 10 nearest servable records with its label."""
-        hits = self._servable(pool_id, self.index(pool_id).search(vector, 30), now)
+        hits = self.servable(pool_id, self.index(pool_id).search(vector, 30), now)
         records = self.store.records_by_ids([rid for rid, _ in hits])
         same = [rid for rid, _ in hits if records[rid]["label"] == label][:10]
         return [(rid, 1.0 / len(same)) for rid in same]
 
-    def challenger(self, pool_id: int) -> dict[str, Any]:  # provided by FeedbackMixin
-        raise NotImplementedError
-
-    def serving_notice(self, model: dict[str, Any]) -> str | None:  # provided by VersionsMixin
-        raise NotImplementedError
-
-    def _servable(
+    def servable(
         self, pool_id: int, hits: list[tuple[int, float]], now: int | None = None
     ) -> list[tuple[int, float]]:
         """Drop hits whose record may not be served at ``now`` (chain time; default: the
@@ -355,13 +340,13 @@ class ServingMixin:
         policy = SplitPolicy(pool["operator_fee_bps"], pool["builder_share_bps"])
         with self.store.transaction():
             # Re-check inside the transaction so a concurrent call cannot reuse the voucher.
-            if voucher.cumulative_amount <= self.spent(pool_id, voucher.payer):
+            if voucher.cumulative_amount <= self.ledger.spent(pool_id, voucher.payer):
                 raise ReplayError("voucher was used by a concurrent call")
             split = split_call(
                 price, weights, policy, kind=kind, dust_in=self.store.pool_dust(pool_id)
             )
             builder_amount = split.builder if builder else 0
-            return self._append_ledger(
+            return self.ledger.append(
                 pool_id, voucher, signature, kind=kind, price=price,
                 query_hash="0x" + keccak(canonical_json({"kind": kind, "query": query})).hex(),
                 operator_fee=split.operator_fee + (split.builder - builder_amount),
@@ -369,39 +354,3 @@ class ServingMixin:
                 attribution=sorted(split.contributors.items()),
                 dust_in=split.dust_in, dust_out=split.dust_out, now=now,
             )  # fmt: skip
-
-    def _append_ledger(
-        self,
-        pool_id: int,
-        voucher: Voucher,
-        signature: bytes,
-        *,
-        kind: str,
-        price: int,
-        query_hash: str,
-        operator_fee: int,
-        builder: str | None,
-        builder_amount: int,
-        attribution: list[tuple[str, int]],
-        dust_in: int,
-        dust_out: int,
-        now: int | None = None,
-    ) -> dict[str, Any]:
-        """Append one hash-chained entry and store its voucher (inside the caller's transaction),
-        stamped with chain time ``now`` (default: the latest block's)."""
-        from fairwheel.settlement.ledger import make_entry
-
-        stamp = int(self.chain.now() if now is None else now)
-        with self.store.transaction():
-            seq, prev_hash = self.store.ledger_tail(pool_id)
-            body, digest = make_entry(
-                seq=seq + 1, time=stamp, pool=pool_id, consumer=voucher.payer,
-                kind=kind, price=price, voucher_amount=voucher.cumulative_amount,
-                query_hash=query_hash, operator_fee=operator_fee, builder=builder,
-                builder_amount=builder_amount, attribution=attribution, dust_in=dust_in,
-                dust_out=dust_out, prev_hash=prev_hash,
-            )  # fmt: skip
-            self.store.append_ledger(seq + 1, pool_id, canonical_json(body).decode(), digest)
-            self.store.fold_open(pool_id, body)
-            self.store.put_voucher(pool_id, voucher.payer, voucher.cumulative_amount, signature)
-        return body

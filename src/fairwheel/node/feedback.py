@@ -22,37 +22,22 @@ from typing import TYPE_CHECKING, Any
 
 from fairwheel.domain.records import RecordStatus, canonical_json
 from fairwheel.errors import Conflict, InsufficientFunds, NotFound, RateLimited, SchemaError
+from fairwheel.node.service import Service
 
 if TYPE_CHECKING:
-    from fairwheel.config import Settings
     from fairwheel.feedback import Rating
-    from fairwheel.store import Store
+    from fairwheel.node.ledger import LedgerService
+    from fairwheel.node.ports import NodePorts
 
 REVIEW_TAG = "feedback_review"
 
 
-class FeedbackMixin:
-    """Ratings, arena, record weights, rater pay and exports (mixed into ``Node``)."""
+class FeedbackService(Service):
+    """Ratings, arena, record weights, rater pay and exports."""
 
-    settings: Settings
-    store: Store
-    chain: Any
-    protocol: Any
-    operator: Any
-    blobs: Any
-
-    if TYPE_CHECKING:  # provided by the other mixins of Node
-
-        def voucher_domain(self) -> Any:  # provided by Node
-            ...
-
-        def spent(self, pool_id: int, consumer: str) -> int:  # provided by ServingMixin
-            ...
-
-        def _append_ledger(self, pool_id: int, *args: Any, **kwargs: Any) -> dict[str, Any]: ...
-
-        def _escrow_free(self, pool_id: int) -> int:  # provided by LabelingMixin
-            ...
+    def __init__(self, ports: NodePorts, ledger: LedgerService) -> None:
+        super().__init__(ports)
+        self.ledger = ledger
 
     # -- ratings --------------------------------------------------------------------------
     def rate(self, seq: int, rater: str, kind: str, value: int) -> dict[str, Any]:
@@ -227,19 +212,19 @@ class FeedbackMixin:
         judgements = judge_raters(votes, self.store.gold([f["seq"] for f in rows]))
         payout = pay_raters(judgements, budget)
         paid = sum(payout.paid.values())
-        if paid > self._escrow_free(pool_id):
+        if paid > self.ledger.escrow_free(pool_id):
             raise InsufficientFunds(f"the operator's free escrow in pool {pool_id} does not "
                                     f"cover {paid} for raters")  # fmt: skip
         last_seq = max(f["seq"] for f in rows)
         with self.store.transaction():
             if paid:
                 owner = self.operator.address
-                voucher = Voucher(owner, pool_id, self.spent(pool_id, owner) + paid)
+                voucher = Voucher(owner, pool_id, self.ledger.spent(pool_id, owner) + paid)
                 signature = sign_voucher(voucher, self.voucher_domain(), self.operator.key)
                 pool_dust = self.store.pool_dust(pool_id)
                 evidence = {r: j.to_dict() for r, j in judgements.items()}
                 digest = canonical_json({"feedback_through": last_seq, "raters": evidence})
-                self._append_ledger(
+                self.ledger.append(
                     pool_id, voucher, signature, kind="feedback", price=paid,
                     query_hash="0x" + keccak(digest).hex(), operator_fee=0, builder=None,
                     builder_amount=0, attribution=sorted(payout.paid.items()),

@@ -1,0 +1,193 @@
+"""The node: a thin facade over one service per use case, sharing typed ports.
+
+``Node.open(settings)`` connects the chain, store, index, blobs and embedder chosen by the
+settings' URLs into one :class:`~fairwheel.node.ports.NodePorts` and builds the services on it,
+each given explicitly the services it calls (the graph has no cycle)::
+
+    pools      ledger
+      ^          ^   ^
+    versions -> feedback   serving -> ledger, feedback, versions
+      |                    labeling -> ledger, contributions
+      +-> contributions -> feedback
+    settlement (ports only)
+
+Every public method of a service is also a method of ``Node`` (``node.search`` is
+``node.serving.search``), so the edges and scripts call one object.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fairwheel.chain.escrow_cache import EscrowCache
+from fairwheel.config import Settings, load_settings
+from fairwheel.errors import ConfigError
+from fairwheel.node._forward import forward
+from fairwheel.node.contributions import ContributionService
+from fairwheel.node.feedback import FeedbackService
+from fairwheel.node.labeling import LabelingService
+from fairwheel.node.ledger import LedgerService
+from fairwheel.node.pools import PoolService
+from fairwheel.node.ports import NodePorts
+from fairwheel.node.service import Service
+from fairwheel.node.serving import ServingService
+from fairwheel.node.settlement import SettlementService
+from fairwheel.node.versions import VersionService
+from fairwheel.store import open_store
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+
+__all__ = ["Node"]
+
+
+class Node(Service):
+    """One Fairwheel node: its ports (the views every service has) and one service per use case."""
+
+    def __init__(self, ports: NodePorts) -> None:
+        super().__init__(ports)
+        self.pools = PoolService(ports)
+        self.ledger = LedgerService(ports)
+        self.feedback = FeedbackService(ports, self.ledger)
+        self.contributions = ContributionService(ports, self.feedback)
+        self.versions = VersionService(ports, self.pools, self.feedback, self.contributions)
+        self.serving = ServingService(ports, self.ledger, self.feedback, self.versions)
+        self.settlement = SettlementService(ports)
+        self.labeling = LabelingService(ports, self.ledger, self.contributions)
+
+    # -- opening ------------------------------------------------------------
+    @classmethod
+    def open(
+        cls, settings: Settings | None = None, *, operator: LocalAccount | None = None
+    ) -> Node:
+        """Open (or create) a node at ``settings.home`` and connect its ports.
+
+        On a fresh database the contracts are deployed; afterwards the node
+        attaches to the recorded deployment. The embedded chain lives only in this
+        process, so an embedded node cannot be reopened on an existing database.
+
+        Raises:
+            ConfigError: an embedded chain with a database from an earlier process.
+        """
+        from eth_account import Account
+
+        from fairwheel.chain import connect_chain
+
+        settings = (settings or load_settings()).resolved()
+        settings.home.mkdir(parents=True, exist_ok=True)
+        store = open_store(settings.database_url)
+        chain = connect_chain(
+            settings.chain_url,
+            activation_delay=settings.activation_delay,
+            thaw_period=settings.thaw_period,
+            redemption_window=settings.voucher_window,
+        )
+        if operator is None:
+            operator = Account.from_key(_operator_key(settings.home))
+        recorded = store.get_meta("deployment")
+        if recorded is None:
+            if settings.chain_url.startswith("embedded://"):
+                chain.fund(operator.address, 10**21)
+            protocol = chain.deploy(operator)
+            store.set_meta("deployment", json.dumps(protocol.addresses))
+            store.set_meta("chain_id", str(chain.chain_id))
+        elif settings.chain_url.startswith("embedded://"):
+            raise ConfigError(
+                f"{settings.database_url} belongs to an earlier embedded chain, which lived only "
+                "in that process; use a fresh home or a persistent chain (chain_url=http://…)"
+            )
+        else:
+            protocol = chain.attach(json.loads(recorded))
+        return cls(NodePorts(settings, store, chain, protocol, operator, EscrowCache(protocol)))
+
+    def close(self) -> None:
+        """Save the open indexes and close the store."""
+        self.ports.save_indexes()
+        self.store.close()
+
+    # -- the ports: read-only views inherited from Service, for edges, scripts and tests ---
+    @property
+    def gas(self) -> dict[str, list[int]]:
+        return self.ports.gas
+
+    record_preview = forward("ports", NodePorts.record_preview)
+    record_gas = forward("ports", NodePorts.record_gas)
+
+    # -- the use cases, one line each: ``node.x`` is ``node.<service>.x`` -----------------
+    # pools
+    create_pool = forward("pools", PoolService.create_pool)
+    anchor = forward("pools", PoolService.anchor)
+    receipt = forward("pools", PoolService.receipt)
+    verify_receipt = forward("pools", PoolService.verify_receipt)
+    pool_stats = forward("pools", PoolService.pool_stats)
+    # ledger
+    price_of = forward("ledger", LedgerService.price_of)
+    spent = forward("ledger", LedgerService.spent)
+    # contributions
+    gate_policy = forward("contributions", ContributionService.gate_policy)
+    pool_gate = forward("contributions", ContributionService.pool_gate)
+    submit = forward("contributions", ContributionService.submit)
+    rescore = forward("contributions", ContributionService.rescore)
+    review_queue = forward("contributions", ContributionService.review_queue)
+    review = forward("contributions", ContributionService.review)
+    reputation = forward("contributions", ContributionService.reputation)
+    slash_report = forward("contributions", ContributionService.slash_report)
+    # serving
+    search = forward("serving", ServingService.search)
+    predict = forward("serving", ServingService.predict)
+    # settlement
+    close_epoch = forward("settlement", SettlementService.close_epoch)
+    settlement_warnings = forward("settlement", SettlementService.settlement_warnings)
+    claim_proof = forward("settlement", SettlementService.claim_proof)
+    claim = forward("settlement", SettlementService.claim)
+    verify_epoch = forward("settlement", SettlementService.verify_epoch)
+    earnings_of = forward("settlement", SettlementService.earnings_of)
+    # labeling
+    open_labeling_job = forward("labeling", LabelingService.open_labeling_job)
+    take_labeling_tasks = forward("labeling", LabelingService.take_labeling_tasks)
+    submit_labels = forward("labeling", LabelingService.submit_labels)
+    close_labeling_job = forward("labeling", LabelingService.close_labeling_job)
+    # versions
+    train = forward("versions", VersionService.train)
+    promote = forward("versions", VersionService.promote)
+    rollback = forward("versions", VersionService.rollback)
+    model_versions = forward("versions", VersionService.model_versions)
+    serving_notice = forward("versions", VersionService.serving_notice)
+    retrain_trigger = forward("versions", VersionService.retrain_trigger)
+    reconsider = forward("versions", VersionService.reconsider)
+    upkeep = forward("versions", VersionService.upkeep)
+    revoke = forward("versions", VersionService.revoke)
+    propagate_revocation = forward("versions", VersionService.propagate_revocation)
+    revocation_status = forward("versions", VersionService.revocation_status)
+    export_contributions = forward("versions", VersionService.export_contributions)
+    # feedback
+    rate = forward("feedback", FeedbackService.rate)
+    feedback_suspects = forward("feedback", FeedbackService.feedback_suspects)
+    set_gold = forward("feedback", FeedbackService.set_gold)
+    challenger = forward("feedback", FeedbackService.challenger)
+    arena_record = forward("feedback", FeedbackService.arena_record)
+    arena_wins = forward("feedback", FeedbackService.arena_wins)
+    prediction_goodness = forward("feedback", FeedbackService.prediction_goodness)
+    set_feedback_budget = forward("feedback", FeedbackService.set_feedback_budget)
+    pay_raters = forward("feedback", FeedbackService.pay_raters)
+    export_preferences = forward("feedback", FeedbackService.export_preferences)
+    export_training = forward("feedback", FeedbackService.export_training)
+
+
+def _operator_key(home: Path) -> str:
+    """The operator key: ``$FAIRWHEEL_OPERATOR_KEY`` or ``home/operator.key`` (made 0600)."""
+    key = os.environ.get("FAIRWHEEL_OPERATOR_KEY")
+    if key:
+        return key
+    path = home / "operator.key"
+    if not path.exists():
+        import secrets
+
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write("0x" + secrets.token_hex(32))
+    return path.read_text().strip()

@@ -1,0 +1,140 @@
+"""What every node service is given: the ports, typed, and the few helpers built on them.
+
+:class:`NodePorts` is made once by :meth:`fairwheel.node.Node.open` and shared by the services.
+The embedder, blob store and vector indexes open lazily, on first use, so a CLI verb that does
+not need them starts fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from fairwheel.domain.records import RecordStatus
+from fairwheel.domain.typed_data import PURPOSE_SEARCH
+from fairwheel.errors import NotFound
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from fairwheel.blobs import BlobStore
+    from fairwheel.chain.client import Chain
+    from fairwheel.chain.escrow_cache import EscrowCache
+    from fairwheel.chain.protocol import Protocol
+    from fairwheel.config import Settings
+    from fairwheel.domain.typed_data import Eip712Domain
+    from fairwheel.embed.base import Embedder
+    from fairwheel.index.base import VectorIndex
+    from fairwheel.store import Store
+
+__all__ = ["NodePorts"]
+
+
+@dataclass
+class NodePorts:
+    """The node's settings, ports and operator key, shared by every service.
+
+    Attributes:
+        settings: The resolved settings the ports were opened from.
+        store: The source of truth (records, ledger, epochs …).
+        chain: The EVM the contracts run on.
+        protocol: The deployed contracts, bound to ``chain``.
+        operator: The node's key: pool operator, anchorer, redeemer.
+        escrow_cache: Serve-time escrow reads, one per chain head.
+        gas: Gas used per operation, for reports.
+    """
+
+    settings: Settings
+    store: Store
+    chain: Chain
+    protocol: Protocol
+    operator: LocalAccount
+    escrow_cache: EscrowCache
+    gas: dict[str, list[int]] = field(default_factory=dict)
+    _embedder: Embedder | None = None
+    _blobs: BlobStore | None = None
+    _indexes: dict[int, VectorIndex] = field(default_factory=dict)
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedding model, loaded on first use."""
+        if self._embedder is None:
+            from fairwheel.embed import open_embedder
+
+            self._embedder = open_embedder(self.settings.embedder_url, self.settings.cache_dir)
+        return self._embedder
+
+    @property
+    def blobs(self) -> BlobStore:
+        """The encrypted content store, opened on first use."""
+        if self._blobs is None:
+            from fairwheel.blobs import open_blobs
+
+            self._blobs = open_blobs(self.settings.blobs_url)
+        return self._blobs
+
+    def index(self, pool_id: int) -> VectorIndex:
+        """The pool's vector index, rebuilt from the store if missing or stale."""
+        index = self._indexes.get(pool_id)
+        if index is None:
+            from fairwheel.index import open_index
+
+            url = self.settings.index_url.rstrip("/") + f"/pool-{pool_id}"
+            index = open_index(url, self.embedder.dim)
+            self._indexes[pool_id] = index
+        generation = self.store.index_generation(pool_id)
+        if index.generation != generation:
+            self._rebuild_index(pool_id, index, generation)
+        return index
+
+    def loaded_index(self, pool_id: int) -> VectorIndex | None:
+        """The pool's index if this process opened it, as it is (no generation check)."""
+        return self._indexes.get(pool_id)
+
+    def _rebuild_index(self, pool_id: int, index: VectorIndex, generation: str) -> None:
+        index.clear()
+        ids, vectors = self.store.embeddings(pool_id)
+        records = self.store.records_by_ids(ids)
+        keep = [i for i, rid in enumerate(ids) if records[rid]["purposes"] & PURPOSE_SEARCH]
+        if keep:
+            index.add([ids[i] for i in keep], vectors[keep])
+        index.set_generation(generation)
+        index.save()
+
+    def save_indexes(self) -> None:
+        """Write every open index to disk (on close)."""
+        for index in self._indexes.values():
+            index.save()
+
+    def record_gas(self, operation: str, tx: Any) -> Any:
+        """Note the gas a transaction used under ``operation``; return the transaction."""
+        self.gas.setdefault(operation, []).append(int(tx.gas_used))
+        return tx
+
+    def consent_domain(self) -> Eip712Domain:
+        """The EIP-712 domain contributors sign consents in."""
+        return self.protocol.consent_domain()
+
+    def voucher_domain(self) -> Eip712Domain:
+        """The EIP-712 domain consumers sign vouchers in."""
+        return self.protocol.voucher_domain()
+
+    def record_text(self, record_id: int) -> str:
+        """Decrypt a record's content (NotFound once revoked: its key is destroyed)."""
+        rec = self.store.record(record_id)
+        if not rec["blob_name"]:
+            raise NotFound(f"record {record_id} has no stored content")
+        return bytes(self.blobs.get(rec["blob_name"])).decode()
+
+    def record_preview(self, rec: Mapping[str, Any], chars: int = 80) -> str:
+        """The start of a record's text, decrypted now (the database keeps no text), or what
+        became of it: ``[revoked]`` once its key is shredded, ``[rejected: content not kept]``."""
+        if rec["status"] == RecordStatus.REVOKED:
+            return "[revoked]"
+        if not rec["blob_name"]:
+            return "[rejected: content not kept]"
+        try:
+            return bytes(self.blobs.get(rec["blob_name"])).decode()[:chars]
+        except NotFound:
+            return "[content destroyed]"
