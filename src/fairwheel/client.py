@@ -15,8 +15,9 @@ call per pool, and only downward afterwards)::
         answer = fw.search(1, "lost card", k=3)
 
 Errors come back as the same exception classes the node raises (``ReplayError``,
-``InsufficientFunds``, ``NotFound``…), chosen by the error's ``code``; unknown codes raise
-:class:`ApiError`.
+``InsufficientFunds``, ``NotFound``, ``Unauthorized``…), chosen by the error's ``code`` from the
+one tree in :mod:`fairwheel.errors` (``details["status"]`` is the HTTP status); unknown codes
+raise :class:`ApiError` with the server's code.
 """
 
 from __future__ import annotations
@@ -31,53 +32,36 @@ import httpx
 
 from fairwheel import errors as E
 from fairwheel.domain.records import content_hash
+from fairwheel.errors import ApiError  # re-exported: it used to be defined here
 
 __all__ = ["ApiError", "FairwheelClient"]
 
 Json = Any
 
 
-class ApiError(E.FairwheelError):
-    """An error answered by the API whose code has no class here (``code`` is the server's)."""
-
-    def __init__(self, code: str, message: str, status: int, **details: Any) -> None:
-        super().__init__(message, **details)
-        self.code = code
-        self.status = status
-
-
-_BY_CODE: dict[str, type[E.FairwheelError]] = {
-    cls.code: cls
-    for cls in (
-        E.ConfigError,
-        E.InvalidInput,
-        E.SchemaError,
-        E.SignatureError,
-        E.ReplayError,
-        E.ConsentError,
-        E.NotFound,
-        E.Conflict,
-        E.InsufficientFunds,
-        E.VerificationError,
-        E.ChainError,
-        E.BackendError,
-    )
-}
-
-
 def _raise_for(response: httpx.Response) -> None:
+    """Raise the API's JSON error as the class of its ``code`` (from :func:`errors.by_code`).
+
+    ``details['status']`` is set to the HTTP status. A code this client does not know raises
+    :class:`ApiError` with the server's ``code``; an answer that is not a JSON error raises
+    :class:`ApiError` (``http_error``) with the start of its text.
+    """
     if response.is_success:
         return
     try:
         body = response.json()
         code, message, details = body["code"], body["message"], dict(body.get("details") or {})
-    except (ValueError, KeyError, TypeError):
-        raise ApiError("http_error", response.text[:500], response.status_code) from None
-    cls = _BY_CODE.get(code)
+        if not isinstance(code, str) or not isinstance(message, str):
+            raise TypeError(code)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise ApiError(response.text[:500], status=response.status_code) from None
+    details.setdefault("status", response.status_code)
+    cls = E.by_code().get(code)
     if cls is None:
-        raise ApiError(code, message, response.status_code, **details)
-    error = cls(message, **details)
-    error.details.setdefault("status", response.status_code)
+        error: E.FairwheelError = ApiError(message, **details)
+        error.code = code
+    else:
+        error = cls(message, **details)
     raise error
 
 

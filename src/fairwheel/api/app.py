@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
@@ -13,47 +15,49 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fairwheel.api import models as m
 from fairwheel.api.context import ApiConfig, ApiContext
-from fairwheel.errors import ChainError, FairwheelError
+from fairwheel.errors import (
+    ApiError,
+    ChainError,
+    FairwheelError,
+    InternalError,
+    SchemaError,
+    error_classes,
+    for_status,
+)
 
 if TYPE_CHECKING:
     from fairwheel.node import Node
 
-__all__ = ["create_app", "error_status"]
+__all__ = ["create_app", "error_response", "error_status", "install_error_handlers"]
 
 log = logging.getLogger("fairwheel.api")
 
-#: Every route may answer with these; all errors share the ``ErrorBody`` shape.
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"model": m.ErrorBody, "description": "Refused input (bad signature, replay, …)."},
-    401: {"model": m.ErrorBody, "description": "No valid session."},
-    403: {"model": m.ErrorBody, "description": "Not allowed for this session."},
-    404: {"model": m.ErrorBody, "description": "No such resource (or not yours)."},
-    409: {"model": m.ErrorBody, "description": "The current state forbids it."},
-    413: {"model": m.ErrorBody, "description": "Request body too large."},
-    422: {"model": m.ErrorBody, "description": "A field is missing, malformed or out of range."},
-    429: {"model": m.ErrorBody, "description": "Too many requests."},
-}
 
-_HTTP_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    406: "not_acceptable",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    429: "rate_limited",
-}
-# Reverts that mean "not now" or "not like this" rather than "the chain is down".
-_CHAIN_DOWN = {"Unreachable", "RpcError"}
+def _summary(cls: type[FairwheelError]) -> str:
+    """The first line of the class's docstring, in Markdown."""
+    return (cls.__doc__ or "").strip().splitlines()[0].replace("``", "`")
+
+
+def _error_responses() -> dict[int | str, dict[str, Any]]:
+    """OpenAPI: each 4xx status a class of the tree answers with, and its codes."""
+    by_status: dict[int, list[str]] = {}
+    for cls in error_classes():
+        if 400 <= cls.http_status < 500:
+            by_status.setdefault(cls.http_status, []).append(f"`{cls.code}`: {_summary(cls)}")
+    # A ChainError is a 502 when the chain is down, a 409 when a contract refused.
+    by_status[409].append(f"`{ChainError.code}`: a contract reverted (`details.reason`).")
+    return {
+        status: {"model": m.ErrorBody, "description": " ".join(lines)}
+        for status, lines in sorted(by_status.items())
+    }
+
+
+#: Every route may answer with these; all errors share the ``ErrorBody`` shape.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = _error_responses()
 
 
 def error_status(exc: FairwheelError) -> int:
-    """The HTTP status of a Fairwheel error (a contract revert is a 409 conflict)."""
-    if isinstance(exc, ChainError):
-        return 502 if exc.details.get("reason", "Unreachable") in _CHAIN_DOWN else 409
+    """The HTTP status of a Fairwheel error: its ``http_status`` (a contract revert's is 409)."""
     return int(exc.http_status)
 
 
@@ -61,14 +65,27 @@ def _json_details(details: dict[str, Any]) -> dict[str, Any]:
     return jsonable_encoder(details, custom_encoder={bytes: lambda b: "0x" + b.hex()})
 
 
+def error_response(exc: FairwheelError, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """The API's answer to ``exc``: ``{code, message, details}`` with its ``http_status``.
+
+    A 429 also says ``Retry-After`` (``details['retry_after']`` seconds, rounded up; else 1).
+    """
+    status = error_status(exc)
+    sent = dict(headers or {})
+    if status == 429:
+        wait = exc.details.get("retry_after", 1)
+        seconds = math.ceil(wait) if isinstance(wait, int | float) else 1
+        sent.setdefault("Retry-After", str(max(1, seconds)))
+    body = {"code": exc.code, "message": exc.message, "details": _json_details(exc.details)}
+    return JSONResponse(body, status_code=status, headers=sent or None)
+
+
 async def _fairwheel_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, FairwheelError)
-    status = error_status(exc)
-    if status >= 500:
+    response = error_response(exc)
+    if response.status_code >= 500:
         log.warning("%s %s -> %s %s", request.method, request.url.path, exc.code, exc.message)
-    body = {"code": exc.code, "message": exc.message, "details": _json_details(exc.details)}
-    headers = {"Retry-After": str(exc.details.get("retry_after", 1))} if status == 429 else None
-    return JSONResponse(body, status_code=status, headers=headers)
+    return response
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -83,14 +100,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     ]
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(p) for p in first["loc"])
-    return JSONResponse(
-        {
-            "code": "schema_error",
-            "message": f"{where}: {first['msg']}",
-            "details": {"errors": errors},
-        },
-        status_code=422,
-    )
+    return error_response(SchemaError(f"{where}: {first['msg']}", errors=errors))
 
 
 # FastAPI answers 400 with this detail when reading the body fails for another reason than
@@ -118,16 +128,8 @@ def _not_utf8(error: UnicodeDecodeError) -> JSONResponse:
         f"body: not valid UTF-8 JSON (RFC 8259 requires UTF-8): byte 0x{bad} at offset "
         f"{error.start} ({error.reason})"
     )
-    return JSONResponse(
-        {
-            "code": "schema_error",
-            "message": message,
-            "details": {
-                "errors": [{"loc": ["body", error.start], "msg": message, "type": "utf8_invalid"}]
-            },
-        },
-        status_code=422,
-    )
+    where = {"loc": ["body", error.start], "msg": message, "type": "utf8_invalid"}
+    return error_response(SchemaError(message, errors=[where]))
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -136,24 +138,28 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         not_utf8 = _utf8_error(exc)
         if not_utf8 is not None:
             return _not_utf8(not_utf8)
-    code = _HTTP_CODES.get(exc.status_code, "http_error")
-    return JSONResponse(
-        {"code": code, "message": str(exc.detail), "details": {}},
-        status_code=exc.status_code,
-        headers=getattr(exc, "headers", None),
-    )
+    # The class that stands for the status (404 not_found, 405 method_not_allowed, …), else
+    # ApiError (http_error) carrying the status.
+    cls = for_status(exc.status_code)
+    message = str(exc.detail)
+    error = ApiError(message, status=exc.status_code) if cls is ApiError else cls(message)
+    return error_response(error, headers=getattr(exc, "headers", None))
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return JSONResponse(
-        {
-            "code": "internal_error",
-            "message": "the server failed; it has been logged",
-            "details": {},
-        },
-        status_code=500,
-    )
+    return error_response(InternalError("the server failed; it has been logged"))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer every error as JSON ``{code, message, details}`` from the one tree of
+    :mod:`fairwheel.errors`: Fairwheel's own, FastAPI's validation errors (``schema_error``),
+    the framework's HTTP errors (:func:`fairwheel.errors.for_status`) and anything unexpected
+    (``internal_error``)."""
+    app.add_exception_handler(FairwheelError, _fairwheel_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
 
 
 def create_app(node: Node, config: ApiConfig | None = None, *, metrics: bool = True) -> FastAPI:
@@ -198,10 +204,7 @@ def create_app(node: Node, config: ApiConfig | None = None, *, metrics: bool = T
     # No 307 to a "corrected" path: `/v1/pools%2F1` or a stray trailing slash is a 404 with a
     # JSON body, not a redirect a client might follow somewhere it did not mean to go.
     app.router.redirect_slashes = False
-    app.add_exception_handler(FairwheelError, _fairwheel_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+    install_error_handlers(app)
     for router in (
         routes_auth.router,
         routes_pools.router,

@@ -24,7 +24,9 @@ from fairwheel.api.state import (
     Session,
     SessionStore,
 )
-from fairwheel.errors import FairwheelError
+
+# The API's own refusals live in the one tree; re-exported here, where they used to be.
+from fairwheel.errors import Forbidden, PayloadTooLarge, RateLimited, Unauthorized
 
 if TYPE_CHECKING:
     from fairwheel.node import Node
@@ -46,34 +48,6 @@ __all__ = [
 
 COOKIE = "fairwheel_session"
 CSRF_HEADER = "x-fairwheel-csrf"
-
-
-class Unauthorized(FairwheelError):
-    """No valid session (sign in first)."""
-
-    code = "unauthorized"
-    http_status = 401
-
-
-class Forbidden(FairwheelError):
-    """The session may not do this (another contributor's record, an operator-only route)."""
-
-    code = "forbidden"
-    http_status = 403
-
-
-class PayloadTooLarge(FairwheelError):
-    """The request body is over the route's size limit."""
-
-    code = "payload_too_large"
-    http_status = 413
-
-
-class RateLimited(FairwheelError):
-    """Too many requests from this client; retry after ``details['retry_after']`` seconds."""
-
-    code = "rate_limited"
-    http_status = 429
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.exceptions import HTTPException
 
-from fairwheel.api.context import COOKIE, PayloadTooLarge
+from fairwheel.api.context import COOKIE
 from fairwheel.api.jsonlimits import check_depth
 from fairwheel.api.state import StoredResponse
-from fairwheel.errors import SchemaError
+from fairwheel.errors import (
+    FairwheelError,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    SchemaError,
+)
 
 if TYPE_CHECKING:
     from fairwheel.api.context import ApiContext
@@ -52,6 +60,13 @@ async def send_json(
         }
     )
     await send({"type": "http.response.body", "body": payload})
+
+
+async def send_error(
+    send: Send, error: FairwheelError, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """Answer ``error`` from middleware: its ``to_dict()`` body with its ``http_status``."""
+    await send_json(send, error.http_status, error.to_dict(), headers)
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -107,7 +122,7 @@ class LimitsMiddleware:
             # `/v1/pools%2F1` would reach `/v1/pools/1`: an id never holds one, and a proxy's
             # path rules must see the path the API routes.
             message = "no such path (an encoded / or \\ is never part of one)"
-            await send_json(send, 404, {"code": "not_found", "message": message, "details": {}})
+            await send_error(send, NotFound(message))
             return
         if not path.startswith(_EXEMPT):
             client = scope.get("client")
@@ -115,14 +130,9 @@ class LimitsMiddleware:
             wait = self.ctx.state.limiter.allow(key)
             if wait > 0:
                 retry = str(max(1, round(wait)))
-                await send_json(
+                await send_error(
                     send,
-                    429,
-                    {
-                        "code": "rate_limited",
-                        "message": "too many requests; slow down",
-                        "details": {"retry_after": float(retry)},
-                    },
+                    RateLimited("too many requests; slow down", retry_after=float(retry)),
                     [(b"retry-after", retry.encode())],
                 )
                 return
@@ -130,13 +140,12 @@ class LimitsMiddleware:
         limit = cfg.max_stream_bytes if path.endswith(STREAM_SUFFIX) else cfg.max_body_bytes
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await send_json(
+            await send_error(
                 send,
-                413,
                 PayloadTooLarge(
                     f"request body of {int(declared)} bytes is over the limit of {limit}",
                     limit=limit,
-                ).to_dict(),
+                ),
             )
             return
         seen = [0]
@@ -171,7 +180,7 @@ class LimitsMiddleware:
             try:
                 check_depth(body, "body")
             except SchemaError as exc:
-                await send_json(send, 422, exc.to_dict())
+                await send_error(send, exc)
                 return
             replay = [{"type": "http.request", "body": body, "more_body": False}]
 
@@ -226,14 +235,8 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         if not 1 <= len(key) <= 200 or not all(33 <= c <= 126 for c in key):
-            await send_json(
-                send,
-                422,
-                {
-                    "code": "schema_error",
-                    "details": {},
-                    "message": "Idempotency-Key must be 1-200 visible ASCII characters",
-                },
+            await send_error(
+                send, SchemaError("Idempotency-Key must be 1-200 visible ASCII characters")
             )
             return
         head = hashlib.sha256()
@@ -245,14 +248,8 @@ class IdempotencyMiddleware:
         store = self.ctx.state.idempotency
         found = store.begin(slot)
         if found == "in-progress":
-            await send_json(
-                send,
-                409,
-                {
-                    "code": "idempotency_in_progress",
-                    "details": {},
-                    "message": "a request with this Idempotency-Key is still running",
-                },
+            await send_error(
+                send, IdempotencyInProgress("a request with this Idempotency-Key is still running")
             )
             return
         body_hash = hashlib.sha256()
@@ -270,14 +267,9 @@ class IdempotencyMiddleware:
                 if (await hashed())["type"] != "http.request":
                     break
             if found.fingerprint != _fingerprint(head, body_hash):
-                await send_json(
+                await send_error(
                     send,
-                    422,
-                    {
-                        "code": "idempotency_key_reused",
-                        "details": {},
-                        "message": "this Idempotency-Key was used for a different request",
-                    },
+                    IdempotencyKeyReused("this Idempotency-Key was used for a different request"),
                 )
                 return
             await send(

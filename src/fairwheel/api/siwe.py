@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from fairwheel.errors import SignatureError
+from fairwheel.errors import SiweError
 
 __all__ = [
     "SiweError",
@@ -58,13 +58,6 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*$")
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
 _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9\-._~!$&'()*+,;=:@%]*$")
-
-
-class SiweError(SignatureError):
-    """A Sign-In with Ethereum message was malformed or refused (HTTP 401)."""
-
-    code = "siwe_refused"
-    http_status = 401
 
 
 def parse_time(value: str, name: str) -> datetime:

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
-from fairwheel.blobs.sealed import BlobDestroyed, check_name
-from fairwheel.errors import ConfigError
+from fairwheel.blobs.sealed import check_name
+from fairwheel.errors import BlobDestroyed, ConfigError
 
 __all__ = ["BlobDestroyed", "BlobStore", "check_name", "open_blobs"]
 

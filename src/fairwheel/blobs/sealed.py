@@ -23,7 +23,7 @@ import os
 import re
 import threading
 
-from fairwheel.errors import NotFound, SchemaError, VerificationError
+from fairwheel.errors import BlobDestroyed, NotFound, SchemaError, VerificationError
 
 KEY_BYTES = 32
 NAME_PREFIX = "blob:"
@@ -32,12 +32,6 @@ _DIGEST_BYTES = 32
 _BLOB_MAGIC = b"FWB2"
 _KEY_MAGIC = b"FWK2"
 _NAME = re.compile(r"blob:[0-9a-f]{32}")
-
-
-class BlobDestroyed(NotFound):
-    """The blob existed but its key was destroyed: it can never be read again."""
-
-    code = "blob_destroyed"
 
 
 def new_name() -> str:

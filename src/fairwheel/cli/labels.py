@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from fairwheel.cli._shared import fail
-from fairwheel.errors import FairwheelError
+from fairwheel.errors import CsvError, FairwheelError
 
 labels_app = typer.Typer(
     help="Labeling: aggregate crowd answers (Dawid–Skene, majority vote).",
@@ -37,10 +37,6 @@ class Method(StrEnum):
 
     ds = "ds"
     mv = "mv"
-
-
-class CsvError(Exception):
-    """The answers file cannot be used."""
 
 
 def read_answers(path: Path) -> list[tuple[str, str, str]]:
