@@ -209,3 +209,92 @@ def test_revoked_and_rejected_records_never_earn(node_factory) -> None:
     uses = node.earnings_of(lone.address)
     assert [u["seq"] for u in uses] == [1] and uses[0]["kind"] == "search"
     assert uses[0]["amount"] == before.attribution[lone.address.lower()]
+
+
+class _TransactionSpy:
+    """Counts how a paid call uses the store: transactions opened, their deepest nesting, and
+    pool loads. A spy around the real SQLite store, not a fake: every call goes through."""
+
+    def __init__(self, store, monkeypatch) -> None:
+        from contextlib import contextmanager
+
+        self.opened = self.depth = self.deepest = self.pool_loads = 0
+        transaction, pool = store.transaction, store.pool
+
+        @contextmanager
+        def counted():
+            self.opened += 1
+            self.depth += 1
+            self.deepest = max(self.deepest, self.depth)
+            try:
+                with transaction():
+                    yield
+            finally:
+                self.depth -= 1
+
+        def loaded(pool_id):
+            self.pool_loads += 1
+            return pool(pool_id)
+
+        monkeypatch.setattr(store, "transaction", counted)
+        monkeypatch.setattr(store, "pool", loaded)
+
+
+@pytest.mark.parametrize("kind", ["search", "predict"])
+def test_one_paid_call_is_one_unit_of_work(turn, monkeypatch, kind) -> None:
+    node, pid, consumer = turn["node"], turn["pid"], turn["consumer"]
+    voucher, sig = consumer.pay(pid, PRICE_SEARCH if kind == "search" else PRICE_PREDICT)
+    spy = _TransactionSpy(node.store, monkeypatch)
+    if kind == "search":
+        node.search(pid, "lost card", 3, voucher, sig)
+    else:
+        node.predict(pid, "lost card", voucher, sig)
+    assert (spy.opened, spy.deepest, spy.pool_loads) == (1, 1, 1)
+
+
+def test_a_paid_call_that_fails_midway_leaves_nothing(turn, monkeypatch) -> None:
+    node, pid, consumer = turn["node"], turn["pid"], turn["consumer"]
+    voucher, sig = consumer.pay(pid, PRICE_SEARCH)
+
+    def broken(seq, record_ids):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(node.store, "put_call_hits", broken)
+    with pytest.raises(OSError):
+        node.search(pid, "lost card", 3, voucher, sig)
+    assert node.store.ledger(pid) == []
+    assert node.store.voucher(pid, consumer.address) is None
+    monkeypatch.undo()
+    result = node.search(pid, "lost card", 3, voucher, sig)  # the same voucher, retried
+    assert result.seq == 1 and len(node.store.ledger(pid)) == 1
+
+
+def test_ledger_entries_are_written_only_inside_a_unit_of_work(turn) -> None:
+    node, pid, consumer = turn["node"], turn["pid"], turn["consumer"]
+    voucher, sig = consumer.pay(pid, PRICE_SEARCH)
+    with pytest.raises(RuntimeError, match="inside the caller's transaction"):
+        node.ledger.append(
+            pid, voucher, sig, kind="search", price=PRICE_SEARCH, query_hash="0x" + "00" * 32,
+            operator_fee=0, builder=None, builder_amount=0, attribution=[], dust_in=0, dust_out=0,
+        )  # fmt: skip
+    assert node.store.ledger(pid) == []
+
+
+def test_the_records_a_search_served_are_in_the_database(turn) -> None:
+    from fairwheel.store import open_store
+
+    node, pid, consumer = turn["node"], turn["pid"], turn["consumer"]
+    voucher, sig = consumer.pay(pid, PRICE_SEARCH)
+    result = node.search(pid, "lost card", 5, voucher, sig)
+    served = [h.record_id for h in result.hits]
+    assert len(served) == 5
+    # Another connection to the same file (another worker, or after a restart) sees them.
+    other = open_store(node.settings.database_url)
+    try:
+        assert other.call_hits([result.seq]) == {result.seq: served}
+    finally:
+        other.close()
+    for hit in result.hits:
+        uses = {u["seq"]: u for u in node.earnings_of(hit.contributor)}
+        mine = [h.record_id for h in result.hits if h.contributor == hit.contributor]
+        assert uses[result.seq]["records"] == mine

@@ -538,7 +538,7 @@ class Use(Model):
     amount: Amount
     records: list[int] = Field(
         default_factory=list,
-        description="Your records in that answer (searches served by this server process).",
+        description="Your records in that answer (the records a paid search served).",
     )
 
 

@@ -194,7 +194,7 @@ def my_records(
 def my_earnings(ctx: Ctx, session: RequiredSession) -> m.EarningsView:
     """Every paid use of your data (and of models you built), with its earnings per epoch."""
     with ctx.use() as node:
-        return st.earnings(node, session.address, ctx.state.served)
+        return st.earnings(node, session.address)
 
 
 @router.get("/me/calls", response_model=list[m.CallView], tags=["me"])

@@ -67,8 +67,6 @@ def _paid(
     with ctx.use() as node:
         result = call(node, voucher, bytes.fromhex(signature[2:]))
         view = uc.paid_view(node, pool_id, result, voucher)
-    if result.hits:
-        ctx.state.served.put(result.seq, [h.record_id for h in result.hits])
     if ctx.metrics is not None:
         ctx.metrics.paid_calls.labels(str(pool_id), kind).inc()
         ctx.metrics.revenue.labels(str(pool_id)).inc(float(result.price))

@@ -13,7 +13,6 @@ from fairwheel.domain.records import checksum_address
 from fairwheel.errors import SchemaError
 
 if TYPE_CHECKING:
-    from fairwheel.api.state import ServedLog
     from fairwheel.node import Node
 
 
@@ -60,22 +59,10 @@ def claim_proof(node: Node, pool_id: int, account: str, epoch: int | None) -> m.
     )
 
 
-def earnings(node: Node, account: str, served: ServedLog) -> m.EarningsView:
+def earnings(node: Node, account: str) -> m.EarningsView:
     """Every paid use that earned ``account`` something, and its earnings per pool and epoch."""
     account = account.lower()
-    mine = {
-        int(r["id"])
-        for p in node.store.pools()
-        for r in node.store.records(int(p["id"]))
-        if r["contributor"] == account
-    }
-    uses = [
-        m.Use(
-            **{**u, "amount": str(u["amount"])},
-            records=[r for r in served.get(u["seq"]) if r in mine],
-        )
-        for u in node.earnings_of(account)
-    ]
+    uses = [m.Use(**{**u, "amount": str(u["amount"])}) for u in node.earnings_of(account)]
     pools = []
     for pool in node.store.pools():
         pid = int(pool["id"])

@@ -8,9 +8,10 @@ database:
   10,000; the oldest is dropped first);
 - **idempotency records** (the response to a ``POST`` carrying an ``Idempotency-Key``, 24 hours,
   at most 10,000 records and 64 MiB of bodies);
-- **rate-limit buckets** (a token bucket per client, at most 10,000 clients);
-- the **record ids served** by each paid search made through this process (for the
-  contributor's "every use of my records" view).
+- **rate-limit buckets** (a token bucket per client, at most 10,000 clients).
+
+Nothing here carries money or rights: which records each paid call served is written with the
+call's ledger entry, in the node's database.
 
 After a restart everyone signs in again and idempotency keys are forgotten (a retried call that
 already took effect is then refused by the node's own replay rules: a spent voucher or consent
@@ -25,7 +26,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
@@ -33,7 +34,6 @@ __all__ = [
     "IdempotencyStore",
     "NonceStore",
     "RateLimiter",
-    "ServedLog",
     "Session",
     "SessionStore",
     "StoredResponse",
@@ -240,26 +240,6 @@ class RateLimiter:
 
 
 @dataclass
-class ServedLog:
-    """Record ids each paid search returned, by ledger sequence number (this process only)."""
-
-    capacity: int = 100_000
-    _items: _Bounded = field(init=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
-
-    def __post_init__(self) -> None:
-        self._items = _Bounded(self.capacity)
-
-    def put(self, seq: int, record_ids: list[int]) -> None:
-        with self._lock:
-            self._items.put(str(seq), list(record_ids))
-
-    def get(self, seq: int) -> list[int]:
-        with self._lock:
-            return list(self._items.get(str(seq), ()))
-
-
-@dataclass
 class ApiState:
     """Everything the API keeps in memory (see the module docstring for the limits)."""
 
@@ -267,4 +247,3 @@ class ApiState:
     sessions: SessionStore
     idempotency: IdempotencyStore
     limiter: RateLimiter
-    served: ServedLog = field(default_factory=ServedLog)

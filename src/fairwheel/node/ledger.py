@@ -6,6 +6,7 @@ one hash-chained entry and the payer's voucher per call, written in the caller's
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from fairwheel.domain.records import canonical_json
@@ -15,17 +16,28 @@ from fairwheel.node.service import Service
 if TYPE_CHECKING:
     from fairwheel.domain.typed_data import Voucher
 
-__all__ = ["LedgerService"]
+__all__ = ["LedgerService", "price_in"]
+
+
+def price_in(pool: Mapping[str, Any], kind: str) -> int:
+    """The price of a ``kind`` call (search or predict) in a loaded pool row.
+
+    Raises:
+        SchemaError: ``kind`` is not a paid call kind.
+    """
+    if kind not in ("search", "predict"):
+        raise SchemaError(f"unknown call kind {kind!r} (search or predict)")
+    return int(pool[f"{kind}_price"])
 
 
 class LedgerService(Service):
     """Prices, spent amounts, the operator's free escrow, and appending ledger entries."""
 
     def price_of(self, pool_id: int, kind: str) -> int:
-        pool = self.store.pool(pool_id)
+        """The pool's price of a ``kind`` call (search or predict), in token base units."""
         if kind not in ("search", "predict"):
             raise SchemaError(f"unknown call kind {kind!r} (search or predict)")
-        return int(pool[f"{kind}_price"])
+        return price_in(self.store.pool(pool_id), kind)
 
     def spent(self, pool_id: int, consumer: str) -> int:
         """The cumulative amount of the consumer's latest accepted voucher for the pool."""
@@ -56,21 +68,26 @@ class LedgerService(Service):
         dust_out: int,
         now: int | None = None,
     ) -> dict[str, Any]:
-        """Append one hash-chained entry and store its voucher (inside the caller's transaction),
-        stamped with chain time ``now`` (default: the latest block's)."""
+        """Append one hash-chained entry and store its voucher, stamped with chain time
+        ``now`` (default: the latest block's).
+
+        Runs inside the caller's transaction, never one of its own: the entry belongs to the
+        caller's unit of work (a paid call, a job's payout) and commits with the rest of it.
+        """
         from fairwheel.settlement.ledger import make_entry
 
+        if not self.store.in_transaction:
+            raise RuntimeError("LedgerService.append must run inside the caller's transaction")
         stamp = int(self.chain.now() if now is None else now)
-        with self.store.transaction():
-            seq, prev_hash = self.store.ledger_tail(pool_id)
-            body, digest = make_entry(
-                seq=seq + 1, time=stamp, pool=pool_id, consumer=voucher.payer,
-                kind=kind, price=price, voucher_amount=voucher.cumulative_amount,
-                query_hash=query_hash, operator_fee=operator_fee, builder=builder,
-                builder_amount=builder_amount, attribution=attribution, dust_in=dust_in,
-                dust_out=dust_out, prev_hash=prev_hash,
-            )  # fmt: skip
-            self.store.append_ledger(seq + 1, pool_id, canonical_json(body).decode(), digest)
-            self.store.fold_open(pool_id, body)
-            self.store.put_voucher(pool_id, voucher.payer, voucher.cumulative_amount, signature)
+        seq, prev_hash = self.store.ledger_tail(pool_id)
+        body, digest = make_entry(
+            seq=seq + 1, time=stamp, pool=pool_id, consumer=voucher.payer,
+            kind=kind, price=price, voucher_amount=voucher.cumulative_amount,
+            query_hash=query_hash, operator_fee=operator_fee, builder=builder,
+            builder_amount=builder_amount, attribution=attribution, dust_in=dust_in,
+            dust_out=dust_out, prev_hash=prev_hash,
+        )  # fmt: skip
+        self.store.append_ledger(seq + 1, pool_id, canonical_json(body).decode(), digest)
+        self.store.fold_open(pool_id, body)
+        self.store.put_voucher(pool_id, voucher.payer, voucher.cumulative_amount, signature)
         return body

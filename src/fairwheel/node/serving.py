@@ -18,6 +18,7 @@ import numpy as np
 from fairwheel.domain.records import RecordStatus, canonical_json
 from fairwheel.domain.typed_data import PURPOSE_SEARCH, Voucher, verify_voucher
 from fairwheel.errors import InsufficientFunds, NotFound, ReplayError, SchemaError
+from fairwheel.node.ledger import price_in
 from fairwheel.node.service import Service
 
 if TYPE_CHECKING:
@@ -179,7 +180,8 @@ class ServingService(Service):
         """A paid top-``k`` search over the pool, attributed by the retrieval game."""
         if not 1 <= k <= 100:
             raise SchemaError("k must be between 1 and 100")
-        price = self.ledger.price_of(pool_id, "search")
+        pool = self.store.pool(pool_id)  # loaded once for the whole call
+        price = price_in(pool, "search")
         now = self._check_voucher(pool_id, voucher, signature, price)
         vector = self.embedder.embed([query])[0]
         # Candidates beyond the top k take part in the retrieval game: they would be
@@ -188,7 +190,6 @@ class ServingService(Service):
         ids = [rid for rid, _ in candidates]
         candidates = reweighted(candidates, self.store.record_weights(ids))
         records = self.store.records_by_ids(ids)
-        pool = self.store.pool(pool_id)
         values = search_values(candidates, k)
         weights = beneficiary_weights(
             values, records, self.store.credit(ids), pool["labeler_share_bps"]
@@ -199,17 +200,20 @@ class ServingService(Service):
             for rid, score in candidates[:k]
         ]  # fmt: skip
         total = sum(values.values())
+        # One unit of work: the ledger entry, the voucher, the served records and the
+        # records behind the answer commit together or not at all.
         with self.store.transaction():
-            entry = self._charge(
-                pool_id, voucher, signature, "search", price, query, weights, None, now=now
-            )
+            entry = self._charge(pool, voucher, signature, "search", price, query, weights, None,
+                                 now=now)  # fmt: skip
+            seq = int(entry["seq"])
+            self.store.put_call_hits(seq, [h.record_id for h in hits])
             if total > 0:  # the records behind the answer, for feedback
                 shares = [(rid, v / total) for rid, v in values.items() if v > 0]
-                self.store.put_call_records(int(entry["seq"]), shares)
+                self.store.put_call_records(seq, shares)
         return PaidResult(
             kind="search",
             price=price,
-            seq=entry["seq"],
+            seq=seq,
             attribution=dict((a, int(v)) for a, v in entry["attribution"]),
             operator_fee=int(entry["operator_fee"]),
             builder_amount=0,
@@ -224,7 +228,8 @@ class ServingService(Service):
         can say which answer was better (:meth:`rate` with kind ``arena``)."""
         from fairwheel.training.classifier import LinearModel
 
-        price = self.ledger.price_of(pool_id, "predict")
+        pool = self.store.pool(pool_id)  # loaded once for the whole call
+        price = price_in(pool, "predict")
         model_row = self.store.serving_model(pool_id)
         challenger = self.feedback.challenger(pool_id) if arena else None
         now = self._check_voucher(pool_id, voucher, signature, price)
@@ -241,7 +246,6 @@ class ServingService(Service):
             for rid, v in values.items()
             if v > 0 and records[rid]["status"] == RecordStatus.ACCEPTED
         }
-        pool = self.store.pool(pool_id)
         weights = beneficiary_weights(
             earning, records, self.store.credit(list(earning)), pool["labeler_share_bps"]
         )
@@ -259,7 +263,7 @@ class ServingService(Service):
         try:
             with self.store.transaction():
                 entry = self._charge(
-                    pool_id, voucher, signature, "predict", price, text, weights,
+                    pool, voucher, signature, "predict", price, text, weights,
                     model_row["builder"], now=now,
                 )  # fmt: skip
                 seq = int(entry["seq"])
@@ -320,7 +324,7 @@ class ServingService(Service):
 
     def _charge(
         self,
-        pool_id: int,
+        pool: Mapping[str, Any],
         voucher: Voucher,
         signature: bytes,
         kind: str,
@@ -331,26 +335,24 @@ class ServingService(Service):
         *,
         now: int | None = None,
     ) -> dict[str, Any]:
-        """Split the price, append the ledger entry and store the voucher, atomically."""
+        """Split the price, append the ledger entry and store the voucher, inside the
+        caller's transaction (the paid call's one unit of work)."""
         from eth_utils import keccak
 
         from fairwheel.valuation import SplitPolicy, split_call
 
-        pool = self.store.pool(pool_id)
+        pool_id = int(pool["id"])
         policy = SplitPolicy(pool["operator_fee_bps"], pool["builder_share_bps"])
-        with self.store.transaction():
-            # Re-check inside the transaction so a concurrent call cannot reuse the voucher.
-            if voucher.cumulative_amount <= self.ledger.spent(pool_id, voucher.payer):
-                raise ReplayError("voucher was used by a concurrent call")
-            split = split_call(
-                price, weights, policy, kind=kind, dust_in=self.store.pool_dust(pool_id)
-            )
-            builder_amount = split.builder if builder else 0
-            return self.ledger.append(
-                pool_id, voucher, signature, kind=kind, price=price,
-                query_hash="0x" + keccak(canonical_json({"kind": kind, "query": query})).hex(),
-                operator_fee=split.operator_fee + (split.builder - builder_amount),
-                builder=builder, builder_amount=builder_amount,
-                attribution=sorted(split.contributors.items()),
-                dust_in=split.dust_in, dust_out=split.dust_out, now=now,
-            )  # fmt: skip
+        # Re-check inside the transaction so a concurrent call cannot reuse the voucher.
+        if voucher.cumulative_amount <= self.ledger.spent(pool_id, voucher.payer):
+            raise ReplayError("voucher was used by a concurrent call")
+        split = split_call(price, weights, policy, kind=kind, dust_in=self.store.pool_dust(pool_id))
+        builder_amount = split.builder if builder else 0
+        return self.ledger.append(
+            pool_id, voucher, signature, kind=kind, price=price,
+            query_hash="0x" + keccak(canonical_json({"kind": kind, "query": query})).hex(),
+            operator_fee=split.operator_fee + (split.builder - builder_amount),
+            builder=builder, builder_amount=builder_amount,
+            attribution=sorted(split.contributors.items()),
+            dust_in=split.dust_in, dust_out=split.dust_out, now=now,
+        )  # fmt: skip

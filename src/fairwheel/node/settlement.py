@@ -356,7 +356,9 @@ class SettlementService(Service):
         return Path(self.store.epoch(pool_id, epoch)["file_path"])
 
     def earnings_of(self, account: str) -> list[dict[str, Any]]:
-        """Every paid use that earned the account something: when, pool, kind, amount."""
+        """Every paid use that earned the account something: when, pool, kind, amount, and
+        which of the account's records the call served (searches; from the store, so the
+        answer is the same on every worker and after a restart)."""
         account = account.lower()
         uses = []
         for entry in self.store.ledger():
@@ -366,8 +368,14 @@ class SettlementService(Service):
             if amount:
                 uses.append(
                     {"seq": entry["seq"], "time": entry["time"], "pool": entry["pool"],
-                     "kind": entry["kind"], "amount": amount}
+                     "kind": entry["kind"], "amount": amount, "records": []}
                 )  # fmt: skip
+        hits = self.store.call_hits([u["seq"] for u in uses])
+        owners = self.store.record_owners(sorted({r for ids in hits.values() for r in ids}))
+        for use in uses:
+            use["records"] = [
+                r for r in hits[use["seq"]] if owners.get(r, {}).get("contributor") == account
+            ]
         return uses
 
 

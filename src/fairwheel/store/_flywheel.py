@@ -162,6 +162,25 @@ class FlywheelTables:
                 out[int(r["seq"])].append((int(r["record_id"]), float(r["share"])))
         return out
 
+    def put_call_hits(self, seq: int, record_ids: Sequence[int]) -> None:
+        """Keep the records a paid call served, in rank order (inside the call's transaction)."""
+        self._exec_many(
+            "INSERT OR REPLACE INTO call_hits(seq, rank, record_id) VALUES(?,?,?)",
+            [(seq, rank, int(r)) for rank, r in enumerate(record_ids)],
+        )
+
+    def call_hits(self, seqs: Sequence[int]) -> dict[int, list[int]]:
+        """The records each of ``seqs`` served, best first ([] for a call that served none)."""
+        out: dict[int, list[int]] = {int(s): [] for s in seqs}
+        for chunk in _chunks(list(seqs), 500):
+            marks = ",".join("?" * len(chunk))
+            for r in self._all(
+                f"SELECT seq, record_id FROM call_hits WHERE seq IN ({marks}) ORDER BY seq, rank",
+                chunk,
+            ):
+                out[int(r["seq"])].append(int(r["record_id"]))
+        return out
+
     def ledger_entry(self, seq: int) -> dict[str, Any]:
         row = self._one("SELECT body, hash FROM ledger WHERE seq = ?", (seq,))
         if row is None:

@@ -219,6 +219,16 @@ CREATE TABLE IF NOT EXISTS call_records (
     PRIMARY KEY (seq, record_id)
 );
 
+-- The records each paid search returned, in rank order: the consumer's answer, kept with the
+-- ledger entry (not in a server's memory) so every worker and every restart can show a
+-- contributor which of their records a paid call served.
+CREATE TABLE IF NOT EXISTS call_hits (
+    seq       INTEGER NOT NULL,
+    rank      INTEGER NOT NULL,
+    record_id INTEGER NOT NULL,
+    PRIMARY KEY (seq, rank)
+);
+
 CREATE TABLE IF NOT EXISTS feedback (
     pool_id   INTEGER NOT NULL,
     seq       INTEGER NOT NULL,                     -- the rated paid call

@@ -78,6 +78,11 @@ class SqliteStore(FlywheelTables, SettlementTables):
             if outer:
                 self._db.execute("COMMIT")
 
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a :meth:`transaction` block is open on this connection."""
+        return self._depth > 0
+
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         try:
             return self._db.execute(sql, params)

@@ -170,7 +170,7 @@ def contributor(request: Request, ctx: Ctx) -> HTMLResponse:
             values["records"] = uc.my_records(node, session.address, None, None)
             revoked = [r.id for r in values["records"] if r.status == "revoked"]
             values["revocations"] = {rid: node.store.revocation(rid) for rid in revoked}
-            earnings = st.earnings(node, session.address, ctx.state.served)
+            earnings = st.earnings(node, session.address)
             values["earnings"] = earnings
             for pe in earnings.pools:
                 with contextlib.suppress(FairwheelError):  # nothing in a root yet
