@@ -67,3 +67,44 @@ def test_node_settings_in_the_environment_do_not_reach_tests() -> None:
     node_settings = ("FAIRWHEEL_DATABASE", "FAIRWHEEL_HOME", "FAIRWHEEL_CHAIN", "FAIRWHEEL_CONFIG")
     leaked = [name for name in os.environ if name.startswith(node_settings)]
     assert leaked == []
+
+
+def test_the_api_section_merges_key_by_key_flags_env_file(tmp_path, monkeypatch) -> None:
+    path = _config(tmp_path, "[fairwheel.api]\nport = 9001\nrate_per_second = 3.0\ndev = true\n")
+    monkeypatch.setenv("FAIRWHEEL_CONFIG", str(path))
+    monkeypatch.setenv("FAIRWHEEL_API__RATE_PER_SECOND", "7")
+    api = load_settings(home=tmp_path).api
+    assert (api.port, api.rate_per_second, api.dev) == (9001, 7.0, True)
+    assert api.public_url == "http://127.0.0.1:9001"  # derived from host and port
+    flagged = load_settings(home=tmp_path, api={"port": 9002, "dev": None}).api
+    assert (flagged.port, flagged.rate_per_second, flagged.dev) == (9002, 7.0, True)
+
+
+def test_a_bad_api_setting_is_a_config_error(tmp_path, monkeypatch) -> None:
+    from fairwheel.errors import ConfigError
+
+    monkeypatch.setenv("FAIRWHEEL_CONFIG", str(_config(tmp_path, "[fairwheel.api]\nport = 0\n")))
+    with pytest.raises(ConfigError, match="port"):
+        load_settings(home=tmp_path)
+    monkeypatch.setenv("FAIRWHEEL_CONFIG", str(_config(tmp_path, "[fairwheel.api]\nprot = 1\n")))
+    with pytest.raises(ConfigError, match="prot"):
+        load_settings(home=tmp_path)
+
+
+def test_serve_listens_where_the_config_file_says(tmp_path, monkeypatch) -> None:
+    import uvicorn
+
+    seen: dict[str, object] = {}
+
+    def capture(app: object, **kwargs: object) -> None:
+        seen.update(kwargs, app=app)
+
+    monkeypatch.setattr(uvicorn, "run", capture)
+    body = 'embedder_url = "fake-hash://8"\n[fairwheel.api]\nport = 9137\nrate_per_second = 0\n'
+    monkeypatch.setenv("FAIRWHEEL_CONFIG", str(_config(tmp_path, body)))
+    result = CliRunner().invoke(app, ["serve", "--home", str(tmp_path / "home")])
+    assert result.exit_code == 0, result.output
+    assert (seen["host"], seen["port"]) == ("127.0.0.1", 9137)
+    assert "http://127.0.0.1:9137" in result.output
+    ctx = seen["app"].state.ctx  # type: ignore[attr-defined]
+    assert ctx.config.rate_per_second == 0

@@ -1,9 +1,13 @@
-"""One typed settings object for the whole node.
+"""One typed settings object for the whole node, read once.
 
 Values come, in order of precedence, from keyword arguments, environment
 variables prefixed ``FAIRWHEEL_`` (``FAIRWHEEL_CHAIN_URL=http://127.0.0.1:8545``),
 a TOML file named by ``FAIRWHEEL_CONFIG``, then the embedded defaults below.
 Every port's backend is chosen by the scheme of its URL.
+
+The HTTP edge's settings are the nested section ``api`` (:class:`ApiSettings`): the
+``[fairwheel.api]`` table of the file, or ``FAIRWHEEL_API__RATE_PER_SECOND=10`` in the
+environment (two underscores enter a section).
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fairwheel.errors import ConfigError
@@ -30,10 +35,76 @@ def default_cache_dir() -> Path:
     return Path(base) / "fairwheel"
 
 
+class ApiSettings(BaseModel):
+    """Settings of the HTTP edge (``fairwheel serve``): the ``api`` section of :class:`Settings`.
+
+    Attributes:
+        host: Interface ``serve`` listens on.
+        port: TCP port ``serve`` listens on.
+        public_url: The URL people reach this server at; its authority is the Sign-In with
+            Ethereum domain and the login URI (empty: ``http://HOST:PORT``).
+        extra_domains: Other authorities accepted in login messages (e.g. ``localhost:8000``).
+        dev: Development mode: the built-in test wallets and the ``/v1/dev`` routes.
+        statement: The statement of login messages.
+        nonce_ttl: Seconds a login nonce stays valid (and the oldest accepted issued-at).
+        session_ttl: Seconds a session lasts.
+        max_body_bytes: Largest JSON body.
+        max_stream_bytes: Largest streamed (NDJSON) contribution upload.
+        max_stream_records: Most records in one streamed upload.
+        rate_per_second: Requests per second per client (0 turns the limiter off).
+        rate_burst: Burst size of the limiter.
+        secure_cookies: Mark the dashboard's session cookie ``Secure`` (behind HTTPS).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str = ""
+    extra_domains: tuple[str, ...] = ()
+    dev: bool = False
+    statement: str = "Sign in to Fairwheel."
+    nonce_ttl: int = Field(default=600, gt=0)
+    session_ttl: int = Field(default=12 * 3600, gt=0)
+    max_body_bytes: int = Field(default=4 * 2**20, gt=0)
+    max_stream_bytes: int = Field(default=64 * 2**20, gt=0)
+    max_stream_records: int = Field(default=20_000, gt=0)
+    rate_per_second: float = Field(default=50.0, ge=0)
+    rate_burst: float = Field(default=500.0, ge=0)
+    secure_cookies: bool = False
+
+    @model_validator(mode="after")
+    def _default_public_url(self) -> ApiSettings:
+        if not self.public_url:
+            # Wildcard interfaces are reached on the loopback address from this machine.
+            host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+            object.__setattr__(self, "public_url", f"http://{host}:{self.port}")
+        return self
+
+    @property
+    def domain(self) -> str:
+        """The Sign-In with Ethereum domain: the public URL's authority."""
+        return urlsplit(self.public_url).netloc
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        """Every authority accepted in a login message."""
+        main = self.domain
+        out = [main, *self.extra_domains]
+        host, _, port = main.rpartition(":")
+        if host in ("127.0.0.1", "[::1]") and port:
+            out.append(f"localhost:{port}")
+        elif host == "localhost" and port:
+            out.append(f"127.0.0.1:{port}")
+        return tuple(dict.fromkeys(out))
+
+
 class Settings(BaseSettings):
     """Node settings. Empty URLs are derived from ``home`` (see :meth:`resolved`)."""
 
-    model_config = SettingsConfigDict(env_prefix="FAIRWHEEL_", extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="FAIRWHEEL_", env_nested_delimiter="__", extra="forbid"
+    )
 
     home: Path = Field(default_factory=default_home)
     chain_url: str = "embedded://"
@@ -63,6 +134,8 @@ class Settings(BaseSettings):
     # Ratings a rater may give per hour; a rater judged spammy gets the second.
     ratings_per_hour: int = 200
     spammy_ratings_per_hour: int = 5
+    # The HTTP edge (``fairwheel serve``).
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     @field_validator("chain_url")
     @classmethod
@@ -118,6 +191,11 @@ def _env_names() -> set[str]:
     return {name for name in Settings.model_fields if f"FAIRWHEEL_{name.upper()}" in os.environ}
 
 
+def _env_section_names(section: str) -> set[str]:
+    prefix = f"FAIRWHEEL_{section.upper()}__"
+    return {name[len(prefix) :].lower() for name in os.environ if name.startswith(prefix)}
+
+
 def configured(name: str) -> bool:
     """Whether setting ``name`` is given by the environment or the config file (not a default).
 
@@ -131,14 +209,27 @@ def load_settings(**overrides: Any) -> Settings:
     """Build settings from overrides, the environment and an optional TOML file.
 
     Overrides that are ``None`` are ignored, so CLI flags left unset fall through to the
-    environment, then the file, then the defaults.
+    environment, then the file, then the defaults. A section (``api={"port": 9000}``) merges
+    key by key in the same order.
 
     Raises:
         ConfigError: the TOML file is unreadable or a value is invalid.
     """
     env_names = _env_names()
-    merged = {k: v for k, v in _file_values().items() if k not in env_names}
-    merged.update({k: v for k, v in overrides.items() if v is not None})
+    merged: dict[str, Any] = {}
+    for key, value in _file_values().items():
+        if isinstance(value, dict):
+            # Keys the environment sets win over the file's (pydantic merges the rest).
+            env_keys = _env_section_names(key)
+            merged[key] = {k: v for k, v in value.items() if k not in env_keys}
+        elif key not in env_names:
+            merged[key] = value
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            section = {k: v for k, v in value.items() if v is not None}
+            merged[key] = {**merged.get(key, {}), **section}
+        elif value is not None:
+            merged[key] = value
     try:
         return Settings(**merged).resolved()
     except ValueError as exc:

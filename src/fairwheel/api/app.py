@@ -167,7 +167,7 @@ def create_app(node: Node, config: ApiConfig | None = None, *, metrics: bool = T
 
     Args:
         node: The node to serve (the app does not close it).
-        config: The HTTP edge's settings (public URL, dev mode, limits).
+        config: The HTTP edge's settings (default: the node's ``settings.api`` section).
         metrics: Collect Prometheus metrics (``GET /metrics``).
 
     Returns:
@@ -185,7 +185,7 @@ def create_app(node: Node, config: ApiConfig | None = None, *, metrics: bool = T
     from fairwheel.api.middleware import IdempotencyMiddleware, LimitsMiddleware, MetricsMiddleware
     from fairwheel.api.routes_paid import _version
 
-    config = config or ApiConfig()
+    config = config or node.settings.api
     ctx = ApiContext.create(node, config)
     if metrics:
         ctx.metrics = ApiMetrics(ctx)

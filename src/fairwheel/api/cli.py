@@ -28,8 +28,12 @@ def _fail(message: str) -> typer.Exit:
 
 
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+    host: Annotated[
+        str | None, typer.Option(help="Interface to listen on (default 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="TCP port (default 8000).", min=1, max=65535)
+    ] = None,
     home: Annotated[
         Path | None,
         typer.Option(
@@ -52,37 +56,46 @@ def serve(
         ),
     ] = None,
     dev: Annotated[
-        bool,
+        bool | None,
         typer.Option(
+            "--dev/--no-dev",
             help="Development mode: built-in TEST KEY wallets, /v1/dev routes, and a "
-            "seeded demo pool on a fresh node."
+            "seeded demo pool on a fresh node.",
+            show_default=False,
         ),
-    ] = False,
+    ] = None,
     rate_limit: Annotated[
-        float, typer.Option(help="Requests per second per client (0: off).", min=0)
-    ] = 50.0,
+        float | None,
+        typer.Option(help="Requests per second per client (0: off; default 50).", min=0),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve the node's HTTP API (/v1, OpenAPI at /openapi.json) and its web dashboard (/).
 
-    An embedded chain lives only inside this server process: stop the server and its chain is
-    gone, so each start needs a fresh home. A persistent node uses an http:// chain URL.
+    Every option falls back to FAIRWHEEL_* and the FAIRWHEEL_CONFIG file (its [fairwheel.api]
+    table for the HTTP options), like every other verb. An embedded chain lives only inside this
+    server process: stop the server and its chain is gone, so each start needs a fresh home. A
+    persistent node uses an http:// chain URL.
     """
     import uvicorn
 
     from fairwheel.api.app import create_app
-    from fairwheel.api.context import ApiConfig
     from fairwheel.config import configured, load_settings
     from fairwheel.errors import FairwheelError
     from fairwheel.node import Node
 
+    flags = {
+        "chain_url": chain_url,
+        "embedder_url": embedder,
+        "api": {"host": host, "port": port, "public_url": public_url, "dev": dev,
+                "rate_per_second": rate_limit},
+    }  # fmt: skip
     try:
-        # Flags first, then FAIRWHEEL_* and the FAIRWHEEL_CONFIG file, like every other verb.
-        settings = load_settings(home=home, chain_url=chain_url, embedder_url=embedder)
+        settings = load_settings(home=home, **flags)
         if settings.chain_url.startswith("embedded://"):
             if home is None and not configured("home"):
                 home = Path(tempfile.mkdtemp(prefix="fairwheel-serve-"))
-                settings = load_settings(home=home, chain_url=chain_url, embedder_url=embedder)
+                settings = load_settings(home=home, **flags)
             if settings.home.exists() and any(settings.home.iterdir()):
                 raise _fail(
                     f"home {settings.home} is not empty; an embedded chain needs a fresh home "
@@ -91,26 +104,26 @@ def serve(
         node = Node.open(settings)
     except FairwheelError as exc:
         raise _fail(f"{exc.code}: {exc.message}") from None
-    url = public_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    config = ApiConfig(public_url=url, dev=dev, rate_per_second=rate_limit)
+    config = settings.api
     try:
-        if dev and not node.store.pools():
+        if config.dev and not node.store.pools():
             from fairwheel.api.dev import check_test_chain, dev_keys, seed
 
             check_test_chain(node)
             typer.echo("dev: seeding a demo pool with TEST KEY wallets …")
             seed(node, dev_keys(node))
         app = create_app(node, config)
+        url = config.public_url
         typer.echo(f"Fairwheel node at {url}  (dashboard /, API /v1, OpenAPI /openapi.json)")
         operator = node.operator.address
         typer.echo(f"home {settings.home}; chain {settings.chain_url}; operator {operator}")
-        if dev:
+        if config.dev:
             typer.echo("DEV MODE: the built-in wallets use TEST KEYS that anyone can read.")
         if settings.chain_url.startswith("embedded://"):
             typer.echo(
                 "The embedded chain lives only in this process; it ends when the server stops."
             )
-        uvicorn.run(app, host=host, port=port, log_level=log_level, workers=1)
+        uvicorn.run(app, host=config.host, port=config.port, log_level=log_level, workers=1)
     except FairwheelError as exc:
         raise _fail(f"{exc.code}: {exc.message}") from None
     finally:

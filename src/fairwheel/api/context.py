@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -24,6 +23,7 @@ from fairwheel.api.state import (
     Session,
     SessionStore,
 )
+from fairwheel.config import ApiSettings
 
 # The API's own refusals live in the one tree; re-exported here, where they used to be.
 from fairwheel.errors import Forbidden, PayloadTooLarge, RateLimited, Unauthorized
@@ -50,55 +50,8 @@ COOKIE = "fairwheel_session"
 CSRF_HEADER = "x-fairwheel-csrf"
 
 
-@dataclass(frozen=True)
-class ApiConfig:
-    """Settings of the HTTP edge (the node has its own ``Settings``).
-
-    Attributes:
-        public_url: The URL people reach this server at; its authority is the Sign-In with
-            Ethereum domain and the login URI.
-        extra_domains: Other authorities accepted in login messages (e.g. ``localhost:8000``).
-        dev: Development mode: the built-in test wallets and the ``/v1/dev`` routes.
-        statement: The statement of login messages.
-        nonce_ttl: Seconds a login nonce stays valid (and the oldest accepted issued-at).
-        session_ttl: Seconds a session lasts.
-        max_body_bytes: Largest JSON body.
-        max_stream_bytes: Largest streamed (NDJSON) contribution upload.
-        max_stream_records: Most records in one streamed upload.
-        rate_per_second: Requests per second per client (0 turns the limiter off).
-        rate_burst: Burst size of the limiter.
-        secure_cookies: Mark the dashboard's session cookie ``Secure`` (behind HTTPS).
-    """
-
-    public_url: str = "http://127.0.0.1:8000"
-    extra_domains: tuple[str, ...] = ()
-    dev: bool = False
-    statement: str = "Sign in to Fairwheel."
-    nonce_ttl: int = 600
-    session_ttl: int = 12 * 3600
-    max_body_bytes: int = 4 * 2**20
-    max_stream_bytes: int = 64 * 2**20
-    max_stream_records: int = 20_000
-    rate_per_second: float = 50.0
-    rate_burst: float = 500.0
-    secure_cookies: bool = False
-
-    @property
-    def domain(self) -> str:
-        """The Sign-In with Ethereum domain: the public URL's authority."""
-        return urlsplit(self.public_url).netloc
-
-    @property
-    def domains(self) -> tuple[str, ...]:
-        """Every authority accepted in a login message."""
-        main = self.domain
-        out = [main, *self.extra_domains]
-        host, _, port = main.rpartition(":")
-        if host in ("127.0.0.1", "[::1]") and port:
-            out.append(f"localhost:{port}")
-        elif host == "localhost" and port:
-            out.append(f"127.0.0.1:{port}")
-        return tuple(dict.fromkeys(out))
+# The HTTP edge's settings are the ``api`` section of the node's one Settings object.
+ApiConfig = ApiSettings
 
 
 @dataclass
