@@ -62,7 +62,11 @@ def claim_proof(node: Node, pool_id: int, account: str, epoch: int | None) -> m.
 def earnings(node: Node, account: str) -> m.EarningsView:
     """Every paid use that earned ``account`` something, and its earnings per pool and epoch."""
     account = account.lower()
-    uses = [m.Use(**{**u, "amount": str(u["amount"])}) for u in node.earnings_of(account)]
+    uses = [
+        m.Use(seq=u["seq"], time=u["time"], pool=u["pool"], kind=u["kind"],
+              amount=str(u["amount"]), records=u["records"])
+        for u in node.earnings_of(account)
+    ]  # fmt: skip
     pools = []
     for pool in node.store.pools():
         pid = int(pool["id"])

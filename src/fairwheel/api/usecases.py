@@ -7,11 +7,12 @@ functions read the node's store and chain and return the API's pydantic views.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from fairwheel.api import models as m
 from fairwheel.domain.records import RecordStatus, Submission, content_hash
+from fairwheel.domain.rows import LedgerEntry, PoolRow
 from fairwheel.errors import Conflict, NotFound, SchemaError
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def js_safe_typed_data(typed: dict[str, Any]) -> m.TypedData:
 # ---------------------------------------------------------------------- pools
 
 
-def pool_view(row: dict[str, Any]) -> m.PoolView:
+def pool_view(row: PoolRow) -> m.PoolView:
     return m.PoolView(
         id=row["id"],
         name=row["name"],
@@ -245,13 +246,14 @@ def revoke_signed(node: Node, record_id: int, signature: bytes) -> str | None:
 # ------------------------------------------------------------------ paid calls
 
 
-def shares(pairs: Iterable[tuple[str, Any]]) -> list[m.Share]:
+def shares(pairs: Iterable[Sequence[Any]]) -> list[m.Share]:
     return [m.Share(account=a, amount=str(v)) for a, v in pairs]
 
 
-def call_view(entry: dict[str, Any]) -> m.CallView:
-    fields = {k: entry[k] for k in m.CallView.model_fields if k != "attribution"}
-    return m.CallView(**fields, attribution=shares(entry["attribution"]))
+def call_view(entry: LedgerEntry) -> m.CallView:
+    fields: dict[str, Any] = {k: v for k, v in entry.items() if k in m.CallView.model_fields}
+    fields["attribution"] = shares(entry["attribution"])
+    return m.CallView(**fields)
 
 
 def paid_view(node: Node, pool_id: int, result: Any, voucher: Any) -> m.PaidCallView:

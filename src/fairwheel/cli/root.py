@@ -8,11 +8,14 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fairwheel.cli._shared import fail, open_node, run_or_exit
+
+if TYPE_CHECKING:
+    from fairwheel.domain.rows import EarningUse
 
 
 def demo(
@@ -93,9 +96,9 @@ def claim(
 
 
 def earnings(account: Annotated[str, typer.Argument(help="Contributor or builder (0x…).")]) -> None:
-    """Every paid use that earned ACCOUNT something: when, pool, kind and amount."""
+    """Every paid use that earned ACCOUNT something: when, pool, kind, amount, records served."""
 
-    def work() -> list[dict[str, object]]:
+    def work() -> list[EarningUse]:
         with open_node() as node:
             return node.earnings_of(account)
 

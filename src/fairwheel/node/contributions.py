@@ -24,6 +24,7 @@ from fairwheel.domain.records import (
     duplicate_key,
     record_id,
 )
+from fairwheel.domain.rows import RecordRow
 from fairwheel.domain.typed_data import PURPOSE_SEARCH
 from fairwheel.errors import Conflict, SchemaError
 from fairwheel.node.service import Service
@@ -155,10 +156,10 @@ class ContributionService(Service):
                               suspect)  # fmt: skip
         finder = NearDuplicateFinder(policy.near_duplicate, dim=self.embedder.dim)
         kept, texts, vectors = self._kept_records(pool_id)
-        for rec, text, vector in zip(kept, texts, vectors, strict=True):
-            finder.add(rec["id"], text, vector, rec["contributor"])
-            if rec["status"] != RecordStatus.ACCEPTED.value:
-                finder.remove(rec["id"])
+        for row, text, vector in zip(kept, texts, vectors, strict=True):
+            finder.add(row["id"], text, vector, row["contributor"])
+            if row["status"] != RecordStatus.ACCEPTED.value:
+                finder.remove(row["id"])
         live = [i for i, rec in enumerate(kept) if rec["status"] == RecordStatus.ACCEPTED.value]
         quality = None
         if live:
@@ -171,12 +172,12 @@ class ContributionService(Service):
             )
         return PoolGate(policy, finder, reputation, quality, len(live), len(live))
 
-    def _kept_records(self, pool_id: int) -> tuple[list[dict[str, Any]], list[str], np.ndarray]:
+    def _kept_records(self, pool_id: int) -> tuple[list[RecordRow], list[str], np.ndarray]:
         """Accepted and quarantined records in first-ownership order, decrypted, with vectors."""
         ids, vectors = self.store.embeddings(pool_id, _KEPT)
         records = self.store.records_by_ids(ids)
         kept = [records[rid] for rid in ids]
-        texts = [bytes(self.blobs.get(rec["blob_name"])).decode() for rec in kept]
+        texts = [bytes(self.blobs.get(str(rec["blob_name"]))).decode() for rec in kept]
         return kept, texts, vectors
 
     # -- submission -----------------------------------------------------------------------

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fairwheel.domain.records import RecordStatus, canonical_json
+from fairwheel.domain.rows import ModelRow, RecordRow
 from fairwheel.errors import Conflict, InsufficientFunds, NotFound, RateLimited, SchemaError
 from fairwheel.node.service import Service
 
@@ -122,7 +123,7 @@ class FeedbackService(Service):
                 self.store.set_status(rid, records[rid]["status"], [*reasons, note])
         return len(rows)
 
-    def feedback_suspects(self, pool_id: int) -> list[dict[str, Any]]:
+    def feedback_suspects(self, pool_id: int) -> list[RecordRow]:
         """Accepted records that feedback sent to review (not yet decided by a reviewer)."""
         return [
             r for r in self.store.records(pool_id, RecordStatus.ACCEPTED.value)
@@ -136,7 +137,7 @@ class FeedbackService(Service):
             self.store.set_gold(seq, int(good))
 
     # -- arena ----------------------------------------------------------------------------
-    def challenger(self, pool_id: int) -> dict[str, Any]:
+    def challenger(self, pool_id: int) -> ModelRow:
         """The version an arena call compares with the serving one: the newest other
         version (a kept candidate), else the previously promoted one.
 
@@ -288,6 +289,8 @@ class FeedbackService(Service):
         rows = []
         for rec in self.store.records(pool_id, RecordStatus.ACCEPTED.value):
             if not consent_allows_training(rec["purposes"], rec["licence"], rec["expiry"], now):
+                continue
+            if rec["blob_name"] is None:  # content not kept
                 continue
             try:
                 text = bytes(self.blobs.get(rec["blob_name"])).decode()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fairwheel.domain.records import canonical_json, checksum_address
+from fairwheel.domain.rows import PoolRow
 from fairwheel.errors import Conflict, SchemaError
 from fairwheel.node.service import Service
 
@@ -52,7 +53,7 @@ class PoolService(Service):
         licence: str = "CC-BY-4.0",
         guardian: str | None = None,
         labeler_share_bps: int = 0,
-    ) -> dict[str, Any]:
+    ) -> PoolRow:
         """Create a pool on-chain and record it; the node's key is its operator.
 
         ``labeler_share_bps`` is the off-chain part of a labelled record's earnings that goes
@@ -127,7 +128,7 @@ class PoolService(Service):
             record_hash="0x" + rec["record_hash"].hex(),
             contributor=checksum_address(rec["contributor"]),
             root=batch["root"],
-            proof=list(rec["proof"]),
+            proof=list(rec["proof"] or ()),
             tx_hash=batch["tx_hash"],
             status=rec["status"],
             score=rec["score"],

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fairwheel.domain.records import checksum_address
+from fairwheel.domain.rows import EarningUse, EpochRow
 from fairwheel.errors import ChainError, Conflict, NotFound, VerificationError
 from fairwheel.node.service import Service
 
@@ -140,7 +141,7 @@ class SettlementService(Service):
     def _nothing_to_post(
         self,
         pool_id: int,
-        last: dict[str, Any] | None,
+        last: EpochRow | None,
         redeemed: int,
         folded: EpochFold,
         warnings: list[str],
@@ -355,26 +356,26 @@ class SettlementService(Service):
     def _epoch_file(self, pool_id: int, epoch: int) -> Path:
         return Path(self.store.epoch(pool_id, epoch)["file_path"])
 
-    def earnings_of(self, account: str) -> list[dict[str, Any]]:
+    def earnings_of(self, account: str) -> list[EarningUse]:
         """Every paid use that earned the account something: when, pool, kind, amount, and
         which of the account's records the call served (searches; from the store, so the
         answer is the same on every worker and after a restart)."""
         account = account.lower()
-        uses = []
+        uses: list[EarningUse] = []
         for entry in self.store.ledger():
             amount = sum(int(v) for a, v in entry["attribution"] if a == account)
             if entry["builder"] == account:
                 amount += int(entry["builder_amount"])
             if amount:
                 uses.append(
-                    {"seq": entry["seq"], "time": entry["time"], "pool": entry["pool"],
-                     "kind": entry["kind"], "amount": amount, "records": []}
+                    EarningUse(seq=entry["seq"], time=entry["time"], pool=entry["pool"],
+                               kind=entry["kind"], amount=amount, records=[])
                 )  # fmt: skip
         hits = self.store.call_hits([u["seq"] for u in uses])
         owners = self.store.record_owners(sorted({r for ids in hits.values() for r in ids}))
         for use in uses:
             use["records"] = [
-                r for r in hits[use["seq"]] if owners.get(r, {}).get("contributor") == account
+                r for r in hits[use["seq"]] if r in owners and owners[r]["contributor"] == account
             ]
         return uses
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fairwheel.domain.records import RecordStatus, canonical_json, checksum_address
+from fairwheel.domain.rows import ModelRow
 from fairwheel.domain.typed_data import PURPOSE_TRAINING
 from fairwheel.errors import Conflict, NotFound
 from fairwheel.node.pools import CONTRIBUTION_LEAF
@@ -87,7 +88,7 @@ class VersionService(Service):
         ]
         train_ids = [ids[i] for i in keep]
         x = vectors[keep] if keep else np.zeros((0, 0), dtype=np.float32)
-        labels = [records[r]["label"] for r in train_ids]
+        labels = [str(records[r]["label"]) for r in train_ids]  # all labelled (kept above)
         mask = np.asarray([records[r]["record_hash"][0] < HOLDOUT_BYTE for r in train_ids])
         result = train_classifier(x, labels, holdout_mask=mask)
         y = np.asarray(labels)
@@ -178,7 +179,7 @@ class VersionService(Service):
         with self.store.transaction():
             self.store.add_model_event(pool_id, model_id, "promoted", reason)
 
-    def rollback(self, pool_id: int) -> dict[str, Any]:
+    def rollback(self, pool_id: int) -> ModelRow:
         """Serve the previously promoted version again; returns it.
 
         Raises:
@@ -216,7 +217,7 @@ class VersionService(Service):
             })  # fmt: skip
         return out
 
-    def serving_notice(self, model: dict[str, Any]) -> str | None:
+    def serving_notice(self, model: ModelRow) -> str | None:
         """The notice predictions carry while a version trained on revoked records serves."""
         taints = self.store.taints(int(model["id"]))
         if not taints:
@@ -248,7 +249,7 @@ class VersionService(Service):
                 return "feedback"
         return None
 
-    def reconsider(self, pool_id: int, min_arena: int = 20) -> dict[str, Any] | None:
+    def reconsider(self, pool_id: int, min_arena: int = 20) -> ModelRow | None:
         """Roll back a serving version that regresses on recent feedback.
 
         Once the serving version has ``min_arena`` arena games against the version it replaced

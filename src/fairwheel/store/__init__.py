@@ -1,7 +1,8 @@
 """The store port: the node's source of truth, chosen by URL.
 
-``sqlite:///path/to/file.db`` is the embedded default. Indexes and caches are
-derived from the store and can be rebuilt from it.
+``Store`` is the typed protocol (one per aggregate, in :mod:`fairwheel.store.port`) that every
+backend implements and every service is typed against; ``sqlite:///path/to/file.db`` is the
+embedded default. Indexes and caches are derived from the store and can be rebuilt from it.
 """
 
 from __future__ import annotations
@@ -9,9 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from fairwheel.errors import ConfigError
+from fairwheel.store.port import Store
 from fairwheel.store.sqlite import SqliteStore
-
-Store = SqliteStore
 
 __all__ = ["SqliteStore", "Store", "open_store"]
 

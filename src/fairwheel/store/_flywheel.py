@@ -1,7 +1,7 @@
 """Store tables of the loop: model versions and their serving history, revocation steps,
 the records behind paid answers, feedback, arena pairs, record weights and feedback budgets.
 
-Mixed into :class:`fairwheel.store.sqlite.SqliteStore`; every write runs inside the caller's
+A table group of :class:`fairwheel.store.sqlite.SqliteStore`; every write runs inside the caller's
 transaction.
 """
 
@@ -11,27 +11,17 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
+from fairwheel.domain.rows import EpochRow, LedgerEntry, ModelRow, RecordRow
 from fairwheel.errors import NotFound
+from fairwheel.store._connection import SqliteConnection
 
 
-class FlywheelTables:
+class FlywheelTables(SqliteConnection):
     """Queries over the loop's tables (see ``schema.sql``)."""
 
-    _db: sqlite3.Connection  # provided by SqliteStore
-
-    def _exec(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        raise NotImplementedError  # provided by SqliteStore
-
-    def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        raise NotImplementedError
-
-    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        raise NotImplementedError
-
-    # -- model versions ------------------------------------------------------------------
-    def model(self, model_id: int) -> dict[str, Any]:
+    def model(self, model_id: int) -> ModelRow:
         row = self._one("SELECT * FROM models WHERE id = ?", (model_id,))
         if row is None:
             raise NotFound(f"no model {model_id}", model_id=model_id)
@@ -56,7 +46,7 @@ class FlywheelTables:
         )
         return [int(r["record_id"]) for r in rows]
 
-    def records_of(self, contributor: str) -> list[dict[str, Any]]:
+    def records_of(self, contributor: str) -> list[RecordRow]:
         """Every record a contributor sent, in any pool, oldest first."""
         rows = self._all("SELECT * FROM records WHERE contributor = ? ORDER BY id", (contributor,))
         return [_record_dict(r) for r in rows]
@@ -100,7 +90,7 @@ class FlywheelTables:
                 stack.pop()
         return stack
 
-    def serving_model(self, pool_id: int) -> dict[str, Any]:
+    def serving_model(self, pool_id: int) -> ModelRow:
         """The model version that answers predictions now."""
         stack = self.serving_stack(pool_id)
         if not stack:
@@ -181,11 +171,11 @@ class FlywheelTables:
                 out[int(r["seq"])].append(int(r["record_id"]))
         return out
 
-    def ledger_entry(self, seq: int) -> dict[str, Any]:
+    def ledger_entry(self, seq: int) -> LedgerEntry:
         row = self._one("SELECT body, hash FROM ledger WHERE seq = ?", (seq,))
         if row is None:
             raise NotFound(f"no paid call {seq}", seq=seq)
-        return {**json.loads(row["body"]), "hash": row["hash"]}
+        return _ledger_entry(row)
 
     def add_feedback(
         self, pool_id: int, seq: int, rater: str, kind: str, value: int, now: float
@@ -296,37 +286,35 @@ class FlywheelTables:
     def set_feedback_dust(self, pool_id: int, dust: int) -> None:
         self._exec("UPDATE feedback_budgets SET dust = ? WHERE pool_id = ?", (str(dust), pool_id))
 
-    def _exec_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """One statement over many rows (``executemany``), with ``_exec``'s error mapping."""
-        from fairwheel.errors import BackendError, Conflict
-
-        if not rows:
-            return
-        try:
-            self._db.executemany(sql, rows)
-        except sqlite3.IntegrityError as exc:
-            raise Conflict(f"database constraint failed: {exc}") from exc
-        except sqlite3.Error as exc:
-            raise BackendError(f"database error: {exc}") from exc
-
 
 def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def _model_dict(row: sqlite3.Row) -> dict[str, Any]:
+def _model_dict(row: sqlite3.Row) -> ModelRow:
     out = dict(row)
     out["metrics"] = json.loads(out["metrics"])
     out["report"] = json.loads(out["report"])
-    return out
+    return cast(ModelRow, out)
 
 
-def _record_dict(row: sqlite3.Row) -> dict[str, Any]:
+def _record_dict(row: sqlite3.Row) -> RecordRow:
     out = dict(row)
     out["reasons"] = json.loads(out["reasons"])
     out["proof"] = json.loads(out["proof"]) if out["proof"] else None
     out["record_hash"] = bytes(out["record_hash"])
     out["content_hash"] = bytes(out["content_hash"])
     out["pinned"] = bool(out["pinned"])
-    return out
+    return cast(RecordRow, out)
+
+
+def _ledger_entry(row: sqlite3.Row) -> LedgerEntry:
+    return cast(LedgerEntry, {**json.loads(row["body"]), "hash": row["hash"]})
+
+
+def _epoch_row(row: sqlite3.Row) -> EpochRow:
+    out = dict(row)
+    out["total"] = int(out["total"])
+    out["dust"] = int(out["dust"])
+    return cast(EpochRow, out)

@@ -1,25 +1,20 @@
 """Store tables of settlement shortfalls: the voucher history, entries a close could not
 collect, and each payer's debt after each close (docs/settlement.md, "Shortfalls and debt").
 
-Mixed into :class:`fairwheel.store.sqlite.SqliteStore`; every write runs inside the caller's
+A table group of :class:`fairwheel.store.sqlite.SqliteStore`; every write runs inside the caller's
 transaction.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from fairwheel.store._connection import SqliteConnection
 
-class SettlementTables:
+
+class SettlementTables(SqliteConnection):
     """Queries over ``voucher_history``, ``unsettled`` and ``debts`` (see ``schema.sql``)."""
-
-    def _exec(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        raise NotImplementedError  # provided by SqliteStore
-
-    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        raise NotImplementedError  # provided by SqliteStore
 
     def record_voucher(self, pool_id: int, payer: str, cumulative: int, signature: bytes) -> None:
         """Keep an accepted voucher (every one, not only the latest)."""

@@ -10,12 +10,19 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from fairwheel.errors import BackendError, ConfigError, Conflict, NotFound
-from fairwheel.store._flywheel import FlywheelTables, _model_dict, _record_dict
+from fairwheel.domain.rows import EpochRow, LedgerEntry, ModelRow, PoolRow, RecordOwner, RecordRow
+from fairwheel.errors import BackendError, ConfigError, NotFound
+from fairwheel.store._flywheel import (
+    FlywheelTables,
+    _epoch_row,
+    _ledger_entry,
+    _model_dict,
+    _record_dict,
+)
 from fairwheel.store._settlement import SettlementTables
 
 # Bumped on every incompatible schema change; 0 is every database written before versions
@@ -23,7 +30,7 @@ from fairwheel.store._settlement import SettlementTables
 SCHEMA_VERSION = 2
 
 
-class SqliteStore(FlywheelTables, SettlementTables):
+class SqliteStore(FlywheelTables, SettlementTables):  # both are SqliteConnection
     """Records, embeddings, models, ledger and epochs in one SQLite file.
 
     Every public write runs inside :meth:`transaction`, so a failure leaves no
@@ -83,21 +90,6 @@ class SqliteStore(FlywheelTables, SettlementTables):
         """Whether a :meth:`transaction` block is open on this connection."""
         return self._depth > 0
 
-    def _exec(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        try:
-            return self._db.execute(sql, params)
-        except sqlite3.IntegrityError as exc:
-            raise Conflict(f"database constraint failed: {exc}") from exc
-        except sqlite3.Error as exc:
-            raise BackendError(f"database error: {exc}") from exc
-
-    def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self._exec(sql, params).fetchone()
-        return row
-
-    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        return list(self._exec(sql, params).fetchall())
-
     # -- meta ---------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
         row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
@@ -127,7 +119,7 @@ class SqliteStore(FlywheelTables, SettlementTables):
                 ),
             )  # fmt: skip
 
-    def pool(self, pool_id: int) -> dict[str, Any]:
+    def pool(self, pool_id: int) -> PoolRow:
         row = self._one("SELECT * FROM pools WHERE id = ?", (pool_id,))
         if row is None:
             raise NotFound(f"no pool {pool_id}", pool_id=pool_id)
@@ -135,9 +127,9 @@ class SqliteStore(FlywheelTables, SettlementTables):
         out["search_price"] = int(out["search_price"])
         out["predict_price"] = int(out["predict_price"])
         out["labels"] = json.loads(out["labels"])
-        return out
+        return cast(PoolRow, out)
 
-    def pools(self) -> list[dict[str, Any]]:
+    def pools(self) -> list[PoolRow]:
         return [self.pool(int(r["id"])) for r in self._all("SELECT id FROM pools ORDER BY id")]
 
     # -- records ------------------------------------------------------------
@@ -174,13 +166,13 @@ class SqliteStore(FlywheelTables, SettlementTables):
         for record_id, name in names:
             self._exec("UPDATE records SET blob_name = ? WHERE id = ?", (name, record_id))
 
-    def record(self, record_id: int) -> dict[str, Any]:
+    def record(self, record_id: int) -> RecordRow:
         row = self._one("SELECT * FROM records WHERE id = ?", (record_id,))
         if row is None:
             raise NotFound(f"no record {record_id}", record_id=record_id)
         return _record_dict(row)
 
-    def records(self, pool_id: int, status: str | None = None) -> list[dict[str, Any]]:
+    def records(self, pool_id: int, status: str | None = None) -> list[RecordRow]:
         if status is None:
             rows = self._all("SELECT * FROM records WHERE pool_id = ? ORDER BY id", (pool_id,))
         else:
@@ -190,24 +182,24 @@ class SqliteStore(FlywheelTables, SettlementTables):
             )
         return [_record_dict(r) for r in rows]
 
-    def records_by_ids(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    def records_by_ids(self, ids: Sequence[int]) -> dict[int, RecordRow]:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self._all(f"SELECT * FROM records WHERE id IN ({marks})", list(ids))
         return {int(r["id"]): _record_dict(r) for r in rows}
 
-    def record_owners(self, ids: Sequence[int]) -> dict[int, dict[str, str]]:
+    def record_owners(self, ids: Sequence[int]) -> dict[int, RecordOwner]:
         """``{id: {"contributor", "status"}}``: what splitting a payment needs, without
         parsing whole rows (a prediction pays every training record)."""
-        out: dict[int, dict[str, str]] = {}
+        out: dict[int, RecordOwner] = {}
         for start in range(0, len(ids), 900):
             chunk = list(ids[start : start + 900])
             marks = ",".join("?" * len(chunk))
             for row in self._all(
                 f"SELECT id, contributor, status FROM records WHERE id IN ({marks})", chunk
             ):
-                out[int(row[0])] = {"contributor": row[1], "status": row[2]}
+                out[int(row[0])] = RecordOwner(contributor=row[1], status=row[2])
         return out
 
     def owner_of_duplicate(self, pool_id: int, dup_key: bytes) -> int | None:
@@ -219,7 +211,7 @@ class SqliteStore(FlywheelTables, SettlementTables):
         )
         return None if row is None else int(row["id"])
 
-    def unanchored(self, pool_id: int) -> list[dict[str, Any]]:
+    def unanchored(self, pool_id: int) -> list[RecordRow]:
         rows = self._all(
             "SELECT * FROM records WHERE pool_id = ? AND status = 'accepted' "
             "AND batch_id IS NULL ORDER BY id",
@@ -356,7 +348,7 @@ class SqliteStore(FlywheelTables, SettlementTables):
         )
         return model_id
 
-    def latest_model(self, pool_id: int) -> dict[str, Any]:
+    def latest_model(self, pool_id: int) -> ModelRow:
         row = self._one(
             "SELECT * FROM models WHERE pool_id = ? ORDER BY id DESC LIMIT 1", (pool_id,)
         )
@@ -364,7 +356,7 @@ class SqliteStore(FlywheelTables, SettlementTables):
             raise NotFound(f"pool {pool_id} has no trained model yet", pool_id=pool_id)
         return _model_dict(row)
 
-    def models(self, pool_id: int) -> list[dict[str, Any]]:
+    def models(self, pool_id: int) -> list[ModelRow]:
         """Every model version of the pool, oldest first, with its metrics."""
         rows = self._all("SELECT * FROM models WHERE pool_id = ? ORDER BY id", (pool_id,))
         return [_model_dict(row) for row in rows]
@@ -494,35 +486,35 @@ class SqliteStore(FlywheelTables, SettlementTables):
         self._exec("DELETE FROM open_epochs WHERE pool_id = ?", (pool_id,))
         self._exec("DELETE FROM open_earnings WHERE pool_id = ?", (pool_id,))
 
-    def open_ledger(self, pool_id: int) -> list[dict[str, Any]]:
+    def open_ledger(self, pool_id: int) -> list[LedgerEntry]:
         """Entries of the pool not yet folded into an epoch, in order."""
         rows = self._all(
             "SELECT seq, body, hash FROM ledger WHERE pool_id = ? AND epoch IS NULL ORDER BY seq",
             (pool_id,),
         )
-        return [{**json.loads(r["body"]), "hash": r["hash"]} for r in rows]
+        return [_ledger_entry(r) for r in rows]
 
-    def ledger(self, pool_id: int | None = None) -> list[dict[str, Any]]:
+    def ledger(self, pool_id: int | None = None) -> list[LedgerEntry]:
         if pool_id is None:
             rows = self._all("SELECT body, hash FROM ledger ORDER BY seq")
         else:
             rows = self._all(
                 "SELECT body, hash FROM ledger WHERE pool_id = ? ORDER BY seq", (pool_id,)
             )
-        return [{**json.loads(r["body"]), "hash": r["hash"]} for r in rows]
+        return [_ledger_entry(r) for r in rows]
 
     # -- epochs -------------------------------------------------------------
-    def last_epoch(self, pool_id: int) -> dict[str, Any] | None:
+    def last_epoch(self, pool_id: int) -> EpochRow | None:
         row = self._one(
             "SELECT * FROM epochs WHERE pool_id = ? ORDER BY epoch DESC LIMIT 1", (pool_id,)
         )
-        return None if row is None else dict(row)
+        return None if row is None else _epoch_row(row)
 
-    def epoch(self, pool_id: int, epoch: int) -> dict[str, Any]:
+    def epoch(self, pool_id: int, epoch: int) -> EpochRow:
         row = self._one("SELECT * FROM epochs WHERE pool_id = ? AND epoch = ?", (pool_id, epoch))
         if row is None:
             raise NotFound(f"pool {pool_id} has no closed epoch {epoch}")
-        return dict(row)
+        return _epoch_row(row)
 
     def insert_epoch(self, ep: dict[str, Any], earnings: dict[str, int]) -> None:
         self._exec(
