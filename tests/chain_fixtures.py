@@ -19,13 +19,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -36,6 +32,7 @@ import pytest
 
 from fairwheel.chain import Chain, Protocol, TxResult, connect_chain
 from fairwheel.chain.abi import ContractAbi
+from fairwheel.chain.local import find_anvil, free_port, rpc_answers, stop_process
 from fairwheel.errors import ChainError
 
 ACTIVATION_DELAY = 3600
@@ -53,34 +50,7 @@ NODE_MODULES = ROOT / "contracts" / "node_modules"
 
 def anvil_binary() -> str | None:
     """The anvil executable: ``$FAIRWHEEL_ANVIL``, the npm package's native binary, or PATH."""
-    explicit = os.environ.get("FAIRWHEEL_ANVIL")
-    if explicit:
-        return explicit
-    for native in sorted(NODE_MODULES.glob("@foundry-rs/anvil-*/bin/anvil")):
-        if os.access(native, os.X_OK):
-            return str(native)
-    wrapper = NODE_MODULES / ".bin" / "anvil"
-    if wrapper.exists():
-        return str(wrapper)
-    return shutil.which("anvil")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _answers(url: str) -> bool:
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
-    request = urllib.request.Request(
-        url, data=body.encode(), headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=1) as response:
-            return "result" in json.loads(response.read())
-    except (OSError, ValueError):
-        return False
+    return find_anvil()
 
 
 @contextlib.contextmanager
@@ -94,7 +64,7 @@ def run_anvil(
     """
     with tempfile.TemporaryDirectory(prefix="fairwheel-anvil-") as home:
         for _attempt in range(3):
-            port = _free_port()
+            port = free_port()
             args = [
                 binary,
                 "--host",
@@ -125,9 +95,9 @@ def run_anvil(
             )
             url = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + timeout
-            while proc.poll() is None and time.monotonic() < deadline and not _answers(url):
+            while proc.poll() is None and time.monotonic() < deadline and not rpc_answers(url):
                 time.sleep(0.05)
-            if proc.poll() is None and _answers(url):
+            if proc.poll() is None and rpc_answers(url):
                 try:
                     yield url
                 finally:
@@ -141,16 +111,7 @@ def run_anvil(
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
+    stop_process(proc, grace=5)
 
 
 @pytest.fixture(scope="session")

@@ -107,7 +107,8 @@ class Settings(BaseSettings):
     )
 
     home: Path = Field(default_factory=default_home)
-    chain_url: str = "embedded://"
+    # A local EVM the node runs with its state in home/chain (survives restarts).
+    chain_url: str = "anvil://"
     database_url: str = ""
     index_url: str = ""
     blobs_url: str = ""
@@ -140,8 +141,10 @@ class Settings(BaseSettings):
     @field_validator("chain_url")
     @classmethod
     def _known_chain(cls, value: str) -> str:
-        if not value.startswith(("embedded://", "http://", "https://")):
-            raise ValueError(f"chain_url must be embedded:// or http(s)://, not {value!r}")
+        if not value.startswith(("anvil://", "embedded://", "http://", "https://")):
+            raise ValueError(
+                f"chain_url must be anvil://, embedded:// or http(s)://, not {value!r}"
+            )
         return value
 
     @model_validator(mode="after")
@@ -165,9 +168,13 @@ class Settings(BaseSettings):
     def resolved(self) -> Settings:
         """A copy with every empty URL filled in from ``home``."""
         home = self.home.expanduser().resolve()
+        chain_url = self.chain_url
+        if chain_url in ("anvil://", "anvil:///"):
+            chain_url = f"anvil://{home / 'chain'}"
         return self.model_copy(
             update={
                 "home": home,
+                "chain_url": chain_url,
                 "database_url": self.database_url or f"sqlite:///{home / 'fairwheel.db'}",
                 "index_url": self.index_url or f"hnsw://{home / 'index'}",
                 "blobs_url": self.blobs_url or f"file://{home / 'blobs'}",

@@ -37,12 +37,16 @@ def serve(
     home: Annotated[
         Path | None,
         typer.Option(
-            help="Node home. With an embedded chain it must be new or empty "
-            "(default: a fresh temporary folder)."
+            help="Node home (default ~/.fairwheel, reopened across restarts). With "
+            "--chain-url embedded:// it must be new or empty (default: a fresh temporary folder)."
         ),
     ] = None,
     chain_url: Annotated[
-        str | None, typer.Option(help="embedded:// (default) or an http(s):// JSON-RPC node.")
+        str | None,
+        typer.Option(
+            help="anvil:// (default: a local chain kept in HOME/chain), embedded:// (in-process, "
+            "gone when the server stops) or an http(s):// JSON-RPC node."
+        ),
     ] = None,
     embedder: Annotated[
         str | None,
@@ -73,9 +77,9 @@ def serve(
     """Serve the node's HTTP API (/v1, OpenAPI at /openapi.json) and its web dashboard (/).
 
     Every option falls back to FAIRWHEEL_* and the FAIRWHEEL_CONFIG file (its [fairwheel.api]
-    table for the HTTP options), like every other verb. An embedded chain lives only inside this
-    server process: stop the server and its chain is gone, so each start needs a fresh home. A
-    persistent node uses an http:// chain URL.
+    table for the HTTP options), like every other verb. On the default chain (anvil://) the
+    server reopens its home with everything it had; an embedded chain lives only inside this
+    server process, so each start on one needs a fresh home.
     """
     import uvicorn
 

@@ -12,6 +12,7 @@ web3 and eth-tester are imported lazily, so importing this module is cheap.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fairwheel.chain.reverts import revert_error
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from web3 import Web3
 
     from fairwheel.chain.escrow_cache import Head
+    from fairwheel.chain.local import LocalChain
     from fairwheel.chain.protocol import Protocol
 
 __all__ = [
@@ -89,6 +91,19 @@ class Chain:
         self._lock = threading.RLock()
         self._chain_id: int = int(w3.eth.chain_id)
         self._tip: int | None = None
+        self._local: LocalChain | None = None  # the anvil process this chain runs (anvil://)
+
+    def close(self) -> None:
+        """Stop the local EVM this chain runs, if any (anvil saves its state); else nothing."""
+        if self._local is not None:
+            self._local.stop()
+            self._local = None
+
+    @property
+    def is_local_dev(self) -> bool:
+        """Whether this chain is a development chain the node runs itself (embedded or
+        anvil://), whose dev account may fund the operator."""
+        return self.is_embedded or self._local is not None
 
     # ------------------------------------------------------------------ facts
 
@@ -407,7 +422,9 @@ def connect_chain(
     """Open a chain.
 
     Args:
-        url: ``embedded://`` for the in-process EVM, or an ``http(s)://`` JSON-RPC endpoint.
+        url: ``anvil:///FOLDER`` for a local anvil the chain runs with its state in FOLDER
+            (stopped by :meth:`Chain.close`), ``embedded://`` for the in-process EVM, or an
+            ``http(s)://`` JSON-RPC endpoint.
         activation_delay: Seconds an epoch root waits before claims (used by ``deploy``).
         thaw_period: Seconds an escrow withdrawal thaws (used by ``deploy``).
         redemption_window: Longest delay between accepting and redeeming a voucher (used by
@@ -445,18 +462,32 @@ def connect_chain(
             tester=tester,
             **delays,
         )
+    local = None
+    if scheme == "anvil":
+        from fairwheel.chain.local import LocalChain
+
+        folder = url.split("://", 1)[1]
+        if not folder.startswith("/"):
+            raise ConfigError(f"anvil:// needs an absolute folder (anvil:///PATH), not {url!r}")
+        local = LocalChain(Path(folder))
+        rpc_url = local.start()
+        scheme = "http"
+    else:
+        rpc_url = url
     if scheme in ("http", "https"):
         from web3 import Web3
 
         from fairwheel.chain.http import KeepAliveHTTPProvider
 
-        w3 = Web3(KeepAliveHTTPProvider(url, timeout=30))
+        w3 = Web3(KeepAliveHTTPProvider(rpc_url, timeout=30))
         try:
             chain_id = int(w3.eth.chain_id)
         except Exception as exc:
+            if local is not None:
+                local.stop()
             raise ChainError(f"cannot reach chain at {url}: {exc}", reason="Unreachable") from exc
         key = funder_key or (_ANVIL_DEV_KEY if chain_id in _ANVIL_CHAIN_IDS else None)
-        return Chain(
+        chain = Chain(
             w3,
             url=url,
             activation_delay=activation_delay,
@@ -464,4 +495,8 @@ def connect_chain(
             funder=Account.from_key(key) if key else None,
             **delays,
         )
-    raise ConfigError(f"unknown chain URL {url!r}: use embedded:// or http(s)://", url=url)
+        chain._local = local
+        return chain
+    raise ConfigError(
+        f"unknown chain URL {url!r}: use anvil://, embedded:// or http(s)://", url=url
+    )

@@ -41,6 +41,9 @@ from fairwheel.store import open_store
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
+    from fairwheel.chain import Chain, Protocol
+    from fairwheel.store import Store
+
 
 __all__ = ["Node"]
 
@@ -66,12 +69,16 @@ class Node(Service):
     ) -> Node:
         """Open (or create) a node at ``settings.home`` and connect its ports.
 
-        On a fresh database the contracts are deployed; afterwards the node
-        attaches to the recorded deployment. The embedded chain lives only in this
+        On a fresh database the contracts are deployed; afterwards the node attaches to the
+        recorded deployment. The default chain (``anvil://``) is a local EVM the node runs
+        itself with its state in the home, so it reopens across restarts; a fresh local chain
+        funds the operator from its dev account. The embedded chain lives only in this
         process, so an embedded node cannot be reopened on an existing database.
 
         Raises:
-            ConfigError: an embedded chain with a database from an earlier process.
+            ConfigError: an embedded chain with a database from an earlier process; a chain
+                that lost the recorded deployment or has another chain id; an operator with
+                no gas on a real chain (the message says what to fund).
         """
         from eth_account import Account
 
@@ -80,34 +87,33 @@ class Node(Service):
         settings = (settings or load_settings()).resolved()
         settings.home.mkdir(parents=True, exist_ok=True)
         store = open_store(settings.database_url)
-        chain = connect_chain(
-            settings.chain_url,
-            activation_delay=settings.activation_delay,
-            thaw_period=settings.thaw_period,
-            redemption_window=settings.voucher_window,
-        )
-        if operator is None:
-            operator = Account.from_key(_operator_key(settings.home))
-        recorded = store.get_meta("deployment")
-        if recorded is None:
-            if settings.chain_url.startswith("embedded://"):
-                chain.fund(operator.address, 10**21)
-            protocol = chain.deploy(operator)
-            store.set_meta("deployment", json.dumps(protocol.addresses))
-            store.set_meta("chain_id", str(chain.chain_id))
-        elif settings.chain_url.startswith("embedded://"):
-            raise ConfigError(
-                f"{settings.database_url} belongs to an earlier embedded chain, which lived only "
-                "in that process; use a fresh home or a persistent chain (chain_url=http://…)"
+        try:
+            chain = connect_chain(
+                settings.chain_url,
+                activation_delay=settings.activation_delay,
+                thaw_period=settings.thaw_period,
+                redemption_window=settings.voucher_window,
             )
-        else:
-            protocol = chain.attach(json.loads(recorded))
+        except BaseException:
+            store.close()
+            raise
+        try:
+            if operator is None:
+                operator = Account.from_key(_operator_key(settings.home))
+            protocol = _deployment(settings, store, chain, operator)
+        except BaseException:
+            chain.close()
+            store.close()
+            raise
         return cls(NodePorts(settings, store, chain, protocol, operator, EscrowCache(protocol)))
 
     def close(self) -> None:
-        """Save the open indexes and close the store."""
-        self.ports.save_indexes()
-        self.store.close()
+        """Save the open indexes, close the store and stop a local chain (it saves its state)."""
+        try:
+            self.ports.save_indexes()
+            self.store.close()
+        finally:
+            self.chain.close()
 
     # -- the ports: read-only views inherited from Service, for edges, scripts and tests ---
     @property
@@ -176,6 +182,48 @@ class Node(Service):
     pay_raters = forward("feedback", FeedbackService.pay_raters)
     export_preferences = forward("feedback", FeedbackService.export_preferences)
     export_training = forward("feedback", FeedbackService.export_training)
+
+
+def _deployment(settings: Settings, store: Store, chain: Chain, operator: LocalAccount) -> Protocol:
+    """Deploy the contracts on a fresh database, else attach to the recorded deployment."""
+    recorded = store.get_meta("deployment")
+    if recorded is None:
+        if chain.is_local_dev:
+            chain.fund(operator.address, 10**21)
+        elif int(chain.w3.eth.get_balance(operator.address)) == 0:
+            raise ConfigError(
+                f"the operator {operator.address} has no ETH on chain {chain.chain_id} "
+                f"({settings.chain_url}) to deploy the contracts with: send it enough for five "
+                "contract deployments (gas figures in docs/protocol.md), then run this again; "
+                f"its key is {settings.home / 'operator.key'} (or $FAIRWHEEL_OPERATOR_KEY)",
+                operator=operator.address, chain_id=chain.chain_id,
+            )  # fmt: skip
+        protocol = chain.deploy(operator)
+        with store.transaction():
+            store.set_meta("deployment", json.dumps(protocol.addresses))
+            store.set_meta("chain_id", str(chain.chain_id))
+        return protocol
+    if settings.chain_url.startswith("embedded://"):
+        raise ConfigError(
+            f"{settings.database_url} belongs to an earlier embedded chain, which lived only "
+            "in that process; use a fresh home or a persistent chain (the default anvil://, "
+            "or chain_url=http://…)"
+        )
+    expected = store.get_meta("chain_id")
+    if expected is not None and int(expected) != chain.chain_id:
+        raise ConfigError(
+            f"{settings.database_url} was deployed on chain {expected}, but {settings.chain_url} "
+            f"is chain {chain.chain_id}",
+            expected=int(expected), found=chain.chain_id,
+        )  # fmt: skip
+    try:
+        return chain.attach(json.loads(recorded))
+    except ConfigError as exc:
+        raise ConfigError(
+            f"the chain at {settings.chain_url} no longer holds this node's contracts "
+            f"({exc.message}); its state was lost or reset. Restore the home from a backup "
+            "(the database and chain state belong together), or start a new home",
+        ) from exc
 
 
 def _operator_key(home: Path) -> str:
