@@ -12,7 +12,6 @@ web3 and eth-tester are imported lazily, so importing this module is cheap.
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fairwheel.chain.reverts import revert_error
@@ -462,18 +461,11 @@ def connect_chain(
             tester=tester,
             **delays,
         )
-    local = None
+    local, rpc_url = None, url
     if scheme == "anvil":
-        from fairwheel.chain.local import LocalChain
+        from fairwheel.chain.local import start_local_chain
 
-        folder = url.split("://", 1)[1]
-        if not folder.startswith("/"):
-            raise ConfigError(f"anvil:// needs an absolute folder (anvil:///PATH), not {url!r}")
-        local = LocalChain(Path(folder))
-        rpc_url = local.start()
-        scheme = "http"
-    else:
-        rpc_url = url
+        local, rpc_url, scheme = *start_local_chain(url), "http"
     if scheme in ("http", "https"):
         from web3 import Web3
 

@@ -31,7 +31,14 @@ from typing import IO
 
 from fairwheel.errors import ConfigError
 
-__all__ = ["LocalChain", "find_anvil", "free_port", "rpc_answers", "stop_process"]
+__all__ = [
+    "LocalChain",
+    "find_anvil",
+    "free_port",
+    "rpc_answers",
+    "start_local_chain",
+    "stop_process",
+]
 
 CHAIN_ID = 31337  # anvil's default: its dev accounts fund the operator
 STATE_FILE = "state.json"
@@ -74,6 +81,19 @@ def rpc_answers(url: str) -> bool:
             return "result" in json.loads(response.read())
     except (OSError, ValueError):
         return False
+
+
+def start_local_chain(url: str) -> tuple[LocalChain, str]:
+    """Start the local chain of an ``anvil:///FOLDER`` URL; return it and its RPC URL.
+
+    Raises:
+        ConfigError: the URL names no absolute folder, or :meth:`LocalChain.start` fails.
+    """
+    folder = url.split("://", 1)[1]
+    if not folder.startswith("/"):
+        raise ConfigError(f"anvil:// needs an absolute folder (anvil:///PATH), not {url!r}")
+    local = LocalChain(Path(folder))
+    return local, local.start()
 
 
 def stop_process(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
