@@ -67,14 +67,24 @@ class ErrorBody(Model):
 # ------------------------------------------------------------------ node, chain
 
 
+class ComponentCheck(Model):
+    ok: bool
+    detail: str = Field(description="What the check saw, or why it failed.")
+
+
 class Health(Model):
-    status: Literal["ok"]
+    status: Literal["ok", "unavailable"] = Field(
+        description="ok, or unavailable (HTTP 503) when the chain, database or index fails."
+    )
     version: str
     chain_id: int
-    block: int
-    pools: int
+    block: int | None
+    pools: int | None
     embedded_chain: bool
     dev: bool
+    checks: dict[str, ComponentCheck] = Field(
+        default_factory=dict, description="chain, database and index, each checked by a real call."
+    )
 
 
 class TypedData(Model):

@@ -200,19 +200,31 @@ def _version() -> str:
         return "0"
 
 
-@meta_router.get("/v1/health", response_model=m.Health)
-def health(ctx: Ctx) -> m.Health:
-    """Liveness and the basics: version, chain id, latest block, number of pools."""
+@meta_router.get(
+    "/v1/health",
+    response_model=m.Health,
+    responses={503: {"model": m.Health, "description": "A part of the node fails (see checks)."}},
+)
+def health(ctx: Ctx) -> Any:
+    """The node's parts, each checked by a real call: the chain (latest block), the database
+    and the indexes; 503 with the failing part's reason when one fails (never a 500)."""
+    from fastapi.responses import JSONResponse
+
     with ctx.use() as node:
-        return m.Health(
-            status="ok",
-            version=_version(),
-            chain_id=node.chain.chain_id,
-            block=node.chain.block_number(),
-            pools=len(node.store.pools()),
-            embedded_chain=bool(node.chain.is_embedded),
-            dev=ctx.config.dev,
-        )
+        report = node.health()
+    body = m.Health(
+        status="ok" if report.ok else "unavailable",
+        version=_version(),
+        chain_id=report.chain_id,
+        block=report.block,
+        pools=report.pools,
+        embedded_chain=report.embedded_chain,
+        dev=ctx.config.dev,
+        checks={k: m.ComponentCheck(ok=c.ok, detail=c.detail) for k, c in report.checks.items()},
+    )
+    if report.ok:
+        return body
+    return JSONResponse(body.model_dump(mode="json"), status_code=503)
 
 
 @meta_router.get(

@@ -32,6 +32,7 @@ from fairwheel.node.labeling import LabelingService
 from fairwheel.node.ledger import LedgerService
 from fairwheel.node.pools import PoolService
 from fairwheel.node.ports import NodePorts
+from fairwheel.node.queries import QueryService
 from fairwheel.node.service import Service
 from fairwheel.node.serving import ServingService
 from fairwheel.node.settlement import SettlementService
@@ -61,6 +62,7 @@ class Node(Service):
         self.serving = ServingService(ports, self.ledger, self.feedback, self.versions)
         self.settlement = SettlementService(ports)
         self.labeling = LabelingService(ports, self.ledger, self.contributions)
+        self.queries = QueryService(ports)
 
     # -- opening ------------------------------------------------------------
     @classmethod
@@ -130,6 +132,8 @@ class Node(Service):
     receipt = forward("pools", PoolService.receipt)
     verify_receipt = forward("pools", PoolService.verify_receipt)
     pool_stats = forward("pools", PoolService.pool_stats)
+    # queries
+    health = forward("queries", QueryService.health)
     # ledger
     price_of = forward("ledger", LedgerService.price_of)
     spent = forward("ledger", LedgerService.spent)
