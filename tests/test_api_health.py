@@ -35,7 +35,9 @@ def test_health_reports_each_part_and_a_dead_chain_is_a_503(tmp_path: Path) -> N
         body = down.json()
         assert body["status"] == "unavailable" and body["block"] is None
         assert not body["checks"]["chain"]["ok"] and body["checks"]["database"]["ok"]
-        assert "refused" in body["checks"]["chain"]["detail"].lower()
+        assert body["checks"]["chain"]["detail"].startswith("chain_error: chain node 127.0.0.1:")
         assert "http://" not in down.text  # an RPC URL may carry a provider's key
+        account = client.get("/v1/chain/accounts/0x" + "ab" * 20)  # any route that reads it
+        assert account.status_code == 502 and account.json()["code"] == "chain_error"
     finally:
         node.close()

@@ -4,7 +4,8 @@ web3's ``HTTPProvider`` sends each request through ``requests`` (~2.5 ms of clie
 call on a loopback node); this provider keeps web3's encoding, decoding and caching but posts
 through a persistent ``http.client`` connection (~0.4 ms), which makes a local node such as
 anvil as fast to drive as the embedded chain. A dropped connection is reopened and the request
-sent again once.
+sent again once; a node that still does not answer is a ``ChainError`` (reason
+``Unreachable``), never a bare ``OSError``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import urllib.parse
 from typing import Any
 
 from web3 import HTTPProvider
+
+from fairwheel.errors import ChainError
 
 __all__ = ["KeepAliveHTTPProvider"]
 
@@ -50,13 +53,20 @@ class KeepAliveHTTPProvider(HTTPProvider):
                     self._conn.request("POST", self._path, request_data, self._headers)
                     response = self._conn.getresponse()
                     body = response.read()
-                except (http.client.HTTPException, OSError):
+                except (http.client.HTTPException, OSError) as exc:
                     self._conn.close()
                     self._conn = None
                     if attempt == 2:
-                        raise
+                        # The chain is down, not refusing: HTTP 502 at the API, 503 at health.
+                        # The path is left out: it can hold a provider's API key.
+                        raise ChainError(
+                            f"chain node {self._netloc} unreachable: {exc}", reason="Unreachable"
+                        ) from exc
                     continue
                 if response.status >= 400:
-                    raise OSError(f"HTTP {response.status} from {self._netloc}: {body[:200]!r}")
+                    raise ChainError(
+                        f"HTTP {response.status} from chain node {self._netloc}: {body[:200]!r}",
+                        reason="RpcError",
+                    )
                 return body
         raise AssertionError("unreachable")  # pragma: no cover
