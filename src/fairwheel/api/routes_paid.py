@@ -6,7 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from fairwheel.api import models as m
 from fairwheel.api import settled as st
@@ -208,8 +208,6 @@ def _version() -> str:
 def health(ctx: Ctx) -> Any:
     """The node's parts, each checked by a real call: the chain (latest block), the database
     and the indexes; 503 with the failing part's reason when one fails (never a 500)."""
-    from fastapi.responses import JSONResponse
-
     with ctx.use() as node:
         report = node.health()
     body = m.Health(

@@ -73,6 +73,7 @@ class Chain:
         tester: Any = None,
         redemption_window: int | None = None,
         unstake_delay: int | None = None,
+        local: LocalChain | None = None,
     ) -> None:
         """Wrap a connected ``Web3``; use :func:`connect_chain` instead."""
         self.w3 = w3
@@ -90,7 +91,7 @@ class Chain:
         self._lock = threading.RLock()
         self._chain_id: int = int(w3.eth.chain_id)
         self._tip: int | None = None
-        self._local: LocalChain | None = None  # the anvil process this chain runs (anvil://)
+        self._local = local  # the anvil process this chain runs (anvil://), stopped by close()
 
     def close(self) -> None:
         """Stop the local EVM this chain runs, if any (anvil saves its state); else nothing."""
@@ -446,7 +447,6 @@ def connect_chain(
         raise ConfigError("activation_delay and thaw_period must be >= 0")
     from fairwheel.chain.deployment import protocol_delays
 
-    delays = {"redemption_window": redemption_window, "unstake_delay": unstake_delay}
     protocol_delays(activation_delay, thaw_period, redemption_window, unstake_delay)
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme == "embedded":
@@ -459,7 +459,8 @@ def connect_chain(
             thaw_period=thaw_period,
             funder=funder,
             tester=tester,
-            **delays,
+            redemption_window=redemption_window,
+            unstake_delay=unstake_delay,
         )
     local, rpc_url = None, url
     if scheme == "anvil":
@@ -479,16 +480,16 @@ def connect_chain(
                 local.stop()
             raise ChainError(f"cannot reach chain at {url}: {exc}", reason="Unreachable") from exc
         key = funder_key or (_ANVIL_DEV_KEY if chain_id in _ANVIL_CHAIN_IDS else None)
-        chain = Chain(
+        return Chain(
             w3,
             url=url,
             activation_delay=activation_delay,
             thaw_period=thaw_period,
             funder=Account.from_key(key) if key else None,
-            **delays,
+            redemption_window=redemption_window,
+            unstake_delay=unstake_delay,
+            local=local,
         )
-        chain._local = local
-        return chain
     raise ConfigError(
         f"unknown chain URL {url!r}: use anvil://, embedded:// or http(s)://", url=url
     )
