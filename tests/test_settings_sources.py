@@ -43,10 +43,12 @@ def test_serve_honours_the_config_files_chain_url(tmp_path, monkeypatch, no_serv
 
 
 def test_serve_refuses_a_used_home_named_by_the_config_file(tmp_path, monkeypatch) -> None:
+    # Only an embedded chain needs a fresh home; the default anvil:// reopens one.
     home = tmp_path / "used"
     home.mkdir()
     (home / "fairwheel.db").write_bytes(b"")
-    monkeypatch.setenv("FAIRWHEEL_CONFIG", str(_config(tmp_path, f'home = "{home}"\n')))
+    body = f'home = "{home}"\nchain_url = "embedded://"\n'
+    monkeypatch.setenv("FAIRWHEEL_CONFIG", str(_config(tmp_path, body)))
     result = CliRunner().invoke(app, ["serve"])
     assert result.exit_code != 0 and "not empty" in result.output
     assert str(home) in result.output
