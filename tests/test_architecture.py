@@ -357,3 +357,91 @@ def test_architecture_doc_names_every_node_service() -> None:
     for path in sorted((SRC / "node").glob("*.py")):
         if path.stem != "__init__":
             assert f"{path.stem}.py" in doc, f"docs/architecture.md does not name node/{path.name}"
+
+
+# --------------------------------------------------------- layers: edges, capabilities, ports
+
+PORTS = (
+    "fairwheel.chain",
+    "fairwheel.store",
+    "fairwheel.index",
+    "fairwheel.blobs",
+    "fairwheel.embed",
+)
+CAPABILITIES = ("fairwheel.domain", "fairwheel.quality", "fairwheel.valuation",
+                "fairwheel.labeling", "fairwheel.feedback", "fairwheel.training",
+                "fairwheel.settlement", "fairwheel.exports")  # fmt: skip
+# What a node holds that only its services may touch.
+PORT_ATTRIBUTES = frozenset({"store", "chain", "protocol", "blobs", "embedder", "ports",
+                             "escrow_cache"})  # fmt: skip
+
+
+def port_uses(source: str) -> list[str]:
+    """Where ``source`` reaches past the node's services: ``node.store``, ``world.node.chain``,
+    ``self.ctx.node.protocol``, or a private ``node._x`` (any expression ending in ``node``)."""
+    found: list[tuple[int, str]] = []
+    for n in ast.walk(ast.parse(source)):
+        if not isinstance(n, ast.Attribute):
+            continue
+        base = ast.unparse(n.value)
+        if (base == "node" or base.endswith(".node")) and (
+            n.attr in PORT_ATTRIBUTES or n.attr.startswith("_")
+        ):
+            found.append((n.lineno, f"{n.lineno}: {base}.{n.attr}"))
+    return [text for _, text in sorted(found)]
+
+
+def test_port_use_finder_on_fake_edges() -> None:
+    fake = (
+        "node.store.pool(1)\nx = world.node.chain\nself.ctx.node.protocol.mint(a)\n"
+        "node._gates\nnode.queries.pool(1)\nnode.onchain.now()\nother.store\nnode.settings\n"
+    )
+    assert port_uses(fake) == [
+        "1: node.store", "2: world.node.chain", "3: self.ctx.node.protocol", "4: node._gates",
+    ]  # fmt: skip
+
+
+def _edge_files() -> list[Path]:
+    files = [SRC / "client.py"]
+    for package in ("api", "web", "cli", "sim"):
+        files += sorted((SRC / package).rglob("*.py"))
+    return files
+
+
+def test_edges_use_only_the_nodes_services_and_queries() -> None:
+    """The API, dashboard, CLI and simulator never touch a port: they call ``node.<use case>``,
+    ``node.queries``, ``node.onchain`` or ``node.testchain`` (issue #13, item 2)."""
+    found = [
+        f"{path.relative_to(SRC)}:{use}"
+        for path in _edge_files()
+        for use in port_uses(path.read_text(encoding="utf-8"))
+    ]
+    assert len(_edge_files()) > 20
+    assert not found, f"edges reaching past the node's services: {found}"
+
+
+def test_edges_import_no_backend(full_graph: Graph) -> None:
+    """An edge may open a port by its URL factory (``fairwheel.embed``), never a backend."""
+    found = sorted(
+        f"{m} -> {t}"
+        for m, ts in full_graph.items()
+        if any(_within(m, edge) for edge in EDGES)
+        for t in ts
+        if any(_within(t, port) and t != port for port in PORTS)
+    )
+    assert not found, f"edges importing a port's modules: {found}"
+
+
+def test_capabilities_import_no_port_no_node_and_no_edge(full_graph: Graph) -> None:
+    """Quality, valuation, labeling, feedback, training and settlement are pure rules: the
+    node's services feed them data, so they run the same under any backend."""
+    outside = (*PORTS, NODE, *EDGES)
+    found = sorted(
+        f"{m} -> {t}"
+        for m, ts in full_graph.items()
+        if any(_within(m, cap) for cap in CAPABILITIES)
+        for t in ts
+        if any(_within(t, layer) for layer in outside)
+    )
+    assert [c for c in CAPABILITIES if c in full_graph] == list(CAPABILITIES)
+    assert not found, f"capabilities importing ports, the node or edges: {found}"

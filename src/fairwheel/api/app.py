@@ -216,10 +216,10 @@ def create_app(node: Node, config: ApiConfig | None = None, *, metrics: bool = T
     ):
         app.include_router(router)
     if config.dev:
-        from fairwheel.api.dev import check_test_chain, dev_keys
+        from fairwheel.api.dev import dev_keys
         from fairwheel.api.dev import router as dev_router
 
-        check_test_chain(node)
+        node.testchain.require_test_chain()
         ctx.dev_wallets = dev_keys(node)
         app.include_router(dev_router)
     from fairwheel.web import mount_dashboard

@@ -110,10 +110,10 @@ def serve(
         raise _fail(f"{exc.code}: {exc.message}") from None
     config = settings.api
     try:
-        if config.dev and not node.store.pools():
-            from fairwheel.api.dev import check_test_chain, dev_keys, seed
+        if config.dev and not node.queries.pools():
+            from fairwheel.api.dev import dev_keys, seed
 
-            check_test_chain(node)
+            node.testchain.require_test_chain()
             typer.echo("dev: seeding a demo pool with TEST KEY wallets …")
             seed(node, dev_keys(node))
         app = create_app(node, config)

@@ -18,7 +18,7 @@ from pydantic import Field
 from fairwheel.api import models as m
 from fairwheel.api.context import ApiContext, get_ctx
 from fairwheel.api.models import Address, Amount, Id, Model
-from fairwheel.errors import ConfigError, Conflict, NotFound, SchemaError
+from fairwheel.errors import NotFound, SchemaError
 
 if TYPE_CHECKING:
     from fairwheel.node import Node
@@ -46,22 +46,6 @@ class DevKey:
         return str(self.account.address)
 
 
-TEST_CHAIN_IDS = (31337, 1337)  # anvil / hardhat, ganache
-
-
-def check_test_chain(node: Node) -> None:
-    """Refuse dev mode on anything but the embedded chain or a local test chain.
-
-    Raises:
-        ConfigError: If the node settles on a chain where test keys could hold real value.
-    """
-    if not node.chain.is_embedded and node.chain.chain_id not in TEST_CHAIN_IDS:
-        raise ConfigError(
-            "dev mode publishes its keys; it runs only on the embedded chain or a local test "
-            f"chain (chain id 31337 or 1337), not on chain {node.chain.chain_id}"
-        )
-
-
 def dev_keys(node: Node) -> dict[str, DevKey]:
     """The test keys by lower-case address: five named wallets, and on the embedded chain
     (which lives and dies with this process) the node's operator key too."""
@@ -72,17 +56,14 @@ def dev_keys(node: Node) -> dict[str, DevKey]:
         DevKey(name, role, Account.from_key(keccak(f"fairwheel dev wallet {name}".encode())))
         for name, role in DEV_NAMES
     ]
-    if node.chain.is_embedded:
+    if node.onchain.is_embedded:
         keys.append(DevKey("operator", "operator", node.operator))
     return {k.address.lower(): k for k in keys}
 
 
 def fund(node: Node, address: str, tokens: int, eth: int) -> None:
     """Give an address test ETH (for gas) and test tokens (the operator mints them)."""
-    if eth:
-        node.chain.fund(address, eth)
-    if tokens:
-        node.protocol.mint(address, tokens, sender=node.operator)
+    node.testchain.faucet(address, tokens, eth)
 
 
 def seed(node: Node, keys: dict[str, DevKey], *, records: int = 60, seed_value: int = 7) -> int:
@@ -110,7 +91,7 @@ def seed(node: Node, keys: dict[str, DevKey], *, records: int = 60, seed_value: 
         labels=sorted({e.label for e in examples}),
     )
     pid = int(pool["id"])
-    now = node.chain.now()
+    now = node.onchain.now()
     writers = [ContributorWallet(named[n].account, node.consent_domain()) for n in ("alice", "bob")]
     first = examples[: records * 2 // 3]
     subs = [writers[i % 2].submission(pid, e.text, e.label, now=now) for i, e in enumerate(first)]
@@ -125,7 +106,6 @@ def seed(node: Node, keys: dict[str, DevKey], *, records: int = 60, seed_value: 
     node.submit(pid, subs)
     node.anchor(pid)
     node.train(pid, named["erin"].address)
-    proto = node.protocol
     for epoch in range(2):
         if epoch == 1:  # more data, then a second model version
             rest = examples[len(first) :]
@@ -142,8 +122,7 @@ def seed(node: Node, keys: dict[str, DevKey], *, records: int = 60, seed_value: 
             wallet = ConsumerWallet(named[name].account, node.voucher_domain())
             wallet.spent[pid] = node.spent(pid, wallet.address)
             if epoch == 0:
-                proto.approve(proto.addresses["UsageEscrow"], 100 * TOKEN, sender=wallet.account)
-                proto.deposit(pid, 100 * TOKEN, sender=wallet.account)
+                node.testchain.deposit(pid, 100 * TOKEN, wallet.account)
             for j in range(3 + epoch * 2):
                 text = examples[(i * 7 + j * 3 + epoch) % len(examples)].text
                 kind = "predict" if j % 2 else "search"
@@ -154,7 +133,7 @@ def seed(node: Node, keys: dict[str, DevKey], *, records: int = 60, seed_value: 
                     node.predict(pid, text, voucher, sig)
                 wallet.confirm(voucher)
         node.close_epoch(pid)
-    node.chain.advance_time(node.settings.activation_delay + 1)
+    node.testchain.activate_epochs()
     return pid
 
 
@@ -247,12 +226,7 @@ def deposit(ctx: Ctx, address: AddressPath, body: DevDepositIn) -> m.TxView:
     if amount <= 0:
         raise SchemaError("amount must be positive")
     with ctx.use() as node:
-        node.store.pool(body.pool_id)
-        proto = node.protocol
-        if proto.token_balance(key.address) < amount:
-            raise Conflict("the test wallet holds too few tokens; use the faucet")
-        proto.approve(proto.addresses["UsageEscrow"], amount, sender=key.account)
-        tx = proto.deposit(body.pool_id, amount, sender=key.account)
+        tx = node.testchain.deposit(body.pool_id, amount, key.account)
     return m.TxView(
         tx_hash=tx.tx_hash, status=1, gas_used=tx.gas_used, block_number=tx.block_number
     )
@@ -276,5 +250,5 @@ def advance_time(ctx: Ctx, seconds: int = 3601) -> m.ChainInfo:
     if not 0 <= seconds <= 10**8:
         raise SchemaError("seconds must be between 0 and 10**8")
     with ctx.use() as node:
-        node.chain.advance_time(seconds)
+        node.testchain.advance_time(seconds)
         return st.chain_info(node)

@@ -87,13 +87,12 @@ class _PoolCollector:
         # Never let a scrape wait long behind a slow node call.
         if self.ctx.lock.acquire(timeout=2):
             try:
-                store = self.ctx.node.store
-                for pool in store.pools():
+                queries = self.ctx.node.queries
+                for pool in queries.pools():
                     pid = str(pool["id"])
-                    for status, n in store.status_counts(int(pool["id"])).items():
+                    for status, n in queries.status_counts(int(pool["id"])).items():
                         records.add_metric([pid, status], n)
-                    last = store.last_epoch(int(pool["id"]))
-                    epochs.add_metric([pid], 0 if last is None else int(last["epoch"]))
+                    epochs.add_metric([pid], queries.epoch_count(int(pool["id"])))
             finally:
                 self.ctx.lock.release()
         yield records

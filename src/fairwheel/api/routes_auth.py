@@ -36,7 +36,7 @@ def issue_nonce(ctx: Ctx, body: m.NonceRequest | None = None) -> m.NonceResponse
     """
     nonce, expires = ctx.state.nonces.issue()
     with ctx.use() as node:
-        chain_id = node.chain.chain_id
+        chain_id = node.onchain.chain_id
     cfg = ctx.config
     out = m.NonceResponse(
         nonce=nonce,
@@ -79,7 +79,7 @@ def login(ctx: Ctx, body: m.LoginRequest, response: Response) -> m.LoginResponse
     """
     metrics = ctx.metrics
     with ctx.use() as node:
-        chain_id = node.chain.chain_id
+        chain_id = node.onchain.chain_id
     try:
         message = verify_message(
             body.message,

@@ -166,8 +166,8 @@ def revoke(ctx: Ctx, record_id: RecordId, body: m.RevocationIn) -> m.RevocationO
     the record is never served or paid, and its content key is destroyed.
     """
     with ctx.use() as node:
-        node.store.record(record_id)
-        tx_hash = uc.revoke_signed(node, record_id, bytes.fromhex(body.signature[2:]))
+        node.queries.record(record_id)
+        tx_hash = node.revoke_signed(record_id, bytes.fromhex(body.signature[2:]))
     return m.RevocationOut(record_id=record_id, status=RecordStatus.REVOKED.value, tx_hash=tx_hash)
 
 
@@ -184,7 +184,7 @@ def my_records(
     """Your records, newest first (nobody else's are ever listed)."""
     with ctx.use() as node:
         if pool_id is not None:
-            node.store.pool(pool_id)
+            node.queries.pool(pool_id)
         return uc.my_records(
             node, session.address, pool_id, None if status is None else status.value
         )
@@ -201,5 +201,5 @@ def my_earnings(ctx: Ctx, session: RequiredSession) -> m.EarningsView:
 def my_calls(ctx: Ctx, session: RequiredSession) -> list[m.CallView]:
     """Your paid calls as a consumer, oldest first: the spend per call."""
     with ctx.use() as node:
-        entries = [e for e in node.store.ledger() if e["consumer"] == session.address.lower()]
+        entries = node.queries.ledger(consumer=session.address)
     return [uc.call_view(e) for e in entries]

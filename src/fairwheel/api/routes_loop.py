@@ -25,7 +25,7 @@ def versions(ctx: Ctx, pool_id: PoolId) -> list[m.VersionView]:
     """Every model version: metrics, promotion report, serving state, arena record, and the
     revoked records it was trained on."""
     with ctx.use() as node:
-        node.store.pool(pool_id)
+        node.queries.pool(pool_id)
         return [m.VersionView(**v) for v in node.model_versions(pool_id)]
 
 
@@ -89,7 +89,7 @@ def set_budget(ctx: Ctx, pool_id: PoolId, body: m.BudgetIn, _: OperatorSession) 
     """Base units paid to raters per epoch, from the operator's escrow (operator)."""
     with ctx.use() as node:
         node.set_feedback_budget(pool_id, int(body.per_epoch))
-        per_epoch, dust = node.store.feedback_budget(pool_id)
+        per_epoch, dust = node.queries.feedback_budget(pool_id)
     return m.BudgetView(pool_id=pool_id, per_epoch=str(per_epoch), dust=str(dust))
 
 
@@ -134,7 +134,7 @@ def _version(node: Any, pool_id: int, model_id: int) -> m.VersionView:
 
 def _file(ctx: ApiContext, pool_id: int, name: str, media: str) -> Response:
     with tempfile.TemporaryDirectory() as tmp, ctx.use() as node:
-        node.store.pool(pool_id)
+        node.queries.pool(pool_id)
         path = FilePath(tmp) / name
         if name.endswith(".parquet"):
             node.export_training(pool_id, path)

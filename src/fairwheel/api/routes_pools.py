@@ -25,7 +25,7 @@ AccountPath = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{40}$", description="A
 def list_pools(ctx: Ctx) -> list[m.PoolView]:
     """Every pool this node operates, with its prices and fee split."""
     with ctx.use() as node:
-        return [uc.pool_view(p) for p in node.store.pools()]
+        return [uc.pool_view(p) for p in node.queries.pools()]
 
 
 @router.post("/pools", response_model=m.PoolView, status_code=201)
@@ -48,7 +48,7 @@ def create_pool(ctx: Ctx, body: m.PoolCreate, _: OperatorSession) -> m.PoolView:
 def get_pool(ctx: Ctx, pool_id: PoolId) -> m.PoolView:
     """One pool."""
     with ctx.use() as node:
-        return uc.pool_view(node.store.pool(pool_id))
+        return uc.pool_view(node.queries.pool(pool_id))
 
 
 @router.get("/pools/{pool_id}/stats", response_model=m.PoolStats)
@@ -107,8 +107,8 @@ def list_calls(
 ) -> list[m.CallView]:
     """The pool's usage ledger: every paid call, its price and where the money went."""
     with ctx.use() as node:
-        node.store.pool(pool_id)
-        entries = [e for e in node.store.ledger(pool_id) if int(e["seq"]) > after][:limit]
+        node.queries.pool(pool_id)
+        entries = node.queries.ledger(pool_id, after=after)[:limit]
     return [uc.call_view(e) for e in entries]
 
 
@@ -116,10 +116,7 @@ def list_calls(
 def get_call(ctx: Ctx, seq: Annotated[m.PathInt, Path(ge=1, le=m.MAX_ID)]) -> m.CallView:
     """One ledger entry by its sequence number."""
     with ctx.use() as node:
-        entry = next((e for e in node.store.ledger() if int(e["seq"]) == seq), None)
-    if entry is None:
-        raise NotFound(f"no call {seq}", seq=seq)
-    return uc.call_view(entry)
+        return uc.call_view(node.queries.ledger_entry(seq))
 
 
 # ---------------------------------------------------------------------- epochs
@@ -180,7 +177,7 @@ def get_epoch(ctx: Ctx, pool_id: PoolId, epoch: EpochNo) -> m.EpochView:
 def epoch_file(ctx: Ctx, pool_id: PoolId, epoch: EpochNo) -> Response:
     """The published epoch file: anyone can recompute the root from it (see settlement.md)."""
     with ctx.use() as node:
-        path = FilePath(node.store.epoch(pool_id, epoch)["file_path"])
+        path = FilePath(node.queries.epoch(pool_id, epoch)["file_path"])
     if not path.is_file():
         raise NotFound(f"the file of epoch {epoch} is missing on this node")
     return FileResponse(path, media_type="application/x-ndjson", filename=path.name)
@@ -194,7 +191,7 @@ def epoch_file(ctx: Ctx, pool_id: PoolId, epoch: EpochNo) -> Response:
 def verify_epoch(ctx: Ctx, pool_id: PoolId, epoch: EpochNo) -> m.VerificationView:
     """Recompute the epoch from its published file and compare with the chain."""
     with ctx.use() as node:
-        node.store.epoch(pool_id, epoch)
+        node.queries.epoch(pool_id, epoch)
         v = node.verify_epoch(pool_id, epoch)
     return m.VerificationView(**v.__dict__)
 
@@ -208,7 +205,7 @@ def get_claim_proof(
 ) -> m.ClaimProof:
     """The leaf and Merkle proof an account claims with (latest epoch by default)."""
     with ctx.use() as node:
-        node.store.pool(pool_id)
+        node.queries.pool(pool_id)
         return st.claim_proof(node, pool_id, account, epoch)
 
 
@@ -227,7 +224,7 @@ def claim(
     if session.address.lower() != account.lower() and not session.is_operator:
         raise Forbidden("you may claim only your own earnings")
     with ctx.use() as node:
-        node.store.pool(pool_id)
+        node.queries.pool(pool_id)
         info = node.claim_proof(pool_id, account, epoch)
         paid = node.claim(pool_id, account, sender=node.operator, epoch=info["epoch"])
     return m.ClaimOut(pool_id=pool_id, account=info["account"], epoch=info["epoch"], paid=str(paid))

@@ -21,7 +21,7 @@ AccountPath = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{40}$", description="A
 def review_queue(ctx: Ctx, pool_id: PoolId, _: OperatorSession) -> list[m.RecordView]:
     """Quarantined records, oldest first, with the reasons that sent them there (operator)."""
     with ctx.use() as node:
-        node.store.pool(pool_id)  # 404 for an unknown pool
+        node.queries.pool(pool_id)  # 404 for an unknown pool
         return [uc.record_view(r) for r in node.review_queue(pool_id)]
 
 
@@ -39,7 +39,7 @@ def review_record(
 def rescore(ctx: Ctx, pool_id: PoolId, _: OperatorSession) -> list[m.StatusChangeView]:
     """Judge every accepted and quarantined record again now; returns the status changes."""
     with ctx.use() as node:
-        node.store.pool(pool_id)
+        node.queries.pool(pool_id)
         changes = node.rescore(pool_id)
     return [m.StatusChangeView(**{**c.__dict__, "reasons": list(c.reasons)}) for c in changes]
 
@@ -49,5 +49,5 @@ def reputation(ctx: Ctx, pool_id: PoolId, account: AccountPath) -> m.ReputationV
     """A contributor's standing: judged submissions, bad and near-duplicate shares, flag and
     the evidence kept for a slash proposal."""
     with ctx.use() as node:
-        node.store.pool(pool_id)
+        node.queries.pool(pool_id)
         return m.ReputationView(**node.reputation(pool_id, account))

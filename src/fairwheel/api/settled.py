@@ -1,6 +1,7 @@
-"""Read models of settlement and the chain: epochs, claims, earnings, model lineage, accounts.
+"""API views of settlement and the chain: epochs, claims, earnings, model lineage, accounts.
 
-Like :mod:`fairwheel.api.usecases`, everything here runs with the node's lock held.
+Built from the node's read models (``node.queries``, ``node.onchain``). Like
+:mod:`fairwheel.api.usecases`, everything here runs with the node's lock held.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from typing import TYPE_CHECKING
 from fairwheel.api import models as m
 from fairwheel.api.usecases import _hex
 from fairwheel.domain.records import checksum_address
-from fairwheel.errors import SchemaError
 
 if TYPE_CHECKING:
     from fairwheel.node import Node
@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
 
 def epoch_view(node: Node, pool_id: int, epoch: int) -> m.EpochView:
-    row = node.store.epoch(pool_id, epoch)
-    onchain = node.protocol.epoch_root(pool_id, epoch)
+    row = node.queries.epoch(pool_id, epoch)
+    onchain = node.onchain.epoch_root(pool_id, epoch)
     return m.EpochView(
         pool_id=pool_id,
         epoch=epoch,
@@ -37,16 +37,15 @@ def epoch_view(node: Node, pool_id: int, epoch: int) -> m.EpochView:
 
 
 def epochs(node: Node, pool_id: int) -> list[m.EpochView]:
-    node.store.pool(pool_id)
-    last = node.store.last_epoch(pool_id)
-    count = 0 if last is None else int(last["epoch"])
+    node.queries.pool(pool_id)
+    count = node.queries.epoch_count(pool_id)
     return [epoch_view(node, pool_id, e) for e in range(1, count + 1)]
 
 
 def claim_proof(node: Node, pool_id: int, account: str, epoch: int | None) -> m.ClaimProof:
     info = node.claim_proof(pool_id, account, epoch)
-    claimed = int(node.protocol.claimed(pool_id, info["account"]))
-    active_at = int(node.protocol.epoch_root(pool_id, info["epoch"]).active_at)
+    claimed = node.onchain.claimed(pool_id, info["account"])
+    active_at = int(node.onchain.epoch_root(pool_id, info["epoch"]).active_at)
     return m.ClaimProof(
         pool=pool_id,
         epoch=info["epoch"],
@@ -68,20 +67,18 @@ def earnings(node: Node, account: str) -> m.EarningsView:
         for u in node.earnings_of(account)
     ]  # fmt: skip
     pools = []
-    for pool in node.store.pools():
+    for pool in node.queries.pools():
         pid = int(pool["id"])
-        last = node.store.last_epoch(pid)
         series = []
-        for e in range(1, (0 if last is None else int(last["epoch"])) + 1):
-            series.append(
-                m.EpochEarning(epoch=e, cumulative=str(node.store.earnings(pid, e).get(account, 0)))
-            )
-        open_seqs = {int(e["seq"]) for e in node.store.open_ledger(pid)}
+        for e in range(1, node.queries.epoch_count(pid) + 1):
+            earned = node.queries.earnings(pid, e).get(account, 0)
+            series.append(m.EpochEarning(epoch=e, cumulative=str(earned)))
+        open_seqs = {int(e["seq"]) for e in node.queries.open_ledger(pid)}
         open_amount = sum(int(u.amount) for u in uses if u.pool == pid and u.seq in open_seqs)
         cumulative = int(series[-1].cumulative) if series else 0
         if not cumulative and not open_amount:
             continue
-        claimed = int(node.protocol.claimed(pid, checksum_address(account)))
+        claimed = node.onchain.claimed(pid, checksum_address(account))
         pools.append(
             m.PoolEarnings(
                 pool_id=pid,
@@ -107,12 +104,12 @@ def models(node: Node, pool_id: int) -> list[m.ModelView]:
     """
     import json
 
-    node.store.pool(pool_id)
-    count = int(node.protocol.get_pool(pool_id).model_count)
-    rows = {int(r["chain_id"]): r for r in node.store.models(pool_id)}
+    node.queries.pool(pool_id)
+    count = int(node.onchain.pool_info(pool_id).model_count)
+    rows = {int(r["chain_id"]): r for r in node.queries.models(pool_id)}
     out = []
     for version in range(1, count + 1):
-        info = node.protocol.get_model(pool_id, version)
+        info = node.onchain.model_info(pool_id, version)
         row = rows.get(version)
         metrics = None if row is None else row["metrics"]
         if isinstance(metrics, str):
@@ -139,10 +136,10 @@ def models(node: Node, pool_id: int) -> list[m.ModelView]:
 
 def chain_info(node: Node) -> m.ChainInfo:
     return m.ChainInfo(
-        chain_id=node.chain.chain_id,
-        embedded=bool(node.chain.is_embedded),
-        now=node.chain.now(),
-        contracts=dict(node.protocol.addresses),
+        chain_id=node.onchain.chain_id,
+        embedded=node.onchain.is_embedded,
+        now=node.onchain.now(),
+        contracts=node.onchain.contracts(),
         consent_domain=node.consent_domain().to_dict(),
         voucher_domain=node.voucher_domain().to_dict(),
         operator=node.operator.address,
@@ -152,56 +149,24 @@ def chain_info(node: Node) -> m.ChainInfo:
 
 
 def account_view(node: Node, address: str) -> m.AccountView:
-    w3 = node.chain.w3
-    from eth_utils import to_checksum_address
-
-    checksum = checksum_address(address)
-    base_fee = int(w3.eth.get_block("latest").get("baseFeePerGas") or 0)
-    tip = 10**9
+    facts = node.onchain.account(checksum_address(address))
     return m.AccountView(
-        address=checksum,
-        nonce=int(w3.eth.get_transaction_count(to_checksum_address(checksum), "pending")),
-        eth_balance=str(node.chain.eth_balance(checksum)),
-        token_balance=str(node.protocol.token_balance(checksum)),
-        chain_id=node.chain.chain_id,
-        max_fee_per_gas=str(2 * base_fee + tip),
-        max_priority_fee_per_gas=str(tip),
+        address=facts.address,
+        nonce=facts.nonce,
+        eth_balance=str(facts.eth_balance),
+        token_balance=str(facts.token_balance),
+        chain_id=facts.chain_id,
+        max_fee_per_gas=str(facts.max_fee_per_gas),
+        max_priority_fee_per_gas=str(facts.max_priority_fee_per_gas),
     )
 
 
 def relay(node: Node, raw_hex: str) -> m.TxView:
-    """Send a transaction the user signed (deposit, withdraw, claim…) to the node's chain.
-
-    Only typed (EIP-2718) transactions to this deployment's contracts on this chain are
-    relayed: the node is not an open relay. On the embedded chain this is the only way in.
-
-    Raises:
-        SchemaError: If the bytes are not such a transaction.
-        ChainError: If the chain refuses it or it reverts.
-    """
-    from eth_account.typed_transactions import TypedTransaction
-    from hexbytes import HexBytes
-
-    try:
-        raw = bytes.fromhex(raw_hex[2:])
-        tx = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
-    except Exception as exc:  # rlp and eth_account raise many kinds
-        raise SchemaError(f"not a signed typed transaction: {exc}") from None
-    to = tx.get("to")
-    allowed = {a.lower() for a in node.protocol.addresses.values()}
-    to_hex = _hex(to) if isinstance(to, bytes | bytearray) else str(to or "")
-    if to_hex.lower() not in allowed:
-        raise SchemaError("only transactions to this deployment's contracts are relayed")
-    if int(tx.get("chainId", -1)) != node.chain.chain_id:
-        raise SchemaError(
-            f"transaction is for chain {tx.get('chainId')}, not {node.chain.chain_id}"
-        )
-    # A revert is a 409 chain_error with the decoded reason, never a 200 with status 0.
-    names = {a.lower(): n for n, a in node.protocol.addresses.items()}
-    receipt = node.chain.send_raw(raw, f"relayed transaction to {names[to_hex.lower()]}")
+    """Relay a transaction the user signed (see :meth:`OnchainService.relay`)."""
+    receipt = node.onchain.relay(raw_hex)
     return m.TxView(
-        tx_hash=_hex(receipt["transactionHash"]),
-        status=int(receipt["status"]),
-        gas_used=int(receipt["gasUsed"]),
-        block_number=int(receipt["blockNumber"]),
+        tx_hash=receipt.tx_hash,
+        status=receipt.status,
+        gas_used=receipt.gas_used,
+        block_number=receipt.block_number,
     )

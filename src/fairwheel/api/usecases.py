@@ -11,9 +11,9 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from fairwheel.api import models as m
-from fairwheel.domain.records import RecordStatus, Submission, content_hash
+from fairwheel.domain.records import Submission, content_hash
 from fairwheel.domain.rows import LedgerEntry, PoolRow
-from fairwheel.errors import Conflict, NotFound, SchemaError
+from fairwheel.errors import NotFound, SchemaError
 
 if TYPE_CHECKING:
     from fairwheel.node import Node
@@ -65,7 +65,6 @@ def pool_view(row: PoolRow) -> m.PoolView:
 
 def pool_stats(node: Node, pool_id: int) -> m.PoolStats:
     stats = node.pool_stats(pool_id)
-    last = node.store.last_epoch(pool_id)
     return m.PoolStats(
         pool_id=pool_id,
         records=stats["records"],
@@ -73,8 +72,8 @@ def pool_stats(node: Node, pool_id: int) -> m.PoolStats:
         index_size=int(stats["index_size"]),
         calls=int(stats["calls"]),
         revenue=str(stats["revenue"]),
-        epochs=0 if last is None else int(last["epoch"]),
-        models=int(node.protocol.get_pool(pool_id).model_count),
+        epochs=node.queries.epoch_count(pool_id),
+        models=int(node.onchain.pool_info(pool_id).model_count),
     )
 
 
@@ -115,8 +114,8 @@ def consent_drafts(
     """Unsigned consents for the caller's records, ready for their wallet to sign."""
     from fairwheel.domain.typed_data import Consent
 
-    pool = node.store.pool(pool_id)
-    expiry = node.chain.now() + req.lifetime
+    pool = node.queries.pool(pool_id)
+    expiry = node.onchain.now() + req.lifetime
     domain = node.consent_domain()
     items = []
     for draft in req.records:
@@ -168,7 +167,7 @@ def record_view(row: dict[str, Any]) -> m.RecordView:
 def own_record(node: Node, record_id: int, address: str) -> dict[str, Any]:
     """The record if ``address`` contributed it; NotFound otherwise (existence is not leaked)."""
     try:
-        row = node.store.record(record_id)
+        row = node.queries.record(record_id)
     except NotFound:
         row = None
     if row is None or row["contributor"] != address.lower():
@@ -180,13 +179,7 @@ def my_records(
     node: Node, address: str, pool_id: int | None, status: str | None
 ) -> list[m.RecordView]:
     """The caller's records (newest first); other contributors' records are never listed."""
-    pools = [pool_id] if pool_id is not None else [int(p["id"]) for p in node.store.pools()]
-    rows = [
-        r
-        for pid in pools
-        for r in node.store.records(pid, status)
-        if r["contributor"] == address.lower()
-    ]
+    rows = node.queries.records_of(address, pool_id, status)
     rows.sort(key=lambda r: -int(r["id"]))
     return [record_view({**r, "preview": node.record_preview(r)}) for r in rows]
 
@@ -202,45 +195,6 @@ def revocation_typed_data(node: Node, row: dict[str, Any]) -> m.TypedData:
 
     revocation = Revocation(row["contributor"], int(row["pool_id"]), bytes(row["record_hash"]))
     return js_safe_typed_data(revocation.to_typed_data(node.consent_domain()))
-
-
-def revoke_signed(node: Node, record_id: int, signature: bytes) -> str | None:
-    """Revoke a record with its contributor's EIP-712 ``Revocation`` signature.
-
-    Mirrors :meth:`Node.revoke`, but the node's key relays ``PoolRegistry.revokeWithSig``
-    (the contributor needs no gas). The signature is checked off-chain first, so a forged one
-    costs nothing. A record accepted but not anchored yet has nothing on-chain: it is revoked
-    off-chain only (the next batch will not include it) and no transaction is returned.
-
-    Raises:
-        SignatureError: If the contributor did not sign this revocation.
-        Conflict: If the record is already revoked or was never accepted.
-    """
-    from fairwheel.domain.typed_data import Revocation, verify_revocation
-
-    rec = node.store.record(record_id)
-    if rec["status"] == RecordStatus.REVOKED:
-        raise Conflict(f"record {record_id} is already revoked")
-    if rec["status"] not in (RecordStatus.ACCEPTED, RecordStatus.QUARANTINED):
-        raise Conflict(f"record {record_id} was {rec['status']}: there is nothing to revoke")
-    revocation = Revocation(rec["contributor"], int(rec["pool_id"]), bytes(rec["record_hash"]))
-    verify_revocation(revocation, node.consent_domain(), signature)
-    tx_hash: str | None = None
-    if rec["batch_id"] is not None:
-        receipt = node.receipt(record_id)
-        tx = node.protocol.revoke_with_sig(
-            rec["pool_id"],
-            receipt.batch_id,
-            bytes(rec["record_hash"]),
-            receipt.contributor,
-            [bytes.fromhex(p[2:]) for p in receipt.proof],
-            signature,
-            sender=node.operator,
-        )
-        node.record_gas("revoke_with_sig", tx)
-        tx_hash = str(tx.tx_hash)
-    node.propagate_revocation(record_id, tx_hash)
-    return tx_hash
 
 
 # ------------------------------------------------------------------ paid calls
@@ -297,21 +251,15 @@ def quote(node: Node, pool_id: int, kind: str, payer: str) -> m.Quote:
 
 
 def escrow_view(node: Node, pool_id: int, payer: str) -> m.EscrowView:
-    node.store.pool(pool_id)
-    proto = node.protocol
-    balance = int(proto.escrow_balance(pool_id, payer))
-    redeemed = int(proto.redeemed(pool_id, payer))
-    spent = node.spent(pool_id, payer)
-    pending = proto.pending_withdrawal(pool_id, payer)
-    unredeemed = max(0, spent - redeemed)
+    state = node.onchain.escrow(pool_id, payer)
     return m.EscrowView(
         pool_id=pool_id,
         payer=payer,
-        balance=str(balance),
-        redeemed=str(redeemed),
-        spent=str(spent),
-        unredeemed=str(unredeemed),
-        available=str(max(0, balance - unredeemed)),
-        pending_withdrawal=str(pending.amount),
-        withdraw_ready_at=int(pending.ready_at),
+        balance=str(state.balance),
+        redeemed=str(state.redeemed),
+        spent=str(state.spent),
+        unredeemed=str(state.unredeemed),
+        available=str(state.available),
+        pending_withdrawal=str(state.pending_withdrawal),
+        withdraw_ready_at=state.withdraw_ready_at,
     )

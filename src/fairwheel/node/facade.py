@@ -4,15 +4,19 @@
 settings' URLs into one :class:`~fairwheel.node.ports.NodePorts` and builds the services on it,
 each given explicitly the services it calls (the graph has no cycle)::
 
-    pools      ledger
-      ^          ^   ^
-    versions -> feedback   serving -> ledger, feedback, versions
-      |                    labeling -> ledger, contributions
-      +-> contributions -> feedback
-    settlement (ports only)
+    contributions -> feedback -> ledger
+    versions      -> feedback
+    revocation    -> pools, contributions, versions
+    serving       -> ledger, feedback, versions
+    labeling      -> ledger, contributions
+    onchain       -> ledger
+    pools, settlement, queries, testchain: ports only
 
-Every public method of a service is also a method of ``Node`` (``node.search`` is
-``node.serving.search``), so the edges and scripts call one object.
+Every public method of a use case is also a method of ``Node`` (``node.search`` is
+``node.serving.search``), so scripts call one object. The read models are reached by their
+attribute: ``node.queries`` (the store's facts) and ``node.onchain`` (the chain's), and
+``node.testchain`` holds the tools that play other parties on a test chain. The edges use only
+these, never a port (``tests/test_architecture.py`` checks it).
 """
 
 from __future__ import annotations
@@ -30,12 +34,15 @@ from fairwheel.node.contributions import ContributionService
 from fairwheel.node.feedback import FeedbackService
 from fairwheel.node.labeling import LabelingService
 from fairwheel.node.ledger import LedgerService
+from fairwheel.node.onchain import OnchainService
 from fairwheel.node.pools import PoolService
 from fairwheel.node.ports import NodePorts
 from fairwheel.node.queries import QueryService
+from fairwheel.node.revocation import RevocationService
 from fairwheel.node.service import Service
 from fairwheel.node.serving import ServingService
 from fairwheel.node.settlement import SettlementService
+from fairwheel.node.testchain import TestChainService
 from fairwheel.node.versions import VersionService
 from fairwheel.store import open_store
 
@@ -58,11 +65,14 @@ class Node(Service):
         self.ledger = LedgerService(ports)
         self.feedback = FeedbackService(ports, self.ledger)
         self.contributions = ContributionService(ports, self.feedback)
-        self.versions = VersionService(ports, self.pools, self.feedback, self.contributions)
+        self.versions = VersionService(ports, self.feedback)
         self.serving = ServingService(ports, self.ledger, self.feedback, self.versions)
         self.settlement = SettlementService(ports)
         self.labeling = LabelingService(ports, self.ledger, self.contributions)
+        self.revocation = RevocationService(ports, self.pools, self.contributions, self.versions)
         self.queries = QueryService(ports)
+        self.onchain = OnchainService(ports, self.ledger)
+        self.testchain = TestChainService(ports)
 
     # -- opening ------------------------------------------------------------
     @classmethod
@@ -170,9 +180,10 @@ class Node(Service):
     retrain_trigger = forward("versions", VersionService.retrain_trigger)
     reconsider = forward("versions", VersionService.reconsider)
     upkeep = forward("versions", VersionService.upkeep)
-    revoke = forward("versions", VersionService.revoke)
-    propagate_revocation = forward("versions", VersionService.propagate_revocation)
-    revocation_status = forward("versions", VersionService.revocation_status)
+    revoke = forward("revocation", RevocationService.revoke)
+    revoke_signed = forward("revocation", RevocationService.revoke_signed)
+    propagate_revocation = forward("revocation", RevocationService.propagate_revocation)
+    revocation_status = forward("revocation", RevocationService.revocation_status)
     export_contributions = forward("versions", VersionService.export_contributions)
     # feedback
     rate = forward("feedback", FeedbackService.rate)

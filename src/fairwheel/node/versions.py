@@ -1,4 +1,4 @@
-"""Model versions and revocation that propagates.
+"""Model versions, and the retraining a revocation calls for.
 
 Every training run is a version: its dataset root, held-out metrics and promotion report are
 stored and registered on-chain. A candidate is promoted only if it does not regress on the
@@ -8,7 +8,8 @@ feedback; otherwise it is kept, unpromoted, with its report. Rollback pops the s
 A revocation is on-chain, leaves the index and destroys the content key at once; every version
 trained on the record is marked, the serving one is retrained without it right away (a
 revocation overrides the no-regression rule: the new version is promoted anyway), and until
-then its predictions carry a notice. Each step is recorded for the contributor to follow.
+then its predictions carry a notice. The revocation itself is
+:mod:`fairwheel.node.revocation`.
 """
 
 from __future__ import annotations
@@ -26,9 +27,7 @@ from fairwheel.node.pools import CONTRIBUTION_LEAF
 from fairwheel.node.service import Service
 
 if TYPE_CHECKING:
-    from fairwheel.node.contributions import ContributionService
     from fairwheel.node.feedback import FeedbackService
-    from fairwheel.node.pools import PoolService
     from fairwheel.node.ports import NodePorts
 
 
@@ -42,17 +41,9 @@ FEEDBACK_DRIFT = 0.15  # drop in the share of good ratings of predictions that r
 class VersionService(Service):
     """Training, promotion, rollback and revocation."""
 
-    def __init__(
-        self,
-        ports: NodePorts,
-        pools: PoolService,
-        feedback: FeedbackService,
-        contributions: ContributionService,
-    ) -> None:
+    def __init__(self, ports: NodePorts, feedback: FeedbackService) -> None:
         super().__init__(ports)
-        self.pools = pools
         self.feedback = feedback
-        self.contributions = contributions
 
     # -- training -------------------------------------------------------------------------
     def train(
@@ -284,81 +275,6 @@ class VersionService(Service):
             return self.train(pool_id, builder, trigger=trigger)
         except Conflict:
             return None  # too few records to train: nothing to serve yet
-
-    # -- revocation -----------------------------------------------------------------------
-    def revoke(self, record_id_: int, contributor: Any) -> str:
-        """Revoke a record by its contributor's own transaction, and propagate it.
-
-        From the next call on the record is never served or paid: it leaves the index, its
-        content key is destroyed, the revocation is on-chain, and models trained on it are
-        marked and the serving one retrained (:meth:`propagate_revocation`).
-        """
-        rec = self.store.record(record_id_)
-        if rec["contributor"] != contributor.address.lower():
-            raise Conflict("only the record's contributor can revoke it")
-        if rec["status"] == RecordStatus.REVOKED:
-            raise Conflict(f"record {record_id_} is already revoked")
-        receipt = self.pools.receipt(record_id_)
-        tx = self.protocol.revoke(
-            rec["pool_id"], receipt.batch_id, rec["record_hash"],
-            [bytes.fromhex(p[2:]) for p in receipt.proof], sender=contributor,
-        )  # fmt: skip
-        self._record_gas("revoke", tx)
-        self.propagate_revocation(record_id_, str(tx.tx_hash))
-        return str(tx.tx_hash)
-
-    def propagate_revocation(self, record_id_: int, tx_hash: str | None) -> None:
-        """Everything a revocation does off-chain, each step recorded with its time."""
-        rec = self.store.record(record_id_)
-        pool_id = int(rec["pool_id"])
-        index = self.index(pool_id)  # taken while it mirrors the store: updated in place below
-        with self.store.transaction():
-            self.store.set_status(
-                record_id_, RecordStatus.REVOKED.value, ["revoked by contributor"]
-            )
-            self.store.add_revocation_step(
-                record_id_, "revoked", f"on-chain in {tx_hash}" if tx_hash else
-                "off-chain only (never anchored)", tx_hash or "",
-            )  # fmt: skip
-        index.remove([record_id_])
-        index.set_generation(self.store.index_generation(pool_id))
-        with self.store.transaction():
-            self.store.add_revocation_step(record_id_, "unserved", "removed from the index")
-        index.save()
-        if (state := self.contributions.gates.get(pool_id)) is not None:
-            state.finder.remove(record_id_)  # a revoked record no longer owns near copies
-            state.accepted -= rec["status"] == RecordStatus.ACCEPTED
-        if rec["blob_name"]:
-            self.blobs.destroy(rec["blob_name"])
-        marked = self.store.models_with_record(record_id_)
-        with self.store.transaction():
-            self.store.add_revocation_step(record_id_, "key_destroyed", "content key shredded")
-            for model_id in marked:
-                self.store.taint(model_id, record_id_)
-            versions = [self.store.model(m)["version"] for m in marked]
-            self.store.add_revocation_step(
-                record_id_, "models_marked", f"versions {versions}" if versions else "none"
-            )
-        stack = self.store.serving_stack(pool_id)
-        if stack and stack[-1] in marked and self.settings.retrain_on_revoke:
-            builder = self.store.model(stack[-1])["builder"]
-            try:
-                new = self.train(pool_id, builder, trigger="revocation")
-            except Conflict as exc:  # too few records left: the notice stays until then
-                with self.store.transaction():
-                    self.store.add_revocation_step(record_id_, "retrain_pending", exc.message)
-                return
-            with self.store.transaction():
-                self.store.add_revocation_step(
-                    record_id_, "retrained", f"version {new['version']} (model {new['id']})"
-                )
-
-    def revocation_status(self, record_id_: int) -> dict[str, Any]:
-        """The steps of a record's revocation so far (NotFound if it was never revoked)."""
-        status = self.store.revocation(record_id_)
-        if status is None:
-            raise NotFound(f"record {record_id_} has not been revoked")
-        return status
 
     def export_contributions(self, contributor: str) -> list[dict[str, Any]]:
         """Everything a contributor sent that the node still holds, decrypted (before revoking)."""

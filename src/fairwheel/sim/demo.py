@@ -74,7 +74,7 @@ def run_demo(cfg: DemoConfig, say: Callable[[str], None] = print) -> DemoResult:
     result = DemoResult()
     settings = load_settings(home=cfg.home, chain_url="embedded://", embedder_url=cfg.embedder_url)
     node = Node.open(settings)
-    chain, proto = node.chain, node.protocol
+    testchain, chain_facts = node.testchain, node.onchain
 
     # -- data ------------------------------------------------------------------
     if cfg.data is not None:
@@ -106,12 +106,12 @@ def run_demo(cfg: DemoConfig, say: Callable[[str], None] = print) -> DemoResult:
 
     # -- contributions ------------------------------------------------------------
     domain = node.consent_domain()
-    people = [chain.new_account() for _ in range(cfg.contributors)]
+    people = [testchain.new_account() for _ in range(cfg.contributors)]
     wallets = [ContributorWallet(a, domain) for a in people]
-    now = chain.now()
+    now = chain_facts.now()
     fresh, examples = examples[:ATTACK_ROWS], examples[ATTACK_ROWS:]
     submissions, expected_bad = _contributions(pool_id, examples, wallets, rng, now)
-    attackers = {kind: ContributorWallet(chain.new_account(), domain) for kind in ATTACKS}
+    attackers = {kind: ContributorWallet(testchain.new_account(), domain) for kind in ATTACKS}
     attacks = _attacks(pool_id, examples, fresh, labels, attackers, rng, now)
     submissions += [sub for subs in attacks.values() for sub in subs]
     results = []
@@ -144,7 +144,7 @@ def run_demo(cfg: DemoConfig, say: Callable[[str], None] = print) -> DemoResult:
         "PoolRegistry.isAnchored")  # fmt: skip
 
     # -- training -----------------------------------------------------------------
-    builder = chain.new_account()
+    builder = testchain.new_account()
     model = node.train(pool_id, builder.address)
     accuracy = float(model["metrics"]["accuracy"])
     say(f"model trained on {int(model['metrics']['train_size'])} consented records, held-out "
@@ -152,15 +152,13 @@ def run_demo(cfg: DemoConfig, say: Callable[[str], None] = print) -> DemoResult:
 
     # -- consumers ----------------------------------------------------------------
     # The operator's tokens move only by redemptions (in) and root funding (out).
-    op_before = proto.token_balance(node.operator.address)
+    op_before = chain_facts.token_balance(node.operator.address)
     vdomain = node.voucher_domain()
-    consumers = [ConsumerWallet(chain.new_account(), vdomain) for _ in range(cfg.consumers)]
+    consumers = [ConsumerWallet(testchain.new_account(), vdomain) for _ in range(cfg.consumers)]
     deposit = 2 * TOKEN
     for c in consumers:
-        node.record_gas("mint", proto.mint(c.address, deposit, sender=node.operator))
-        node.record_gas("approve", proto.approve(proto.addresses["UsageEscrow"], deposit,
-                                                  sender=c.account))  # fmt: skip
-        node.record_gas("deposit", proto.deposit(pool_id, deposit, sender=c.account))
+        testchain.faucet(c.address, deposit, 0)
+        testchain.deposit(pool_id, deposit, c.account)
 
     _paid_calls(node, pool_id, consumers, queries, people, cfg, result, say)
 
@@ -170,7 +168,7 @@ def run_demo(cfg: DemoConfig, say: Callable[[str], None] = print) -> DemoResult:
         f"root {report.root[:18]}… posted with {_fmt(report.total)} funded")  # fmt: skip
     verification = node.verify_epoch(pool_id, report.epoch)
     result.checks["epoch file recomputes the on-chain root"] = verification.ok
-    chain.advance_time(settings.activation_delay + 1)
+    testchain.activate_epochs()
     claimed: dict[str, int] = {}
     # The last contributor does not claim yet: their earnings stay in the distributor.
     for person in [*people[:-1], builder]:
@@ -288,7 +286,7 @@ def _check_attacks(
         mine = results[at : at + len(subs)]
         at += len(subs)
         ids = [r.record_id for r in mine if r.record_id is not None]
-        now = {rid: rec["status"] for rid, rec in node.store.records_by_ids(ids).items()}
+        now = {rid: rec["status"] for rid, rec in node.queries.records_by_ids(ids).items()}
         stopped[kind] = sum(r.record_id is None or now[r.record_id] != "accepted" for r in mine)
     result.figures["attacks_stopped"] = stopped
     summary = ", ".join(f"{k} {v}/{len(attacks[k])} stopped" for k, v in stopped.items())
@@ -347,16 +345,16 @@ def _conservation(
     claimed: dict[str, int], result: DemoResult, say: Callable[[str], None],
 ) -> None:  # fmt: skip
     """Tokens paid by consumers = claimed + unclaimed + fees + dust, read from the chain."""
-    proto = node.protocol
-    ledger = node.store.ledger(pool_id)
+    chain_facts = node.onchain
+    ledger = node.queries.ledger(pool_id)
     paid_ledger = sum(int(e["price"]) for e in ledger)
     fees = sum(int(e["operator_fee"]) for e in ledger)
     dust = int(ledger[-1]["dust_out"]) if ledger else 0
-    redeemed_chain = sum(proto.redeemed(pool_id, c.address) for c in consumers)
-    total_claimed = proto.total_claimed(pool_id)
-    unclaimed = proto.funded(pool_id) - total_claimed
-    operator_kept = proto.token_balance(node.operator.address) - op_before
-    distributor_holds = proto.token_balance(proto.addresses["RewardDistributor"])
+    redeemed_chain = sum(chain_facts.redeemed(pool_id, c.address) for c in consumers)
+    total_claimed = chain_facts.total_claimed(pool_id)
+    unclaimed = chain_facts.funded(pool_id) - total_claimed
+    operator_kept = chain_facts.token_balance(node.operator.address) - op_before
+    distributor_holds = chain_facts.token_balance(chain_facts.contracts()["RewardDistributor"])
     checks = {
         "consumers' vouchers redeemed on-chain = ledger payments": redeemed_chain == paid_ledger,
         "claims on-chain = claims made": total_claimed == sum(claimed.values()),
@@ -378,7 +376,7 @@ def _summary(
     claimed: dict[str, int], accuracy: float, result: DemoResult, say: Callable[[str], None],
 ) -> None:  # fmt: skip
     stats = node.pool_stats(pool_id)
-    ledger = node.store.ledger(pool_id)
+    ledger = node.queries.ledger(pool_id)
     calls = Counter(e["kind"] for e in ledger)
     say("")
     say("== summary ==")

@@ -104,9 +104,9 @@ def run_market(
                                            embedder_url=cfg.embedder_url)), cfg)  # fmt: skip
     result = MarketResult()
     for epoch in range(1, cfg.epochs + 1):
-        ledger_before = {p: len(world.node.store.ledger(p)) for p in (world.pool, world.demand)}
+        ledger_before = {p: len(world.node.queries.ledger(p)) for p in (world.pool, world.demand)}
         joined = _join(world, cfg, epoch)
-        versions_before = len(world.node.store.models(world.pool))
+        versions_before = len(world.node.queries.models(world.pool))
         revocations = _contribute(world, cfg, epoch)
         world.node.upkeep(world.pool, world.builder.address)
         _consume(world, cfg)
@@ -168,21 +168,21 @@ def _setup(node: Any, cfg: MarketConfig) -> _World:
                                   predict_price=MATCH_PRICE, operator_fee_bps=1000,
                                   builder_share_bps=0)["id"])  # fmt: skip
     world = _World(node, pool, demand, rng, examples, test, labels)
-    chain, proto = node.chain, node.protocol
+    testchain = node.testchain
     domain, vdomain = node.consent_domain(), node.voucher_domain()
-    world.attackers = {k: ContributorWallet(chain.new_account(), domain) for k in ATTACKERS}
-    world.builder = chain.new_account()
+    world.attackers = {k: ContributorWallet(testchain.new_account(), domain) for k in ATTACKERS}
+    world.builder = testchain.new_account()
     for i in range(cfg.consumers + 1):
-        wallet = ConsumerWallet(chain.new_account(), vdomain)
-        proto.mint(wallet.address, 1000 * TOKEN, sender=node.operator)
+        wallet = ConsumerWallet(testchain.new_account(), vdomain)
+        testchain.faucet(wallet.address, 1000 * TOKEN, 0)
         for p in (pool, demand):
-            proto.approve_and_deposit(p, 100 * TOKEN, sender=wallet.account)
+            testchain.deposit(p, 100 * TOKEN, wallet.account)
         if i == cfg.consumers:
             world.spammer = wallet  # rates at random
         else:
             world.consumers.append(wallet)
-    proto.mint(node.operator.address, 1000 * TOKEN, sender=node.operator)
-    proto.approve_and_deposit(pool, 100 * TOKEN, sender=node.operator)
+    testchain.faucet(node.operator.address, 1000 * TOKEN, 0)
+    testchain.deposit(pool, 100 * TOKEN, node.operator)
     node.set_feedback_budget(pool, 10**16 + 11)
     return world
 
@@ -194,15 +194,15 @@ def _join(world: _World, cfg: MarketConfig, epoch: int) -> int:
     if epoch == 1:
         joining = cfg.first_contributors
     else:
-        last = world.node.store.last_epoch(world.pool)
-        earned = world.node.store.earnings(world.pool, int(last["epoch"])) if last else {}
+        last = world.node.queries.last_epoch(world.pool)
+        earned = world.node.queries.earnings(world.pool, int(last["epoch"])) if last else {}
         mine = [earned.get(w.address.lower(), 0) for w in world.honest]
         average = sum(mine) / max(1, len(mine))
         # Newcomers follow the last epoch's pay: one per 0.01 FAIR an honest contributor earned
         # on average (at most 6).
         joining = max(0, min(6, round(average / JOIN_REFERENCE)))
     for _ in range(joining):
-        wallet = ContributorWallet(world.node.chain.new_account(), world.node.consent_domain())
+        wallet = ContributorWallet(world.node.testchain.new_account(), world.node.consent_domain())
         world.honest.append(wallet)
         world.first_seen[wallet.address.lower()] = epoch
     return joining
@@ -212,7 +212,7 @@ def _contribute(world: _World, cfg: MarketConfig, epoch: int) -> int:
     """Honest rows; from epoch 2 three attackers and one revocation; returns revocations."""
     from fairwheel.quality.synthetic import flip_label, junk_text, near_copy
 
-    node, rng, now = world.node, world.rng, world.node.chain.now()
+    node, rng, now = world.node, world.rng, world.node.onchain.now()
     subs = []
     # The founders seed the pool; attackers come once it earns (from epoch 2).
     rows = cfg.founding_rows if epoch == 1 else cfg.rows_per_contributor
@@ -221,7 +221,7 @@ def _contribute(world: _World, cfg: MarketConfig, epoch: int) -> int:
             if world.examples:
                 e = world.examples.pop()
                 subs.append(wallet.submission(world.pool, e.text, e.label, now=now))
-    accepted = node.store.records(world.pool, "accepted")
+    accepted = node.queries.records(world.pool, "accepted")
     vocabulary = sorted({w for r in accepted for w in node.record_preview(r).lower().split()})
     for _ in range(cfg.attack_rows if epoch > 1 else 0):
         if accepted:
@@ -242,7 +242,7 @@ def _contribute(world: _World, cfg: MarketConfig, epoch: int) -> int:
     if epoch == 1:
         return 0
     # An honest contributor revokes one anchored record.
-    mine = [r for r in node.store.records(world.pool, "accepted") if r["batch_id"] is not None
+    mine = [r for r in node.queries.records(world.pool, "accepted") if r["batch_id"] is not None
             and r["contributor"] in {w.address.lower() for w in world.honest}]  # fmt: skip
     if not mine:
         return 0
@@ -259,11 +259,11 @@ def _consume(world: _World, cfg: MarketConfig) -> None:
 
     node, rng = world.node, world.rng
     try:
-        accuracy = float(node.store.serving_model(world.pool)["metrics"]["accuracy"])
+        accuracy = float(node.queries.serving_model(world.pool)["metrics"]["accuracy"])
     except NotFound:
         accuracy = 0.0
     calls = max(1, round(cfg.calls_per_consumer * accuracy / 0.8))
-    arena_ok = len(node.store.models(world.pool)) >= 2
+    arena_ok = len(node.queries.models(world.pool)) >= 2
     for wallet in [*world.consumers, world.spammer]:
         for i in range(calls):
             q = rng.choice(world.test)
@@ -298,7 +298,7 @@ def _demand(world: _World, cfg: MarketConfig) -> None:
     """Consumers publish needs (signed consent, like any record); producers pay to match."""
     from fairwheel.wallet import ConsumerWallet, ContributorWallet
 
-    node, rng, now = world.node, world.rng, world.node.chain.now()
+    node, rng, now = world.node, world.rng, world.node.onchain.now()
     subs = []
     for wallet in world.consumers:
         publisher = ContributorWallet(wallet.account, node.consent_domain())
@@ -311,9 +311,9 @@ def _demand(world: _World, cfg: MarketConfig) -> None:
     for producer in producers:
         payer = ConsumerWallet(producer.account, node.voucher_domain())
         payer.spent[world.demand] = node.spent(world.demand, producer.address)
-        if node.protocol.escrow_balance(world.demand, producer.address) < 10 * MATCH_PRICE:
-            node.protocol.mint(producer.address, 10 * TOKEN, sender=node.operator)
-            node.protocol.approve_and_deposit(world.demand, 10 * TOKEN, sender=producer.account)
+        if node.onchain.escrow_balance(world.demand, producer.address) < 10 * MATCH_PRICE:
+            node.testchain.faucet(producer.address, 10 * TOKEN, 0)
+            node.testchain.deposit(world.demand, 10 * TOKEN, producer.account)
         offer = rng.choice(world.test)
         voucher, sig = payer.pay(world.demand, MATCH_PRICE)
         node.search(world.demand, f"offer: help with {offer.text}", 3, voucher, sig)
@@ -321,10 +321,10 @@ def _demand(world: _World, cfg: MarketConfig) -> None:
 
 def _claim_all(world: _World, reports: dict[int, Any]) -> None:
     node = world.node
-    node.chain.advance_time(node.settings.activation_delay + 1)
+    node.testchain.activate_epochs()
     for pool, report in reports.items():
         for account, cumulative in report.earnings.items():
-            if cumulative > node.protocol.claimed(pool, account):
+            if cumulative > node.onchain.claimed(pool, account):
                 node.claim(pool, account, sender=node.operator)
 
 
@@ -336,8 +336,8 @@ def _epoch_row(
     from fairwheel.sim.report import EpochRow
 
     node = world.node
-    entries = node.store.ledger(world.pool)[before[world.pool] :]
-    demand = node.store.ledger(world.demand)[before[world.demand] :]
+    entries = node.queries.ledger(world.pool)[before[world.pool] :]
+    demand = node.queries.ledger(world.demand)[before[world.demand] :]
     honest = {w.address.lower() for w in world.honest}
     attackers = {w.address.lower() for w in world.attackers.values()}
     raters: Counter[str] = Counter()
@@ -345,11 +345,11 @@ def _epoch_row(
     for e in entries:
         for account, amount in e["attribution"]:
             (raters if e["kind"] == "feedback" else people)[account] += int(amount)
-    models = node.store.models(world.pool)
+    models = node.queries.models(world.pool)
     from fairwheel.errors import NotFound
 
     try:
-        serving: dict[str, Any] | None = node.store.serving_model(world.pool)
+        serving: dict[str, Any] | None = node.queries.serving_model(world.pool)
         accuracy: float | None = float(serving["metrics"]["accuracy"])  # type: ignore[index]
     except NotFound:  # no version yet
         serving, accuracy = None, None
@@ -360,10 +360,10 @@ def _epoch_row(
         win_rate = wins / games if games else None
     new = models[versions_before:]
     promoted = [m["version"] for m in new if m["report"].get("promoted")]
-    onchain_root = "0x" + bytes(node.protocol.epoch_root(world.pool, epoch).root).hex()
+    onchain_root = "0x" + bytes(node.onchain.epoch_root(world.pool, epoch).root).hex()
     return EpochRow(
         epoch=epoch,
-        accepted_records=node.store.status_counts(world.pool).get("accepted", 0),
+        accepted_records=node.queries.status_counts(world.pool).get("accepted", 0),
         new_contributors=joined,
         revenue=sum(int(e["price"]) for e in entries),
         operator_fees=sum(int(e["operator_fee"]) for e in entries),
@@ -387,22 +387,22 @@ def _epoch_row(
 
 
 def _checks(world: _World, rows: Sequence[Any]) -> dict[str, bool]:
-    node, proto = world.node, world.node.protocol
+    node = world.node
     checks: dict[str, bool] = {}
     for pool in (world.pool, world.demand):
-        last = node.store.last_epoch(pool)
+        last = node.queries.last_epoch(pool)
         epochs = int(last["epoch"]) if last else 0
         checks[f"pool {pool}: every epoch file recomputes its on-chain root"] = all(
             node.verify_epoch(pool, e).ok for e in range(1, epochs + 1)
         )
         # Settled entries only: calls made after the last close wait for the next epoch.
-        still_open = {int(e["seq"]) for e in node.store.open_ledger(pool)}
-        ledger = [e for e in node.store.ledger(pool) if int(e["seq"]) not in still_open]
+        still_open = {int(e["seq"]) for e in node.queries.open_ledger(pool)}
+        ledger = [e for e in node.queries.ledger(pool) if int(e["seq"]) not in still_open]
         paid = sum(int(e["price"]) for e in ledger)
         fees = sum(int(e["operator_fee"]) for e in ledger)
         dust = int(ledger[-1]["dust_out"]) if ledger else 0
-        claimed = proto.total_claimed(pool)
-        unclaimed = proto.funded(pool) - claimed
+        claimed = node.onchain.total_claimed(pool)
+        unclaimed = node.onchain.funded(pool) - claimed
         checks[f"pool {pool}: paid = claimed + unclaimed + fees + dust"] = (
             paid == claimed + unclaimed + fees + dust
         )
@@ -412,10 +412,10 @@ def _checks(world: _World, rows: Sequence[Any]) -> dict[str, bool]:
     checks["no revoked record is served after its revocation"] = world.served_after_revoke == 0
     checks["every revocation retrained the serving model without it"] = all(
         any(s["step"] == "retrained" for s in node.revocation_status(r)["steps"])
-        or node.store.serving_model(world.pool)["id"] not in node.store.models_with_record(r)
+        or node.queries.serving_model(world.pool)["id"] not in node.queries.models_with_record(r)
         for r in world.revoked
     )
     checks["demand pool: consumers whose needs matched earned"] = any(
         r.demand_revenue > 0 for r in rows
-    ) and bool(node.store.earnings(world.demand, int(node.store.last_epoch(world.demand)["epoch"])))
+    ) and bool(node.queries.earnings(world.demand, node.queries.epoch_count(world.demand)))
     return checks

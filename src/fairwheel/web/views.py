@@ -87,7 +87,7 @@ def _render(request: Request, ctx: ApiContext, name: str, **values: Any) -> HTML
 def _pool_rows(ctx: ApiContext) -> list[dict[str, Any]]:
     rows = []
     with ctx.use() as node:
-        for pool in node.store.pools():
+        for pool in node.queries.pools():
             pid = int(pool["id"])
             stats = uc.pool_stats(node, pid)
             epochs = st.epochs(node, pid)
@@ -111,7 +111,7 @@ def pool_page(
     """One pool: health, models and their accuracy, epochs and what each paid out."""
     with ctx.use() as node:
         try:
-            pool = node.store.pool(pool_id)
+            pool = node.queries.pool(pool_id)
         except NotFound:
             return _render(request, ctx, "missing.html", what=f"pool {pool_id}")
         stats = uc.pool_stats(node, pool_id)
@@ -165,17 +165,17 @@ def contributor(request: Request, ctx: Ctx) -> HTMLResponse:
     values: dict[str, Any] = {"records": [], "earnings": None, "claims": [], "chart": None,
                               "revocations": {}}  # fmt: skip
     with ctx.use() as node:
-        values["pools"] = node.store.pools()
+        values["pools"] = node.queries.pools()
         if session is not None:
             values["records"] = uc.my_records(node, session.address, None, None)
             revoked = [r.id for r in values["records"] if r.status == "revoked"]
-            values["revocations"] = {rid: node.store.revocation(rid) for rid in revoked}
+            values["revocations"] = {rid: node.queries.revocation(rid) for rid in revoked}
             earnings = st.earnings(node, session.address)
             values["earnings"] = earnings
             for pe in earnings.pools:
                 with contextlib.suppress(FairwheelError):  # nothing in a root yet
                     values["claims"].append(st.claim_proof(node, pe.pool_id, session.address, None))
-            now = node.chain.now()
+            now = node.onchain.now()
             values["now"] = now
     if values["earnings"] is not None:
         series = {
@@ -198,19 +198,19 @@ def consumer(request: Request, ctx: Ctx) -> HTMLResponse:
     session = session_of(request, None)
     escrows, calls = [], []
     with ctx.use() as node:
-        pools = node.store.pools()
+        pools = node.queries.pools()
         if session is not None:
             escrows = [uc.escrow_view(node, int(p["id"]), session.address) for p in pools]
             calls = [
                 uc.call_view(e)
-                for e in node.store.ledger()
+                for e in node.queries.ledger()
                 if e["consumer"] == session.address.lower()
             ]
     ratings: dict[int, Any] = {}
     if session is not None:
         with ctx.use() as node:
             for c in calls:
-                given = node.store.feedback_of(c.seq, session.address)
+                given = node.queries.feedback_of(c.seq, session.address)
                 ratings[c.seq] = None if given is None else {"rating": given["value"]}
     return _render(
         request,
@@ -235,10 +235,10 @@ def operator(request: Request, ctx: Ctx) -> HTMLResponse:
             title="Rejected by reason",
         )
         with ctx.use() as node:
-            running = node.store.open_fold(int(row["pool"]["id"]))
+            running = node.queries.open_fold(int(row["pool"]["id"]))
             row["open_calls"] = 0 if running is None else int(running["entries"])
-            row["unanchored"] = len(node.store.unanchored(int(row["pool"]["id"])))
-            feedback = node.store.feedback(int(row["pool"]["id"]))
+            row["unanchored"] = len(node.queries.unanchored(int(row["pool"]["id"])))
+            feedback = node.queries.feedback(int(row["pool"]["id"]))
             row["versions"] = list(reversed(node.model_versions(int(row["pool"]["id"]))))
             row["review"] = len(node.review_queue(int(row["pool"]["id"])))
         ratings = [f["value"] for f in feedback if f["kind"] == "stars"]
