@@ -14,7 +14,7 @@ import typer
 from fairwheel.cli._shared import fail, run_or_exit
 
 if TYPE_CHECKING:
-    from fairwheel.quality.audit import AuditRow
+    from fairwheel.quality.audit import AuditResult
 
 quality_app = typer.Typer(
     help="Data quality: audit a labelled text CSV with the contribution gate's checks.",
@@ -53,18 +53,24 @@ def audit_command(
     row and duplicate_of are 0-based indexes of data rows (the header is not counted).
     status is accepted, quarantined (kept for review) or rejected; a higher label_issue_score
     means the label is more likely wrong.
+
+    Small files get the checks their size allows: the summary on stdout lists the checks that
+    ran and those skipped or run in part with the data they need (also on stderr, one line
+    each); the exit code is 0 whenever a report was written.
     """
     import dataclasses
 
-    from fairwheel.quality.audit import audit, read_csv, summary, write_report
+    from fairwheel.quality.audit import read_csv, run_audit, summary, write_report
     from fairwheel.quality.gate import GatePolicy
 
     if not data.is_file():
         fail(f"{data}: no such file")
+    if not out.parent.is_dir():
+        fail(f"{out.parent}: no such folder for the report")
     if label_model not in ("logreg", "centroid"):
         fail(f"--label-model must be logreg or centroid, not {label_model!r}")
 
-    def work() -> list[AuditRow]:
+    def work() -> AuditResult:
         from fairwheel.config import default_cache_dir
         from fairwheel.embed import open_embedder
 
@@ -77,9 +83,11 @@ def audit_command(
             base, label=dataclasses.replace(base.label, folds=folds, model=label_model)
         )
         model = open_embedder(embedder, default_cache_dir())
-        rows = audit(texts, labels, model, policy, contributors)
-        write_report(rows, out)
-        return rows
+        result = run_audit(texts, labels, model, policy, contributors)
+        write_report(result.rows, out)
+        return result
 
-    rows = run_or_exit(work)
-    typer.echo(json.dumps({**summary(rows), "report": str(out)}, indent=1))
+    result = run_or_exit(work)
+    for check in result.not_run:
+        typer.echo(f"{check.status}: {check.name}: {check.detail}", err=True)
+    typer.echo(json.dumps({**summary(result.rows, result.checks), "report": str(out)}, indent=1))

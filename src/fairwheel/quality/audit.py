@@ -18,11 +18,18 @@ earlier row owns its content), with the gate's checks and thresholds:
 Every row gets a ``label_issue_score`` (``1 - p(given label)``; higher means the label is more
 likely wrong): out of sample for rows that reach step 5, from the model fitted on the kept rows
 for the others.
+
+Small or degenerate files (one row, ten rows, a single label) get every check their size allows:
+:func:`run_audit` returns the rows together with a :class:`CheckRun` per check saying whether it
+ran, ran in part, or was skipped and how much more data it needs (``fairwheel quality audit``
+prints them). Only a file that cannot be read at all is an error (:class:`~fairwheel.errors.
+SchemaError`).
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -41,6 +48,9 @@ from fairwheel.quality.label_issues import LabelModel, label_issues
 from fairwheel.quality.near_duplicate import best_match, ordered_candidates
 
 COLUMNS = ("row", "status", "score", "label_issue_score", "duplicate_of", "reasons")
+
+#: The checks of the audit, in order (the ``name`` of a :class:`CheckRun`).
+CHECKS = ("schema", "exact_duplicate", "near_duplicate", "junk_rules", "junk_pool", "label_issues")
 
 
 class _Embedder(Protocol):
@@ -78,6 +88,53 @@ class AuditRow:
         ]
 
 
+@dataclass(frozen=True)
+class CheckRun:
+    """Whether one check of the audit ran on this input, and if not, what it lacked.
+
+    Attributes:
+        name: One of :data:`CHECKS`.
+        status: ``ran`` (on every row it applies to), ``partial`` (on some rows, or without
+            its flags) or ``skipped`` (too little data).
+        detail: One line for people: what ran, or what is missing.
+        needs: How many ``unit`` the check needs to run fully (None: no size limit).
+        has: How many it had (None where ``needs`` is None).
+        unit: What ``needs`` and ``has`` count: ``rows`` unless said otherwise.
+    """
+
+    name: str
+    status: str
+    detail: str
+    needs: int | None = None
+    has: int | None = None
+    unit: str = "rows"
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready form (``needs`` and ``has`` only when the check has a size limit)."""
+        out: dict[str, object] = {"check": self.name, "status": self.status, "detail": self.detail}
+        if self.needs is not None:
+            out |= {"needs": self.needs, "has": self.has, "unit": self.unit}
+        return out
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """The audit of a file: one :class:`AuditRow` per input row, one :class:`CheckRun` per check.
+
+    Attributes:
+        rows: The verdicts, in input order.
+        checks: The checks in :data:`CHECKS` order.
+    """
+
+    rows: list[AuditRow]
+    checks: list[CheckRun]
+
+    @property
+    def not_run(self) -> list[CheckRun]:
+        """The checks that were skipped or ran only in part."""
+        return [c for c in self.checks if c.status != "ran"]
+
+
 @dataclass
 class _State:
     status: RecordStatus = RecordStatus.ACCEPTED
@@ -106,6 +163,25 @@ def audit(
 ) -> list[AuditRow]:
     """Audit labelled texts in order; one :class:`AuditRow` per input row.
 
+    The rows of :func:`run_audit`, which takes the same arguments and also says which checks
+    ran; any number of rows, including none, and any number of classes, including one, gets
+    an answer.
+
+    Raises:
+        SchemaError: ``texts``, ``labels`` and ``contributors`` differ in length.
+    """
+    return run_audit(texts, labels, embedder, policy, contributors).rows
+
+
+def run_audit(
+    texts: Sequence[str],
+    labels: Sequence[str | None],
+    embedder: _Embedder,
+    policy: GatePolicy | None = None,
+    contributors: Sequence[str] | None = None,
+) -> AuditResult:
+    """Audit labelled texts in order, and say which checks ran and which lacked data.
+
     Args:
         texts: The texts.
         labels: Their labels (None or empty for unlabelled rows).
@@ -113,6 +189,12 @@ def audit(
         policy: Thresholds (the gate's defaults if None).
         contributors: Optional owner per row: rows of one owner are not near duplicates of
             each other (exact copies still are).
+
+    Returns:
+        The rows and a :class:`CheckRun` per check of :data:`CHECKS`.
+
+    Raises:
+        SchemaError: ``texts``, ``labels`` and ``contributors`` differ in length.
     """
     policy = policy or GatePolicy()
     n = len(texts)
@@ -156,8 +238,13 @@ def audit(
             reasons[i].append(match.reason())
         kept[pos] = True
 
-    _judge_junk(texts, vectors, policy, state, reasons, contributors)
-    _judge_labels(texts, labs, vectors, policy, state, reasons)
+    checks = [
+        CheckRun("schema", "ran", f"size limits on {n} rows"),
+        _size_check("exact_duplicate", n, 2, "rows"),
+        _size_check("near_duplicate", len(live), 2, "rows that are not exact duplicates"),
+    ]
+    checks += _judge_junk(texts, vectors, policy, state, reasons, contributors)
+    checks.append(_judge_labels(texts, labs, vectors, policy, state, reasons))
 
     accepted = [i for i in range(n) if state[i].status == RecordStatus.ACCEPTED]
     top1 = np.full(n, -1.0)
@@ -174,7 +261,14 @@ def audit(
             AuditRow(i, st.status.value, score, round(st.label_score, 4), st.duplicate_of,
                      tuple(reasons[i]))
         )  # fmt: skip
-    return rows
+    return AuditResult(rows, checks)
+
+
+def _size_check(name: str, has: int, needs: int, what: str) -> CheckRun:
+    """A check that runs on ``needs`` rows or more and has nothing to do below."""
+    if has >= needs:
+        return CheckRun(name, "ran", f"on {has} {what}")
+    return CheckRun(name, "skipped", f"needs {needs} {what}, has {has}", needs, has)
 
 
 def _judge_junk(
@@ -184,12 +278,25 @@ def _judge_junk(
     state: list[_State],
     reasons: list[list[str]],
     contributors: Sequence[str] | None = None,
-) -> None:
+) -> list[CheckRun]:
     """Step 4, in two passes: the profile is rebuilt without the junk the first pass found.
 
     With contributors, each row is judged against the other contributors' rows only.
+
+    Returns:
+        The runs of ``junk_rules`` (fixed rules, any size) and ``junk_pool`` (the pool's
+        character model, vocabulary and embedding outliers: ``junk.min_pool`` rows or more).
     """
     live = [i for i, s in enumerate(state) if s.status == RecordStatus.ACCEPTED]
+    what = "rows that are not duplicates"
+    rules = CheckRun("junk_rules", "ran", f"fixed rules on {len(live)} {what}")
+    if not live:
+        rules = CheckRun("junk_rules", "skipped", f"needs 1 of the {what}, has 0", 1, 0)
+    pooled = _size_check("junk_pool", len(live), policy.junk.min_pool, what)
+    if pooled.status == "skipped":
+        pooled = dataclasses.replace(
+            pooled, detail=f"language, character model and outliers: {pooled.detail}"
+        )
 
     def owners(rows: list[int]) -> list[str | None] | None:
         return None if contributors is None else [contributors[i] for i in rows]
@@ -197,7 +304,7 @@ def _judge_junk(
     if len(live) < policy.junk.min_pool:
         for i in live:
             _apply_junk(i, judge_standalone(texts[i], policy.junk), state, reasons)
-        return
+        return [rules, pooled]
     profile = PoolProfile([texts[i] for i in live], vectors[live], policy.junk, owners=owners(live))
     verdicts = profile.judge_members([texts[i] for i in live])
     clean = [i for i, v in zip(live, verdicts, strict=True) if v.kind is None]
@@ -215,6 +322,7 @@ def _judge_junk(
         verdicts = [again[i] for i in live]
     for i, v in zip(live, verdicts, strict=True):
         _apply_junk(i, v, state, reasons)
+    return [rules, pooled]
 
 
 def _apply_junk(
@@ -234,19 +342,39 @@ def _judge_labels(
     policy: GatePolicy,
     state: list[_State],
     reasons: list[list[str]],
-) -> None:
-    """Step 5: out of sample on the kept labelled rows; the pool's model for the others."""
+) -> CheckRun:
+    """Step 5: out of sample on the kept labelled rows; the pool's model for the others.
+
+    Returns:
+        The run of ``label_issues``: skipped under ``label.min_pool`` kept labelled rows or
+        with one class; partial when some classes have under ``label.min_per_class`` rows
+        (their rows get a score but no flag).
+    """
+    lp = policy.label
     kept = [i for i, s in enumerate(state) if s.status == RecordStatus.ACCEPTED and labels[i]]
-    if len(kept) < policy.label.min_pool:
+    what = "labelled rows that pass the earlier checks"
+    counts = Counter(str(labels[i]) for i in kept)
+    if len(kept) < lp.min_pool:
         for i in kept:
-            reasons[i].append("label unchecked: too few labelled rows")
-        return
+            reasons[i].append(
+                f"label unchecked: too few labelled rows ({len(kept)}, needs {lp.min_pool})"
+            )
+        return _size_check("label_issues", len(kept), lp.min_pool, what)
+    if len(counts) < 2:
+        (only,) = counts
+        for i in kept:
+            reasons[i].append("label unchecked: one class only")
+        detail = f"needs 2 classes, has 1 ({only!r} on all {len(kept)} {what})"
+        return CheckRun("label_issues", "skipped", detail, 2, 1, "classes")
     lab = [str(labels[i]) for i in kept]
-    report = label_issues(vectors[kept], lab, policy.label)
+    report = label_issues(vectors[kept], lab, lp)
     for j, i in enumerate(kept):
         state[i].label_score = float(report.scores[j])
         if not report.judged[j]:
-            reasons[i].append("label unchecked: too few rows of this class")
+            reasons[i].append(
+                f"label unchecked: too few rows of this class ({counts[lab[j]]}, "
+                f"needs {lp.min_per_class})"
+            )
         elif report.issues[j]:
             state[i].status = RecordStatus.QUARANTINED
             reasons[i].insert(
@@ -254,37 +382,75 @@ def _judge_labels(
                 f"{QualityReason.LABEL_ISSUE.value} label_issue_score "
                 f"{report.scores[j]:.3f} likely {report.suggested(j)}",
             )
+    kept_set = set(kept)
     others = [
         i for i, s in enumerate(state)
-        if labels[i] and i not in set(kept) and vectors.shape[1] and vectors[i].any()
+        if labels[i] and i not in kept_set and vectors.shape[1] and vectors[i].any()
     ]  # fmt: skip
-    if others:
-        model = LabelModel(vectors[kept], lab, report, policy.label)
+    model = LabelModel(vectors[kept], lab, report, lp)
+    if others and model.fitted:
         col = {c: k for k, c in enumerate(model.classes)}
         probs = model.probs(vectors[others])
         for row, i in zip(probs, others, strict=True):
             if labels[i] in col:
                 state[i].label_score = float(np.clip(1.0 - row[col[str(labels[i])]], 0, 1))
+    return _label_run(counts, lp.min_per_class)
+
+
+def _label_run(counts: Counter[str], min_per_class: int) -> CheckRun:
+    """The run of ``label_issues`` on two or more classes, by the size of each class."""
+    small = sorted((c for c in counts if counts[c] < min_per_class), key=lambda c: counts[c])
+    big = len(counts) - len(small)
+    sizes = ", ".join(f"{c!r} {counts[c]}" for c in small[:5]) + (", ..." if len(small) > 5 else "")
+    if not small:
+        return CheckRun("label_issues", "ran", f"on {sum(counts.values())} rows in {big} classes")
+    if big < 2:
+        detail = (
+            f"scores only: flagging needs 2 classes of {min_per_class}+ rows, has {big} "
+            f"(smaller classes: {sizes})"
+        )
+        return CheckRun(
+            "label_issues", "partial", detail, 2, big, f"classes of {min_per_class}+ rows"
+        )
+    detail = (
+        f"flags in {big} classes; {len(small)} classes under {min_per_class} rows "
+        f"get scores only ({sizes})"
+    )
+    least = counts[small[0]]
+    return CheckRun("label_issues", "partial", detail, min_per_class, least, "rows per class")
 
 
 def read_csv(path: Path, text_col: str, label_col: str | None) -> tuple[list[str], list[str]]:
     """Read the text and label columns of a CSV (UTF-8, with a header row).
 
+    A header with no data rows is an empty audit, not an error.
+
     Raises:
-        SchemaError: a column is missing.
+        SchemaError: The file is unreadable, not UTF-8 or not CSV, has no header row, or
+            lacks a column.
     """
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        columns = reader.fieldnames or []
-        wanted = [text_col] + ([label_col] if label_col else [])
-        missing = [c for c in wanted if c not in columns]
-        if missing:
-            raise SchemaError(f"{path} has no column(s) {missing}; it has {columns}")
-        texts, labels = [], []
-        for record in reader:
-            texts.append(record[text_col] or "")
-            labels.append((record[label_col] or "") if label_col else "")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            columns = reader.fieldnames or []
+            if not columns:
+                raise SchemaError(f"{path} is empty: it needs a header row naming its columns")
+            wanted = [text_col] + ([label_col] if label_col else [])
+            missing = [c for c in wanted if c not in columns]
+            if missing:
+                hint = " (--label-col '' audits without labels)" if label_col in missing else ""
+                raise SchemaError(f"{path} has no column(s) {missing}; it has {columns}{hint}")
+            texts, labels = [], []
+            for record in reader:
+                texts.append(record[text_col] or "")
+                labels.append((record[label_col] or "") if label_col else "")
+    except UnicodeDecodeError as exc:
+        raise SchemaError(f"{path} is not UTF-8 text (byte {exc.start}): save it as UTF-8") from exc
+    except csv.Error as exc:
+        raise SchemaError(f"{path} is not a readable CSV: {exc}") from exc
+    except OSError as exc:
+        raise SchemaError(f"{path} cannot be read: {exc.strerror or exc}") from exc
     return texts, labels
 
 
@@ -297,8 +463,19 @@ def write_report(rows: Sequence[AuditRow], out: Path) -> None:
             writer.writerow(row.as_csv())
 
 
-def summary(rows: Sequence[AuditRow]) -> dict[str, object]:
-    """Counts per status and per reason (first word of each reason)."""
+def summary(
+    rows: Sequence[AuditRow], checks: Sequence[CheckRun] | None = None
+) -> dict[str, object]:
+    """Counts per status and per reason (first word of each reason); with ``checks``, the
+    checks that ran and those skipped or run in part, with what they lacked."""
     statuses = Counter(r.status for r in rows)
-    checks = Counter(r.reasons[0].split()[0] for r in rows if r.status != "accepted" and r.reasons)
-    return {"rows": len(rows), "status": dict(statuses), "not_accepted_by": dict(checks)}
+    by = Counter(r.reasons[0].split()[0] for r in rows if r.status != "accepted" and r.reasons)
+    out: dict[str, object] = {
+        "rows": len(rows),
+        "status": dict(statuses),
+        "not_accepted_by": dict(by),
+    }
+    if checks is not None:
+        out["checks_ran"] = [c.name for c in checks if c.status == "ran"]
+        out["checks_not_run"] = [c.as_dict() for c in checks if c.status != "ran"]
+    return out

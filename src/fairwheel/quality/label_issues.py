@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from fairwheel.errors import Conflict
+
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -360,15 +362,29 @@ class LabelModel:
         if keep is None:
             keep = ~report.issues
         self.temperature = report.temperature
+        self._size = len(labels)
         self._fitted = len(labels) >= self.policy.min_pool and len(self.judgeable) >= 2
         self._model = (
             _Fitted(self.policy, x[keep], y[keep], len(self.classes)) if self._fitted else None
         )
 
+    @property
+    def fitted(self) -> bool:
+        """Whether the pool was big enough to fit a classifier (:meth:`probs` needs one)."""
+        return self._model is not None
+
     def probs(self, vectors: npt.ArrayLike) -> FloatArray:
-        """Class probabilities of new records ``(m, K)`` under the model fitted on the pool."""
+        """Class probabilities of new records ``(m, K)`` under the model fitted on the pool.
+
+        Raises:
+            Conflict: The pool was too small to fit a model (see :attr:`fitted`).
+        """
         if self._model is None:
-            raise ValueError("the label model needs a bigger pool")
+            raise Conflict(
+                f"the label model needs a bigger pool: {self._size} labelled records "
+                f"(needs {self.policy.min_pool}) and {len(self.judgeable)} classes of "
+                f"{self.policy.min_per_class}+ records (needs 2)"
+            )
         q = np.atleast_2d(np.asarray(vectors, dtype=np.float64))
         return _softmax(self._model.scores(q), self.temperature)
 
