@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,18 +34,25 @@ def node_factory(tmp_path: Path) -> Iterator:
     """Open nodes on the embedded chain; ``embedder`` defaults to the named fake for speed."""
     from fairwheel.config import load_settings
     from fairwheel.node import Node
+    from tests.store_backends import node_database
 
     opened: list[Node] = []
 
-    def make(embedder_url: str = "fake-hash://384", **overrides: object) -> Node:
-        home = tmp_path / f"node{len(opened)}"
-        settings = load_settings(
-            home=home, chain_url="embedded://", embedder_url=embedder_url, **overrides
-        )
-        node = Node.open(settings)
-        opened.append(node)
-        return node
+    with contextlib.ExitStack() as databases:
 
-    yield make
-    for node in opened:
-        node.close()
+        def make(embedder_url: str = "fake-hash://384", **overrides: object) -> Node:
+            home = tmp_path / f"node{len(opened)}"
+            database = databases.enter_context(node_database())
+            settings = load_settings(
+                home=home,
+                chain_url="embedded://",
+                embedder_url=embedder_url,
+                **{**database, **overrides},
+            )
+            node = Node.open(settings)
+            opened.append(node)
+            return node
+
+        yield make
+        for node in opened:
+            node.close()

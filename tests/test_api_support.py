@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.store_backends import node_database
+
 PRICE_SEARCH = 1_000_003
 PRICE_PREDICT = 2_000_011
 
@@ -106,11 +108,18 @@ def make_world(home: Path, *, records: int = 48, **config: Any) -> Iterator[Worl
     """Open a node on the fake embedder, build a pool with a trained model, and serve it."""
     from fairwheel.config import load_settings
     from fairwheel.node import Node
+
+    with node_database() as database:
+        settings = load_settings(
+            home=home, chain_url="embedded://", embedder_url="fake-hash://384", **database
+        )
+        yield from _serve_world(Node.open(settings), records, config)
+
+
+def _serve_world(node: Any, records: int, config: dict[str, Any]) -> Iterator[World]:
     from fairwheel.sim.data import synthetic_support_queries
     from fairwheel.wallet import ContributorWallet
 
-    settings = load_settings(home=home, chain_url="embedded://", embedder_url="fake-hash://384")
-    node = Node.open(settings)
     try:
         examples = synthetic_support_queries(records, seed=5)
         pool = node.create_pool(

@@ -17,6 +17,7 @@ import pytest
 from fairwheel.errors import BackendError, NotFound
 from fairwheel.sim.data import synthetic_support_queries
 from fairwheel.wallet import ConsumerWallet, ContributorWallet
+from tests.store_backends import nodes_use_postgres
 
 ARENA_QUERY = "where did my parcel of ceramic owls go after the Tilbury depot"
 
@@ -131,7 +132,8 @@ def test_no_plaintext_in_home_after_contribution_and_revocation(node_factory, tm
     node.rate(arena.seq, consumer.address, "arena", 1)
     node.rescore(pid)
     texts = [secret.text, rejected.text, ARENA_QUERY]
-    assert (home / "fairwheel.db-wal").exists()  # grepped like every other file
+    if not nodes_use_postgres():  # on PostgreSQL the database is not in the home
+        assert (home / "fairwheel.db-wal").exists()  # grepped like every other file
     assert _plaintext_in(home, texts) == []
 
     exports = tmp_path / "exports"  # what an operator asks for is plaintext by design

@@ -1,7 +1,8 @@
 """The store port's conformance suite: every backend must pass every test here.
 
 A backend is listed in ``BACKENDS`` as a function of a fresh temporary folder that returns a
-store URL; the PostgreSQL backend (issue #14) joins the list and must pass the same suite.
+context giving a store URL (PostgreSQL: a fresh schema, dropped after the test; skipped when
+no test database is configured, see ``tests/store_backends.py``).
 Each test opens a fresh store through ``open_store`` — the same path the node takes.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import typing
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +21,11 @@ from fairwheel.domain.rows import EpochRow, LedgerEntry, ModelRow, PoolRow, Reco
 from fairwheel.errors import BackendError, Conflict, NotFound
 from fairwheel.settlement.ledger import make_entry, verify_chain
 from fairwheel.store import Store, open_store
+from tests.store_backends import postgres_schema
 
-BACKENDS: dict[str, Callable[[Path], str]] = {
-    "sqlite": lambda folder: f"sqlite:///{folder / 'store.db'}",
+BACKENDS: dict[str, Callable[[Path], AbstractContextManager[str]]] = {
+    "sqlite": lambda folder: nullcontext(f"sqlite:///{folder / 'store.db'}"),
+    "postgresql": lambda folder: postgres_schema(),  # skipped without FAIRWHEEL_TEST_POSTGRES_URL
 }
 
 BIG = 2**70 + 12_345  # token base units overflow 64-bit integers
@@ -29,8 +33,9 @@ ALICE, BOB = "0x" + "a1" * 20, "0x" + "b2" * 20
 
 
 @pytest.fixture(params=sorted(BACKENDS))
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return BACKENDS[request.param](tmp_path)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with BACKENDS[request.param](tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
@@ -272,8 +277,10 @@ def test_the_port_names_every_public_method_of_each_backend() -> None:
     """A method added to a backend but not to the protocol would be untyped for the services
     (and missing from the next backend): the two lists must match."""
     from fairwheel.store import SqliteStore
+    from fairwheel.store.postgres import PostgresStore
 
     def public(cls: type) -> set[str]:
         return {name for name in dir(cls) if not name.startswith("_")}
 
     assert public(SqliteStore) == public(Store)
+    assert public(PostgresStore) == public(Store)

@@ -1,4 +1,4 @@
-"""The API's context (node, lock, settings, in-memory state) and the request dependencies.
+"""The API's context (node, lock, settings, state) and the request dependencies.
 
 The node is not thread-safe: FastAPI runs the synchronous routes in a thread pool, and every
 route touches the node only inside ``with ctx.use() as node:``, which holds one lock.
@@ -67,11 +67,12 @@ class ApiContext:
 
     @classmethod
     def create(cls, node: Node, config: ApiConfig) -> ApiContext:
-        """A context with fresh in-memory state sized by ``config``."""
+        """A context over the node's shared state (sessions, nonces, idempotency), sized by
+        ``config``."""
         state = ApiState(
-            nonces=NonceStore(ttl=config.nonce_ttl),
-            sessions=SessionStore(ttl=config.session_ttl),
-            idempotency=IdempotencyStore(),
+            nonces=NonceStore(node.access, ttl=config.nonce_ttl),
+            sessions=SessionStore(node.access, ttl=config.session_ttl),
+            idempotency=IdempotencyStore(node.access),
             limiter=RateLimiter(config.rate_per_second, config.rate_burst),
         )
         return cls(node=node, config=config, state=state)

@@ -244,7 +244,8 @@ class IdempotencyMiddleware:
             head.update(part.encode() + b"\0")
         for name in (b"x-fairwheel-voucher", b"x-fairwheel-signature"):
             head.update((_header(scope, name) or b"") + b"\0")
-        slot = self._principal(scope) + "\0" + key.decode()
+        # The slot is stored in the node's database: a digest, of fixed size and plain text.
+        slot = hashlib.sha256(self._principal(scope).encode() + b"\0" + key).hexdigest()
         store = self.ctx.state.idempotency
         found = store.begin(slot)
         if found == "in-progress":

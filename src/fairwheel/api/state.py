@@ -1,33 +1,32 @@
-"""The API's own state, kept in memory with hard limits; it resets when the server restarts.
+"""The API's own state: sign-in, sessions and idempotency in the node's database; rate limits
+per process.
 
-What lives here is short-lived by nature and owned by this process, not by the node's
-database:
-
-- **login nonces** (single use, 10 minutes by default, at most 10,000 outstanding);
+- **login nonces** (single use, 10 minutes by default);
 - **sessions** (opaque random tokens, stored only as their SHA-256, 12 hours by default, at most
   10,000; the oldest is dropped first);
 - **idempotency records** (the response to a ``POST`` carrying an ``Idempotency-Key``, 24 hours,
   at most 10,000 records and 64 MiB of bodies);
-- **rate-limit buckets** (a token bucket per client, at most 10,000 clients).
+- **rate-limit buckets** (a token bucket per client, at most 10,000 clients), in this process's
+  memory: each worker of ``fairwheel serve --workers N`` limits on its own, so a client gets up
+  to N times the rate across workers.
 
-Nothing here carries money or rights: which records each paid call served is written with the
-call's ledger entry, in the node's database.
-
-After a restart everyone signs in again and idempotency keys are forgotten (a retried call that
-already took effect is then refused by the node's own replay rules: a spent voucher or consent
-nonce). Feedback is the node's: it lives in its database.
+The first three are the node's (``node.access``, tables ``api_*`` in its database), so every
+worker shares them and a restart keeps them: a session token works on any worker, and a retried
+``POST`` with the same key is answered once whichever worker it reaches. Nothing here carries
+money or rights: which records each paid call served is written with the call's ledger entry.
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fairwheel.node.access import AccessService
 
 __all__ = [
     "ApiState",
@@ -40,10 +39,6 @@ __all__ = [
 ]
 
 Clock = Callable[[], float]
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class _Bounded(OrderedDict[str, Any]):
@@ -63,28 +58,20 @@ class _Bounded(OrderedDict[str, Any]):
 class NonceStore:
     """Server-issued login nonces: each is good for one login attempt before its expiry."""
 
-    def __init__(self, ttl: float = 600, capacity: int = 10_000, clock: Clock = time.time):
+    def __init__(self, access: AccessService, ttl: float = 600) -> None:
         self.ttl = ttl
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._items = _Bounded(capacity)
+        self._access = access
 
     def issue(self) -> tuple[str, float]:
-        """A fresh 16-character alphanumeric nonce and its expiry (unix seconds)."""
-        nonce = secrets.token_hex(8)
-        expires = self._clock() + self.ttl
-        with self._lock:
-            self._items.put(nonce, expires)
-        return nonce, expires
+        """A fresh 16-character hex nonce and its expiry (unix seconds)."""
+        return self._access.issue_nonce(self.ttl)
 
     def consume(self, nonce: str) -> bool:
         """Spend a nonce: True once if it was issued and has not expired, then never again."""
-        with self._lock:
-            expires = self._items.pop(nonce, None)
-        return expires is not None and expires > self._clock()
+        return self._access.consume_nonce(nonce)
 
     def __len__(self) -> int:
-        return len(self._items)
+        return self._access.nonce_count()
 
 
 @dataclass(frozen=True)
@@ -97,39 +84,33 @@ class Session:
 
 
 class SessionStore:
-    """Opaque bearer tokens; only their SHA-256 is kept."""
+    """Opaque bearer tokens; only their SHA-256 is kept (in the node's database)."""
 
-    def __init__(self, ttl: float = 12 * 3600, capacity: int = 10_000, clock: Clock = time.time):
+    def __init__(
+        self, access: AccessService, ttl: float = 12 * 3600, capacity: int = 10_000
+    ) -> None:
         self.ttl = ttl
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._items = _Bounded(capacity)
+        self.capacity = capacity
+        self._access = access
 
     def create(self, address: str, *, is_operator: bool) -> tuple[str, Session]:
         """A new session for ``address``; returns the token (shown once) and the session."""
-        token = secrets.token_urlsafe(32)
-        session = Session(address, self._clock() + self.ttl, is_operator)
-        with self._lock:
-            self._items.put(_digest(token), session)
-        return token, session
+        token, row = self._access.create_session(
+            address, is_operator=is_operator, ttl=self.ttl, capacity=self.capacity
+        )
+        return token, Session(row["address"], row["expires"], row["is_operator"])
 
     def get(self, token: str) -> Session | None:
         """The live session of a token, or None (unknown or expired)."""
-        key = _digest(token)
-        with self._lock:
-            session: Session | None = self._items.get(key)
-            if session is not None and session.expires_at <= self._clock():
-                del self._items[key]
-                session = None
-        return session
+        row = self._access.session(token)
+        return None if row is None else Session(row["address"], row["expires"], row["is_operator"])
 
     def revoke(self, token: str) -> bool:
         """End a session; True if it existed."""
-        with self._lock:
-            return self._items.pop(_digest(token), None) is not None
+        return self._access.end_session(token)
 
     def __len__(self) -> int:
-        return len(self._items)
+        return self._access.session_count()
 
 
 @dataclass(frozen=True)
@@ -143,73 +124,63 @@ class StoredResponse:
     expires_at: float
 
 
-_IN_PROGRESS = "in-progress"
-
-
 class IdempotencyStore:
     """Responses by (caller, idempotency key), with a time-to-live and a byte budget."""
 
     def __init__(
         self,
+        access: AccessService,
         ttl: float = 24 * 3600,
         capacity: int = 10_000,
         max_bytes: int = 64 * 2**20,
-        clock: Clock = time.time,
     ) -> None:
         self.ttl = ttl
+        self.capacity = capacity
         self.max_bytes = max_bytes
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._items = _Bounded(capacity)
-        self._bytes = 0
+        self._access = access
 
     def begin(self, slot: str) -> StoredResponse | str | None:
         """Look a slot up and claim it if free.
 
         Returns:
-            The stored response, ``"in-progress"`` if another request holds the slot,
-            or None once the slot is claimed for the caller (who must :meth:`finish` or
-            :meth:`release` it).
+            The stored response, ``"in-progress"`` if another request (on any worker) holds
+            the slot, or None once the slot is claimed for the caller (who must :meth:`finish`
+            or :meth:`release` it).
         """
-        with self._lock:
-            found = self._items.get(slot)
-            if isinstance(found, StoredResponse) and found.expires_at <= self._clock():
-                self._drop(slot)
-                found = None
-            if found is not None:
-                return found if isinstance(found, StoredResponse) else _IN_PROGRESS
-            self._items.put(slot, _IN_PROGRESS)
-            return None
+        found = self._access.claim_response(slot)
+        if found is None or isinstance(found, str):
+            return found
+        return StoredResponse(
+            found["fingerprint"], found["status"], found["headers"], found["body"], found["expires"]
+        )
 
     def finish(self, slot: str, response: StoredResponse) -> None:
         """Store the response of a claimed slot (dropping the oldest beyond the budget)."""
-        with self._lock:
-            self._drop(slot)
-            self._items.put(slot, response)
-            self._bytes += len(response.body)
-            while self._bytes > self.max_bytes and self._items:
-                oldest = next(iter(self._items))
-                self._drop(oldest)
+        self._access.keep_response(
+            slot,
+            {
+                "fingerprint": response.fingerprint,
+                "status": response.status,
+                "headers": response.headers,
+                "body": response.body,
+                "expires": response.expires_at,
+            },
+            self.capacity,
+            self.max_bytes,
+        )
 
     def release(self, slot: str) -> None:
         """Give a claimed slot back without storing anything (the request had no effect)."""
-        with self._lock:
-            if self._items.get(slot) == _IN_PROGRESS:
-                del self._items[slot]
+        self._access.release_response(slot)
 
     def new_response(
         self, fingerprint: str, status: int, headers: list[tuple[bytes, bytes]], body: bytes
     ) -> StoredResponse:
         """A response record that expires after the store's time-to-live."""
-        return StoredResponse(fingerprint, status, headers, body, self._clock() + self.ttl)
-
-    def _drop(self, slot: str) -> None:
-        found = self._items.pop(slot, None)
-        if isinstance(found, StoredResponse):
-            self._bytes -= len(found.body)
+        return StoredResponse(fingerprint, status, headers, body, self._access.clock() + self.ttl)
 
     def __len__(self) -> int:
-        return len(self._items)
+        return self._access.response_count()
 
 
 class RateLimiter:

@@ -17,6 +17,8 @@ __all__ = [
     "PoolRow",
     "RecordOwner",
     "RecordRow",
+    "SessionRow",
+    "StoredResponseRow",
 ]
 
 
@@ -134,3 +136,21 @@ class EarningUse(TypedDict):
     kind: str
     amount: int
     records: list[int]
+
+
+class SessionRow(TypedDict):
+    """A signed-in wallet's session (the token itself is never stored, only its SHA-256)."""
+
+    address: str
+    is_operator: bool
+    expires: float
+
+
+class StoredResponseRow(TypedDict):
+    """The response remembered for an idempotency key."""
+
+    fingerprint: str
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    expires: float

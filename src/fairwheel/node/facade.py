@@ -30,6 +30,7 @@ from fairwheel.chain.escrow_cache import EscrowCache
 from fairwheel.config import Settings, load_settings
 from fairwheel.errors import ConfigError
 from fairwheel.node._forward import forward
+from fairwheel.node.access import AccessService
 from fairwheel.node.contributions import ContributionService
 from fairwheel.node.feedback import FeedbackService
 from fairwheel.node.labeling import LabelingService
@@ -44,7 +45,7 @@ from fairwheel.node.serving import ServingService
 from fairwheel.node.settlement import SettlementService
 from fairwheel.node.testchain import TestChainService
 from fairwheel.node.versions import VersionService
-from fairwheel.store import open_store
+from fairwheel.store import open_store, redact_url
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -73,6 +74,7 @@ class Node(Service):
         self.queries = QueryService(ports)
         self.onchain = OnchainService(ports, self.ledger)
         self.testchain = TestChainService(ports)
+        self.access = AccessService(ports)
 
     # -- opening ------------------------------------------------------------
     @classmethod
@@ -220,15 +222,15 @@ def _deployment(settings: Settings, store: Store, chain: Chain, operator: LocalA
         return protocol
     if settings.chain_url.startswith("embedded://"):
         raise ConfigError(
-            f"{settings.database_url} belongs to an earlier embedded chain, which lived only "
-            "in that process; use a fresh home or a persistent chain (the default anvil://, "
-            "or chain_url=http://…)"
+            f"{redact_url(settings.database_url)} belongs to an earlier embedded chain, which "
+            "lived only in that process; use a fresh home or a persistent chain (the default "
+            "anvil://, or chain_url=http://…)"
         )
     expected = store.get_meta("chain_id")
     if expected is not None and int(expected) != chain.chain_id:
         raise ConfigError(
-            f"{settings.database_url} was deployed on chain {expected}, but {settings.chain_url} "
-            f"is chain {chain.chain_id}",
+            f"{redact_url(settings.database_url)} was deployed on chain {expected}, but "
+            f"{settings.chain_url} is chain {chain.chain_id}",
             expected=int(expected), found=chain.chain_id,
         )  # fmt: skip
     try:

@@ -16,7 +16,10 @@ from fairwheel.node.service import Service
 if TYPE_CHECKING:
     from fairwheel.domain.typed_data import Voucher
 
-__all__ = ["LedgerService", "price_in"]
+__all__ = ["LEDGER_LOCK", "LedgerService", "price_in"]
+
+LEDGER_LOCK = "fairwheel:ledger"
+"""The store lock every ledger writer holds until its transaction ends (``Store.lock``)."""
 
 
 def price_in(pool: Mapping[str, Any], kind: str) -> int:
@@ -78,6 +81,7 @@ class LedgerService(Service):
 
         if not self.store.in_transaction:
             raise RuntimeError("LedgerService.append must run inside the caller's transaction")
+        self.store.lock(LEDGER_LOCK)  # sequence numbers are global: one appender at a time
         stamp = int(self.chain.now() if now is None else now)
         seq, prev_hash = self.store.ledger_tail(pool_id)
         body, digest = make_entry(

@@ -18,7 +18,7 @@ import numpy as np
 from fairwheel.domain.records import RecordStatus, canonical_json
 from fairwheel.domain.typed_data import PURPOSE_SEARCH, Voucher, verify_voucher
 from fairwheel.errors import InsufficientFunds, NotFound, ReplayError, SchemaError
-from fairwheel.node.ledger import price_in
+from fairwheel.node.ledger import LEDGER_LOCK, price_in
 from fairwheel.node.service import Service
 
 if TYPE_CHECKING:
@@ -343,7 +343,9 @@ class ServingService(Service):
 
         pool_id = int(pool["id"])
         policy = SplitPolicy(pool["operator_fee_bps"], pool["builder_share_bps"])
-        # Re-check inside the transaction so a concurrent call cannot reuse the voucher.
+        # Serialise with every other ledger writer (another worker, on PostgreSQL) before the
+        # re-check, so a concurrent call cannot reuse the voucher or read the same dust.
+        self.store.lock(LEDGER_LOCK)
         if voucher.cumulative_amount <= self.ledger.spent(pool_id, voucher.payer):
             raise ReplayError("voucher was used by a concurrent call")
         split = split_call(price, weights, policy, kind=kind, dust_in=self.store.pool_dust(pool_id))

@@ -1,8 +1,15 @@
 """The store port: the node's source of truth, chosen by URL.
 
 ``Store`` is the typed protocol (one per aggregate, in :mod:`fairwheel.store.port`) that every
-backend implements and every service is typed against; ``sqlite:///path/to/file.db`` is the
-embedded default. Indexes and caches are derived from the store and can be rebuilt from it.
+backend implements and every service is typed against. Backends, by URL scheme:
+
+* ``sqlite:///path/to/file.db``: the embedded default (:class:`SqliteStore`);
+* ``postgresql://user:password@host:port/database``: PostgreSQL through psycopg 3
+  (:class:`~fairwheel.store.postgres.PostgresStore`, imported only when asked for).
+
+Both run the same migrations (:mod:`fairwheel.store._migrate`) and pass the same conformance
+suite (``tests/conformance/test_store.py``). Indexes and caches are derived from the store and
+can be rebuilt from it.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from fairwheel.errors import ConfigError
 from fairwheel.store.port import Store
 from fairwheel.store.sqlite import SqliteStore
 
-__all__ = ["SqliteStore", "Store", "open_store"]
+__all__ = ["SqliteStore", "Store", "open_store", "redact_url"]
 
 
 def open_store(url: str) -> Store:
@@ -21,7 +28,24 @@ def open_store(url: str) -> Store:
 
     Raises:
         ConfigError: the URL's scheme has no backend.
+        BackendError: the database cannot be reached or opened.
     """
     if url.startswith("sqlite:///"):
         return SqliteStore(Path(url.removeprefix("sqlite:///")))
-    raise ConfigError(f"no store backend for {url!r} (supported: sqlite:///PATH)")
+    if url.startswith(("postgresql://", "postgres://")):
+        from fairwheel.store.postgres import PostgresStore
+
+        return PostgresStore(url)
+    raise ConfigError(
+        f"no store backend for {url!r} "
+        "(supported: sqlite:///PATH, postgresql://USER:PASSWORD@HOST:PORT/DATABASE)"
+    )
+
+
+def redact_url(url: str) -> str:
+    """``url`` fit for a message or a log: a PostgreSQL URL loses its password and options."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from fairwheel.store.postgres import describe
+
+        return describe(url)
+    return url

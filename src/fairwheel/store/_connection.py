@@ -1,51 +1,93 @@
-"""The SQLite connection the store's table groups share, with the error mapping of the port.
+"""The SQL connection every store backend shares: query helpers, transactions, error mapping.
 
-``SqliteStore`` is composed of table groups (``FlywheelTables``, ``SettlementTables`` and its
-own); each is a subclass of :class:`SqliteConnection`, so a group's queries are checked against
-real helpers rather than ``NotImplementedError`` stubs.
+A backend (``SqliteStore``, ``PostgresStore``) is the table groups (``RecordTables``,
+``LedgerTables``, ``FlywheelTables``, ``SettlementTables``) over one backend connection class.
+The table groups write their SQL once, with ``?`` placeholders and the common subset of SQLite
+and PostgreSQL; a backend connection runs it (PostgreSQL's turns ``?`` into ``%s``) and maps its
+driver's errors onto the port's: a broken constraint is ``Conflict``, any other database failure
+``BackendError``.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Sequence
-from typing import Any
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
 
-from fairwheel.errors import BackendError, Conflict
+__all__ = ["Cursor", "Row", "SqlConnection"]
 
-__all__ = ["SqliteConnection"]
+Row = Mapping[str, Any]
+"""A result row: column name → value (``sqlite3.Row`` and psycopg's ``dict_row`` both are)."""
 
 
-class SqliteConnection:
-    """One SQLite connection (``_db``, opened by ``SqliteStore``) and its query helpers.
+class Cursor(Protocol):
+    """What the table groups read from an executed statement."""
 
-    A broken constraint raises ``Conflict``; any other database failure ``BackendError``.
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> Any: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class SqlConnection(ABC):
+    """One database connection, serialised by a re-entrant lock, and its query helpers.
+
+    Subclasses implement :meth:`_exec`, :meth:`_exec_many` and the three transaction verbs.
     """
 
-    _db: sqlite3.Connection
+    _lock: threading.RLock
+    _depth: int
 
-    def _exec(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        try:
-            return self._db.execute(sql, params)
-        except sqlite3.IntegrityError as exc:
-            raise Conflict(f"database constraint failed: {exc}") from exc
-        except sqlite3.Error as exc:
-            raise BackendError(f"database error: {exc}") from exc
+    @abstractmethod
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> Cursor: ...
 
-    def _exec_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """One statement over many rows (``executemany``), with ``_exec``'s error mapping."""
-        if not rows:
-            return
-        try:
-            self._db.executemany(sql, rows)
-        except sqlite3.IntegrityError as exc:
-            raise Conflict(f"database constraint failed: {exc}") from exc
-        except sqlite3.Error as exc:
-            raise BackendError(f"database error: {exc}") from exc
+    @abstractmethod
+    def _exec_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
-    def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self._exec(sql, params).fetchone()
+    @abstractmethod
+    def _begin(self) -> None: ...
+
+    @abstractmethod
+    def _commit(self) -> None: ...
+
+    @abstractmethod
+    def _rollback(self) -> None: ...
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        row: Row | None = self._exec(sql, params).fetchone()
         return row
 
-    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return list(self._exec(sql, params).fetchall())
+
+    def _insert_id(self, sql: str, params: Sequence[Any]) -> int:
+        """Run an ``INSERT … RETURNING id`` and answer the new row's id."""
+        row = self._one(sql, params)
+        if row is None:  # pragma: no cover - RETURNING always yields the row
+            raise RuntimeError("INSERT … RETURNING id gave no row")
+        return int(row["id"])
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run a block atomically; nested blocks join the outer transaction."""
+        with self._lock:
+            outer = self._depth == 0
+            if outer:
+                self._begin()
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self._rollback()
+                raise
+            self._depth -= 1
+            if outer:
+                self._commit()
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a :meth:`transaction` block is open on this connection."""
+        return self._depth > 0

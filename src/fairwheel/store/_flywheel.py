@@ -1,31 +1,31 @@
 """Store tables of the loop: model versions and their serving history, revocation steps,
 the records behind paid answers, feedback, arena pairs, record weights and feedback budgets.
 
-A table group of :class:`fairwheel.store.sqlite.SqliteStore`; every write runs inside the caller's
-transaction.
+A table group of every SQL backend (``SqliteStore``, ``PostgresStore``); every write runs inside
+the caller's transaction.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any, cast
+from typing import Any
 
-from fairwheel.domain.rows import EpochRow, LedgerEntry, ModelRow, RecordRow
+from fairwheel.domain.rows import LedgerEntry, ModelRow, RecordRow
 from fairwheel.errors import NotFound
-from fairwheel.store._connection import SqliteConnection
+from fairwheel.store._connection import SqlConnection
+from fairwheel.store._rows import ledger_entry, model_row, record_row
 
 
-class FlywheelTables(SqliteConnection):
-    """Queries over the loop's tables (see ``schema.sql``)."""
+class FlywheelTables(SqlConnection):
+    """Queries over the loop's tables (see ``migrations/``)."""
 
     def model(self, model_id: int) -> ModelRow:
         row = self._one("SELECT * FROM models WHERE id = ?", (model_id,))
         if row is None:
             raise NotFound(f"no model {model_id}", model_id=model_id)
-        return _model_dict(row)
+        return model_row(row)
 
     def next_model_version(self, pool_id: int) -> int:
         row = self._one(
@@ -35,7 +35,7 @@ class FlywheelTables(SqliteConnection):
 
     def put_model_records(self, model_id: int, record_ids: Iterable[int]) -> None:
         self._exec_many(
-            "INSERT OR IGNORE INTO model_records(model_id, record_id) VALUES(?,?)",
+            "INSERT INTO model_records(model_id, record_id) VALUES(?,?) ON CONFLICT DO NOTHING",
             [(model_id, int(r)) for r in record_ids],
         )
 
@@ -49,7 +49,7 @@ class FlywheelTables(SqliteConnection):
     def records_of(self, contributor: str) -> list[RecordRow]:
         """Every record a contributor sent, in any pool, oldest first."""
         rows = self._all("SELECT * FROM records WHERE contributor = ? ORDER BY id", (contributor,))
-        return [_record_dict(r) for r in rows]
+        return [record_row(r) for r in rows]
 
     def models_with_record(self, record_id: int) -> list[int]:
         rows = self._all(
@@ -59,7 +59,8 @@ class FlywheelTables(SqliteConnection):
 
     def taint(self, model_id: int, record_id: int) -> None:
         self._exec(
-            "INSERT OR IGNORE INTO model_taints(model_id, record_id, time) VALUES(?,?,?)",
+            "INSERT INTO model_taints(model_id, record_id, time) VALUES(?,?,?) "
+            "ON CONFLICT DO NOTHING",
             (model_id, record_id, time.time()),
         )
 
@@ -136,7 +137,8 @@ class FlywheelTables(SqliteConnection):
     # -- the records behind answers, feedback, arena -------------------------------------
     def put_call_records(self, seq: int, shares: Sequence[tuple[int, float]]) -> None:
         self._exec_many(
-            "INSERT OR REPLACE INTO call_records(seq, record_id, share) VALUES(?,?,?)",
+            "INSERT INTO call_records(seq, record_id, share) VALUES(?,?,?) "
+            "ON CONFLICT(seq, record_id) DO UPDATE SET share = excluded.share",
             [(seq, int(r), float(s)) for r, s in shares],
         )
 
@@ -155,7 +157,8 @@ class FlywheelTables(SqliteConnection):
     def put_call_hits(self, seq: int, record_ids: Sequence[int]) -> None:
         """Keep the records a paid call served, in rank order (inside the call's transaction)."""
         self._exec_many(
-            "INSERT OR REPLACE INTO call_hits(seq, rank, record_id) VALUES(?,?,?)",
+            "INSERT INTO call_hits(seq, rank, record_id) VALUES(?,?,?) "
+            "ON CONFLICT(seq, rank) DO UPDATE SET record_id = excluded.record_id",
             [(seq, rank, int(r)) for rank, r in enumerate(record_ids)],
         )
 
@@ -175,7 +178,7 @@ class FlywheelTables(SqliteConnection):
         row = self._one("SELECT body, hash FROM ledger WHERE seq = ?", (seq,))
         if row is None:
             raise NotFound(f"no paid call {seq}", seq=seq)
-        return _ledger_entry(row)
+        return ledger_entry(row)
 
     def add_feedback(
         self, pool_id: int, seq: int, rater: str, kind: str, value: int, now: float
@@ -224,7 +227,9 @@ class FlywheelTables(SqliteConnection):
 
     def set_record_weights(self, rows: Sequence[tuple[int, float, float, float]]) -> None:
         self._exec_many(
-            "INSERT OR REPLACE INTO record_weights(record_id, weight, good, bad) VALUES(?,?,?,?)",
+            "INSERT INTO record_weights(record_id, weight, good, bad) VALUES(?,?,?,?) "
+            "ON CONFLICT(record_id) DO UPDATE SET weight = excluded.weight, "
+            "good = excluded.good, bad = excluded.bad",
             list(rows),
         )
 
@@ -252,14 +257,22 @@ class FlywheelTables(SqliteConnection):
         return out
 
     def put_call_model(self, seq: int, model_id: int) -> None:
-        self._exec("INSERT OR REPLACE INTO call_models(seq, model_id) VALUES(?,?)", (seq, model_id))
+        self._exec(
+            "INSERT INTO call_models(seq, model_id) VALUES(?,?) "
+            "ON CONFLICT(seq) DO UPDATE SET model_id = excluded.model_id",
+            (seq, model_id),
+        )
 
     def calls_of_model(self, model_id: int) -> list[int]:
         rows = self._all("SELECT seq FROM call_models WHERE model_id = ? ORDER BY seq", (model_id,))
         return [int(r["seq"]) for r in rows]
 
     def set_gold(self, seq: int, bit: int) -> None:
-        self._exec("INSERT OR REPLACE INTO feedback_gold(seq, bit) VALUES(?,?)", (seq, bit))
+        self._exec(
+            "INSERT INTO feedback_gold(seq, bit) VALUES(?,?) "
+            "ON CONFLICT(seq) DO UPDATE SET bit = excluded.bit",
+            (seq, int(bit)),
+        )
 
     def gold(self, seqs: Sequence[int]) -> dict[int, int]:
         out: dict[int, int] = {}
@@ -290,31 +303,3 @@ class FlywheelTables(SqliteConnection):
 def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _model_dict(row: sqlite3.Row) -> ModelRow:
-    out = dict(row)
-    out["metrics"] = json.loads(out["metrics"])
-    out["report"] = json.loads(out["report"])
-    return cast(ModelRow, out)
-
-
-def _record_dict(row: sqlite3.Row) -> RecordRow:
-    out = dict(row)
-    out["reasons"] = json.loads(out["reasons"])
-    out["proof"] = json.loads(out["proof"]) if out["proof"] else None
-    out["record_hash"] = bytes(out["record_hash"])
-    out["content_hash"] = bytes(out["content_hash"])
-    out["pinned"] = bool(out["pinned"])
-    return cast(RecordRow, out)
-
-
-def _ledger_entry(row: sqlite3.Row) -> LedgerEntry:
-    return cast(LedgerEntry, {**json.loads(row["body"]), "hash": row["hash"]})
-
-
-def _epoch_row(row: sqlite3.Row) -> EpochRow:
-    out = dict(row)
-    out["total"] = int(out["total"])
-    out["dust"] = int(out["dust"])
-    return cast(EpochRow, out)

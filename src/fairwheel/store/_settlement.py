@@ -1,8 +1,9 @@
-"""Store tables of settlement shortfalls: the voucher history, entries a close could not
-collect, and each payer's debt after each close (docs/settlement.md, "Shortfalls and debt").
+"""Store tables of vouchers and settlement shortfalls: each payer's latest voucher, every
+voucher accepted, entries a close could not collect, and each payer's debt after each
+close (docs/settlement.md, "Shortfalls and debt").
 
-A table group of :class:`fairwheel.store.sqlite.SqliteStore`; every write runs inside the caller's
-transaction.
+A table group of every SQL backend (``SqliteStore``, ``PostgresStore``); every write runs inside
+the caller's transaction.
 """
 
 from __future__ import annotations
@@ -10,17 +11,40 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from fairwheel.store._connection import SqliteConnection
+from fairwheel.store._connection import SqlConnection
 
 
-class SettlementTables(SqliteConnection):
-    """Queries over ``voucher_history``, ``unsettled`` and ``debts`` (see ``schema.sql``)."""
+class SettlementTables(SqlConnection):
+    """Queries over ``vouchers``, ``voucher_history``, ``unsettled`` and ``debts``."""
+
+    def voucher(self, pool_id: int, payer: str) -> tuple[int, bytes] | None:
+        row = self._one(
+            "SELECT cumulative, signature FROM vouchers WHERE pool_id = ? AND payer = ?",
+            (pool_id, payer.lower()),
+        )
+        return None if row is None else (int(row["cumulative"]), bytes(row["signature"]))
+
+    def vouchers(self, pool_id: int) -> list[tuple[str, int, bytes]]:
+        rows = self._all(
+            "SELECT payer, cumulative, signature FROM vouchers WHERE pool_id = ? ORDER BY payer",
+            (pool_id,),
+        )
+        return [(str(r["payer"]), int(r["cumulative"]), bytes(r["signature"])) for r in rows]
+
+    def put_voucher(self, pool_id: int, payer: str, cumulative: int, signature: bytes) -> None:
+        self._exec(
+            "INSERT INTO vouchers(pool_id, payer, cumulative, signature) VALUES(?,?,?,?) "
+            "ON CONFLICT(pool_id, payer) DO UPDATE SET cumulative = excluded.cumulative, "
+            "signature = excluded.signature",
+            (pool_id, payer.lower(), str(cumulative), signature),
+        )
+        self.record_voucher(pool_id, payer, cumulative, signature)
 
     def record_voucher(self, pool_id: int, payer: str, cumulative: int, signature: bytes) -> None:
         """Keep an accepted voucher (every one, not only the latest)."""
         self._exec(
-            "INSERT OR IGNORE INTO voucher_history(pool_id, payer, cumulative, signature) "
-            "VALUES(?,?,?,?)",
+            "INSERT INTO voucher_history(pool_id, payer, cumulative, signature) "
+            "VALUES(?,?,?,?) ON CONFLICT DO NOTHING",
             (pool_id, payer.lower(), str(cumulative), signature),
         )
 
@@ -62,7 +86,7 @@ class SettlementTables(SqliteConnection):
             (pool_id,),
         )
         for row in cur:
-            yield int(row[0]), str(row[1]), str(row[2])
+            yield int(row["seq"]), str(row["body"]), str(row["hash"])
 
     def has_unsettled(self, pool_id: int) -> bool:
         return bool(self._all("SELECT 1 FROM unsettled WHERE pool_id = ? LIMIT 1", (pool_id,)))

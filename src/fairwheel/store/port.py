@@ -22,9 +22,19 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from fairwheel.domain.rows import EpochRow, LedgerEntry, ModelRow, PoolRow, RecordOwner, RecordRow
+from fairwheel.domain.rows import (
+    EpochRow,
+    LedgerEntry,
+    ModelRow,
+    PoolRow,
+    RecordOwner,
+    RecordRow,
+    SessionRow,
+    StoredResponseRow,
+)
 
 __all__ = [
+    "AccessStore",
     "CallStore",
     "LabelingStore",
     "LedgerStore",
@@ -47,8 +57,31 @@ class UnitOfWork(Protocol):
     def in_transaction(self) -> bool:
         """Whether a :meth:`transaction` block is open on this connection."""
 
+    def lock(self, name: str) -> None:
+        """Serialise on ``name`` until the transaction ends, across every connection to the
+        database (every worker); a no-op where the backend serialises all writers anyway."""
+
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
+
+
+class AccessStore(Protocol):
+    """The HTTP edge's shared state: login nonces, sessions (by token digest) and idempotent
+    responses; every method is its own short transaction."""
+
+    def put_nonce(self, nonce: str, expires: float, now: float) -> None: ...
+    def take_nonce(self, nonce: str, now: float) -> bool: ...
+    def nonce_count(self, now: float) -> int: ...
+    def put_session(self, digest: str, session: SessionRow, now: float, capacity: int) -> None: ...
+    def session(self, digest: str, now: float) -> SessionRow | None: ...
+    def drop_session(self, digest: str) -> bool: ...
+    def session_count(self, now: float) -> int: ...
+    def claim_slot(self, slot: str, now: float) -> StoredResponseRow | str | None: ...
+    def finish_slot(
+        self, slot: str, response: StoredResponseRow, now: float, capacity: int, max_bytes: int
+    ) -> None: ...
+    def release_slot(self, slot: str) -> None: ...
+    def slot_count(self) -> int: ...
 
 
 class PoolStore(Protocol):
@@ -246,6 +279,14 @@ class LabelingStore(Protocol):
 
 
 class Store(
-    UnitOfWork, PoolStore, RecordStore, ModelStore, LedgerStore, CallStore, LabelingStore, Protocol
+    UnitOfWork,
+    PoolStore,
+    RecordStore,
+    ModelStore,
+    LedgerStore,
+    CallStore,
+    LabelingStore,
+    AccessStore,
+    Protocol,
 ):
     """The whole store port: what ``open_store`` returns and every service is typed against."""
