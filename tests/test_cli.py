@@ -45,3 +45,19 @@ def test_epoch_check_reports_a_bad_file(tmp_path: Path) -> None:
     bad.write_text('{"type": "header", "format": "other"}\n')
     result = runner.invoke(app, ["epoch", "check", str(bad)])
     assert result.exit_code == 1 and "verification_failed" in result.output
+
+
+def test_serve_refuses_several_workers_it_cannot_share(tmp_path: Path) -> None:
+    """Several workers need a shared database and a chain outside the process: refused before
+    anything opens, with the reason and what to set."""
+    cases = [
+        (["--chain-url", "embedded://"], "needs a database every worker can share"),
+        (["--database-url", "postgresql://u:secret@127.0.0.1:1/x", "--chain-url", "embedded://"],
+         "needs a chain outside the server process"),
+    ]  # fmt: skip
+    for extra, message in cases:
+        result = runner.invoke(
+            app, ["serve", "--workers", "2", "--home", str(tmp_path / "h"), *extra]
+        )
+        assert result.exit_code == 1 and message in result.output, result.output
+        assert "secret" not in result.output and not (tmp_path / "h").exists()

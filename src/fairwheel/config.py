@@ -241,3 +241,14 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**merged).resolved()
     except ValueError as exc:
         raise ConfigError(f"invalid settings: {exc}") from exc
+
+
+def redact_url(url: str) -> str:
+    """``url`` fit for a message or a log: a PostgreSQL URL keeps only its host, port and
+    database (no user, password or options); any other URL is returned as it is."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    port = f":{parts.port}" if parts.port else ""
+    return f"postgresql://{host}{port}{parts.path or '/'}"

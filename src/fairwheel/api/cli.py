@@ -72,6 +72,21 @@ def serve(
         float | None,
         typer.Option(help="Requests per second per client (0: off; default 50).", min=0),
     ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="The store: sqlite:///PATH (default HOME/fairwheel.db) or "
+            "postgresql://USER:PASSWORD@HOST:PORT/DB."
+        ),
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Server processes. Above 1 they share one PostgreSQL database and the chain "
+            "(docs/operations.md).",
+            min=1,
+        ),
+    ] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve the node's HTTP API (/v1, OpenAPI at /openapi.json) and its web dashboard (/).
@@ -84,18 +99,21 @@ def serve(
     import uvicorn
 
     from fairwheel.api.app import create_app
-    from fairwheel.config import configured, load_settings
+    from fairwheel.api.workers import check_workers, exit_cleanly_on_sigterm, serve_workers
+    from fairwheel.config import configured, load_settings, redact_url
     from fairwheel.errors import FairwheelError
     from fairwheel.node import Node
 
     flags = {
         "chain_url": chain_url,
+        "database_url": database_url,
         "embedder_url": embedder,
         "api": {"host": host, "port": port, "public_url": public_url, "dev": dev,
                 "rate_per_second": rate_limit},
     }  # fmt: skip
     try:
         settings = load_settings(home=home, **flags)
+        check_workers(settings, workers)
         if settings.chain_url.startswith("embedded://"):
             if home is None and not configured("home"):
                 home = Path(tempfile.mkdtemp(prefix="fairwheel-serve-"))
@@ -116,7 +134,6 @@ def serve(
             node.testchain.require_test_chain()
             typer.echo("dev: seeding a demo pool with TEST KEY wallets …")
             seed(node, dev_keys(node))
-        app = create_app(node, config)
         url = config.public_url
         typer.echo(f"Fairwheel node at {url}  (dashboard /, API /v1, OpenAPI /openapi.json)")
         operator = node.operator.address
@@ -127,7 +144,13 @@ def serve(
             typer.echo(
                 "The embedded chain lives only in this process; it ends when the server stops."
             )
-        uvicorn.run(app, host=config.host, port=config.port, log_level=log_level, workers=1)
+        exit_cleanly_on_sigterm()  # so that the finally below closes the node
+        if workers > 1:
+            typer.echo(f"{workers} workers over {redact_url(settings.database_url)}")
+            serve_workers(node, settings, workers, log_level)
+        else:
+            app = create_app(node, config)
+            uvicorn.run(app, host=config.host, port=config.port, log_level=log_level)
     except FairwheelError as exc:
         raise _fail(f"{exc.code}: {exc.message}") from None
     finally:

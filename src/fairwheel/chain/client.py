@@ -93,6 +93,13 @@ class Chain:
         self._tip: int | None = None
         self._local = local  # the anvil process this chain runs (anvil://), stopped by close()
 
+    @property
+    def rpc_url(self) -> str | None:
+        """The JSON-RPC endpoint another process can reach this chain at (for a local anvil,
+        its loopback port); None for the embedded chain, which lives in this process only."""
+        endpoint = getattr(self.w3.provider, "endpoint_uri", None)
+        return None if endpoint is None else str(endpoint)
+
     def close(self) -> None:
         """Stop the local EVM this chain runs, if any (anvil saves its state); else nothing."""
         if self._local is not None:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fairwheel.chain.escrow_cache import EscrowCache
-from fairwheel.config import Settings, load_settings
+from fairwheel.config import Settings, load_settings, redact_url
 from fairwheel.errors import ConfigError
 from fairwheel.node._forward import forward
 from fairwheel.node.access import AccessService
@@ -45,7 +45,7 @@ from fairwheel.node.serving import ServingService
 from fairwheel.node.settlement import SettlementService
 from fairwheel.node.testchain import TestChainService
 from fairwheel.node.versions import VersionService
-from fairwheel.store import open_store, redact_url
+from fairwheel.store import open_store
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount

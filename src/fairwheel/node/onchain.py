@@ -91,6 +91,12 @@ class OnchainService(Service):
         """Whether the chain lives inside this process (tests, throwaway demos)."""
         return bool(self.chain.is_embedded)
 
+    @property
+    def rpc_url(self) -> str | None:
+        """Where other processes (the workers of ``serve --workers N``) reach this chain;
+        None for the embedded chain."""
+        return self.chain.rpc_url
+
     def now(self) -> int:
         """The chain's clock (the latest block's timestamp), in seconds."""
         return self.chain.now()

@@ -20,7 +20,7 @@ from fairwheel.errors import ConfigError
 from fairwheel.store.port import Store
 from fairwheel.store.sqlite import SqliteStore
 
-__all__ = ["SqliteStore", "Store", "open_store", "redact_url"]
+__all__ = ["SqliteStore", "Store", "open_store"]
 
 
 def open_store(url: str) -> Store:
@@ -40,12 +40,3 @@ def open_store(url: str) -> Store:
         f"no store backend for {url!r} "
         "(supported: sqlite:///PATH, postgresql://USER:PASSWORD@HOST:PORT/DATABASE)"
     )
-
-
-def redact_url(url: str) -> str:
-    """``url`` fit for a message or a log: a PostgreSQL URL loses its password and options."""
-    if url.startswith(("postgresql://", "postgres://")):
-        from fairwheel.store.postgres import describe
-
-        return describe(url)
-    return url

@@ -20,8 +20,8 @@ import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
+from fairwheel.config import redact_url
 from fairwheel.errors import BackendError, Conflict
 from fairwheel.store._access import AccessTables
 from fairwheel.store._flywheel import FlywheelTables
@@ -33,7 +33,7 @@ from fairwheel.store._settlement import SettlementTables
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["PostgresStore", "describe", "translate_ddl"]
+__all__ = ["PostgresStore", "translate_ddl"]
 
 # pg_advisory_xact_lock key: "fairwheel" in ASCII, fits a signed 64-bit integer.
 _MIGRATION_LOCK = 0x6661697277686565
@@ -60,14 +60,6 @@ def _placeholders(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
-def describe(url: str) -> str:
-    """The database a URL names, for messages: host, port and name, never the password."""
-    parts = urlsplit(url)
-    host = parts.hostname or "localhost"
-    port = f":{parts.port}" if parts.port else ""
-    return f"postgresql://{host}{port}{parts.path or '/'}"
-
-
 class PostgresStore(RecordTables, LedgerTables, FlywheelTables, SettlementTables, AccessTables):
     """The store in a PostgreSQL database: the same tables and answers as ``SqliteStore``."""
 
@@ -76,7 +68,7 @@ class PostgresStore(RecordTables, LedgerTables, FlywheelTables, SettlementTables
         from psycopg.rows import dict_row
 
         self.url = url
-        self.where = describe(url)
+        self.where = redact_url(url)
         self._lock = threading.RLock()
         self._depth = 0
         try:
