@@ -16,7 +16,7 @@ from fairwheel.labeling.simulate import ADVERSARY, HONEST, Labeler, answers_for,
 ALPHA = 0.01
 
 
-def _reference_em(rows, classes, iterations, alpha=ALPHA, prior_alpha=ALPHA):
+def _reference_em(rows, classes, iterations, alpha=ALPHA, prior_alpha=ALPHA, shrink=0.0):
     """A loop-by-loop MAP Dawid–Skene, written independently of the vectorised one."""
     tasks = sorted({t for t, _, _ in rows})
     workers = sorted({w for _, w, _ in rows})
@@ -28,13 +28,20 @@ def _reference_em(rows, classes, iterations, alpha=ALPHA, prior_alpha=ALPHA):
         for _, lab in by_task[t]:
             votes[lab] += 1
         post[t] = [v / sum(votes) for v in votes]
+    # The prior's pseudo-counts: alpha + shrink * the pooled confusion under majority vote.
+    pooled = [[0.1] * k for _ in range(k)]
+    for t in tasks:
+        for _, lab in by_task[t]:
+            for c in range(k):
+                pooled[c][lab] += post[t][c]
+    pseudo = [[alpha + shrink * x / sum(row) for x in row] for row in pooled]
 
     def m_step(post):
         mass = [sum(post[t][c] for t in tasks) + prior_alpha for c in range(k)]
         priors = [m / sum(mass) for m in mass]
         conf = {}
         for w in workers:
-            cnt = [[alpha] * k for _ in range(k)]
+            cnt = [list(row) for row in pseudo]
             for t in tasks:
                 for ww, lab in by_task[t]:
                     if ww == w:
@@ -66,44 +73,60 @@ def _random_rows(rng, n_tasks=12, n_workers=5, k=3, per_task=3):
     return rows
 
 
-def test_one_em_step_by_hand() -> None:
+@pytest.mark.parametrize("shrink", [0.0, 2.0])
+def test_one_em_step_by_hand(shrink: float) -> None:
     # Two workers, classes a < b. MV init: t1 = a, t2 = b, t3 = (1/2, 1/2).
     rows = [("t1", "w1", "a"), ("t1", "w2", "a"), ("t2", "w1", "b"), ("t2", "w2", "b")]
     rows += [("t3", "w1", "a"), ("t3", "w2", "b"), ("t4", "w1", "a")]
     # t4: only w1, says a -> MV (1, 0). Class mass a = 1 + .5 + 1 = 2.5, b = 1.5.
     a = ALPHA
     pa, pb = (2.5 + a) / (4 + 2 * a), (1.5 + a) / (4 + 2 * a)
+    # Pooled confusion under MV, + 0.1 per cell: answers a on class a: t1 twice, t3 half,
+    # t4 -> 3.5; b on class a: t3 half -> 0.5; a on class b: 0.5; b on class b: 2.5.
+    pool = {("a", "a"): 3.6 / 4.2, ("a", "b"): 0.6 / 4.2, ("b", "a"): 0.6 / 3.2}
+    pool[("b", "b")] = 2.6 / 3.2
+    # Pseudo-counts per cell (true class, answer); each row's sum is 2 * alpha + shrink.
+    p = {cell: a + shrink * x for cell, x in pool.items()}
+    row = 2 * a + shrink
     # w1 said a on t1 (a), t3 (.5/.5), t4 (a); b on t2 (b). Row totals: a 2.5, b 1.5.
-    d1a, d1b = 2.5 + 2 * a, 1.5 + 2 * a
-    c1 = {("a", "a"): (2.5 + a) / d1a, ("b", "a"): (0.5 + a) / d1b, ("b", "b"): (1 + a) / d1b}
-    c1[("a", "b")] = a / d1a
+    d1a, d1b = 2.5 + row, 1.5 + row
+    c1 = {("a", "a"): (2.5 + p[("a", "a")]) / d1a, ("b", "a"): (0.5 + p[("b", "a")]) / d1b}
+    c1 |= {("a", "b"): p[("a", "b")] / d1a, ("b", "b"): (1 + p[("b", "b")]) / d1b}
     # w2 said a on t1 (a); b on t2 (b), t3 (.5/.5). Row totals: a 1.5, b 1.5.
-    d2 = 1.5 + 2 * a
-    c2 = {("a", "a"): (1 + a) / d2, ("a", "b"): (0.5 + a) / d2}
-    c2 |= {("b", "a"): a / d2, ("b", "b"): (1.5 + a) / d2}
+    d2 = 1.5 + row
+    c2 = {("a", "a"): (1 + p[("a", "a")]) / d2, ("a", "b"): (0.5 + p[("a", "b")]) / d2}
+    c2 |= {("b", "a"): p[("b", "a")] / d2, ("b", "b"): (1.5 + p[("b", "b")]) / d2}
     # E-step on t3: w1 says a, w2 says b.
     la = pa * c1[("a", "a")] * c2[("a", "b")]
     lb = pb * c1[("b", "a")] * c2[("b", "b")]
     # E-step on t4: w1 says a.
     la4, lb4 = pa * c1[("a", "a")], pb * c1[("b", "a")]
-    agg = dawid_skene(Answers.from_rows(rows), max_iter=1)
+    agg = dawid_skene(Answers.from_rows(rows), max_iter=1, shrink=shrink)
     assert agg.tasks == ("t1", "t2", "t3", "t4") and agg.classes == ("a", "b")
     assert agg.posteriors[2, 0] == pytest.approx(la / (la + lb), rel=1e-12)
     assert agg.posteriors[3, 0] == pytest.approx(la4 / (la4 + lb4), rel=1e-12)
     assert agg.priors == pytest.approx([pa, pb], rel=1e-12)
     assert agg.confusion("w1")[1] == pytest.approx([c1[("b", "a")], c1[("b", "b")]], rel=1e-12)
+    assert agg.confusion("w2")[0] == pytest.approx([c2[("a", "a")], c2[("a", "b")]], rel=1e-12)
     acc1 = pa * c1[("a", "a")] + pb * c1[("b", "b")]
     assert agg.accuracy[agg.workers.index("w1")] == pytest.approx(acc1, rel=1e-12)
+    q2 = [pa * c2[("a", "a")] + pb * c2[("b", "a")], pa * c2[("a", "b")] + pb * c2[("b", "b")]]
+    chance2 = pa * q2[0] + pb * q2[1]
+    assert agg.chance[agg.workers.index("w2")] == pytest.approx(chance2, rel=1e-12)
     assert agg.iterations == 1 and agg.label_of(2) == ("a" if la >= lb else "b")
+    assert agg.shrink == shrink
 
 
-@pytest.mark.parametrize("iterations", [1, 2, 5])
-def test_matches_a_loop_reference(iterations: int) -> None:
+@pytest.mark.parametrize(
+    ("iterations", "shrink"), [(1, 0.0), (2, 0.0), (5, 0.0), (1, 3.0), (5, 3.0)]
+)
+def test_matches_a_loop_reference(iterations: int, shrink: float) -> None:
     rng = np.random.default_rng(iterations)
     rows = _random_rows(rng)
     classes = ["c0", "c1", "c2"]
-    tasks, workers, post, priors, conf = _reference_em(rows, classes, iterations)
-    agg = dawid_skene(Answers.from_rows(rows, classes), max_iter=iterations, tol=0.0)
+    tasks, workers, post, priors, conf = _reference_em(rows, classes, iterations, shrink=shrink)
+    answers = Answers.from_rows(rows, classes)
+    agg = dawid_skene(answers, max_iter=iterations, tol=0.0, shrink=shrink)
     assert agg.iterations == iterations
     for t in tasks:
         assert agg.posteriors[agg.tasks.index(t)] == pytest.approx(post[t], rel=1e-9, abs=1e-12)
@@ -114,11 +137,12 @@ def test_matches_a_loop_reference(iterations: int) -> None:
         assert agg.accuracy[agg.workers.index(w)] == pytest.approx(acc, rel=1e-9)
 
 
-def test_objective_never_decreases_and_converges() -> None:
+@pytest.mark.parametrize("shrink", [0.0, 4.0])
+def test_objective_never_decreases_and_converges(shrink: float) -> None:
     rng = np.random.default_rng(3)
     truth = rng.integers(0, 4, 400)
     rows = answers_for(truth, crowd(10, 3, 2, rng), 4, rng, 4)
-    agg = dawid_skene(Answers.from_rows(rows), tol=1e-9, max_iter=500)
+    agg = dawid_skene(Answers.from_rows(rows), tol=1e-9, max_iter=500, shrink=shrink)
     steps = np.diff(agg.objective)
     assert (steps >= -1e-9 * abs(agg.objective[-1])).all()
     assert agg.converged and agg.iterations < 500
@@ -273,6 +297,9 @@ def test_spammer_kappa_is_near_zero() -> None:
         lambda: aggregate([("t", "w", "a")], method="em"),
         lambda: aggregate([("t", "w", "a")], alpha=0.0),
         lambda: aggregate([("t", "w", "a")], max_iter=-1),
+        lambda: aggregate([("t", "w", "a")], shrink=-1.0),
+        lambda: aggregate([("t", "w", "a")], shrink=float("nan")),
+        lambda: aggregate([("t", "w", "a")], method="mv", shrink=float("inf")),
     ],
 )
 def test_bad_input_is_refused(bad) -> None:
@@ -300,3 +327,33 @@ def test_close_to_crowd_kit() -> None:
     )
     agree = np.mean([ours.label_of(i) == theirs[t] for i, t in enumerate(ours.tasks)])
     assert agree > 0.98
+
+
+@pytest.mark.parametrize("shrink", [0.0, 3.0])
+def test_objective_is_the_log_posterior(shrink: float) -> None:
+    # Recompute the last objective from the returned parameters: log-likelihood of the answers
+    # plus sum_w sum_{k,l} pseudo[k, l] log conf[w, k, l] + prior_alpha sum_k log pi_k, where
+    # pseudo = alpha + shrink * pooled confusion (MV start, + 0.1 per cell). Workers here skip
+    # labels, so the cells of labels a worker never gave count too.
+    rng = np.random.default_rng(11)
+    rows = _random_rows(rng, n_tasks=20, n_workers=6, k=3, per_task=2)
+    answers = Answers.from_rows(rows, ["c0", "c1", "c2"])
+    agg = dawid_skene(answers, max_iter=3, tol=0.0, shrink=shrink)
+    votes = np.zeros((len(answers.tasks), 3))
+    np.add.at(votes, (answers.task, answers.label), 1.0)
+    mv = votes / votes.sum(axis=1, keepdims=True)
+    pooled = np.full((3, 3), 0.1)
+    for t, lab in zip(answers.task, answers.label, strict=True):
+        pooled[:, lab] += mv[t]
+    pseudo = ALPHA + shrink * pooled / pooled.sum(axis=1, keepdims=True)
+    confs = [agg.confusion(w) for w in range(len(agg.workers))]
+    loglik = 0.0
+    for i in range(len(answers.tasks)):
+        like = agg.priors.copy()
+        for t, w, lab in zip(answers.task, answers.worker, answers.label, strict=True):
+            if t == i:
+                like = like * confs[w][:, lab]
+        loglik += math.log(like.sum())
+    density = sum(float((pseudo * np.log(c)).sum()) for c in confs)
+    density += ALPHA * float(np.log(agg.priors).sum())
+    assert agg.objective[-1] == pytest.approx(loglik + density, rel=1e-9)
