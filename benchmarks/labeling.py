@@ -15,7 +15,9 @@ spammers answering at random, adversaries always answering wrong; see
    bad from good labelers, the share of the bounty paid to bad labelers, honest
    labelers left unpaid or proposed for slashing;
 3. time to aggregate 50k answers (and 100k answers over 50 classes);
-4. label accuracy of our MV, DS (defaults) and DS with ``shrink=sqrt(K)`` against crowd-kit's
+4. label accuracy of our MV, DS (defaults), DS with ``shrink=sqrt(K)``, MACE, hierarchical DS
+   (``hds``: a per-worker MACE prior of K pseudo-answers per row) and ``auto`` (DS or HDS by
+   held-out likelihood; the CLI's default) against crowd-kit's
    MV, DS, GLAD and MACE on the same answers: simulated 2-, 4- and 20-class crowds with random
    and constant spammers, adversaries, permuters and long-tailed sparse workers, and
    banking77's test texts (77 intents, ``--data``) labelled by a simulated crowd. crowd-kit runs
@@ -302,15 +304,28 @@ def _label_accuracy(labels: dict[str, str], truth: dict[str, str]) -> float:
     return statistics.mean(labels.get(t) == z for t, z in truth.items())
 
 
-def _ours(rows: list[tuple[str, str, str]]) -> dict[str, dict[str, str]]:
-    out = {}
-    for method in ("mv", "ds"):
-        agg = aggregate(rows, method=method)
-        out[method.upper()] = {t: agg.label_of(i) for i, t in enumerate(agg.tasks)}
-    shrink = float(np.sqrt(len(agg.classes)))
-    agg = aggregate(rows, shrink=shrink)
-    out["DS √K"] = {t: agg.label_of(i) for i, t in enumerate(agg.tasks)}
-    return out
+#: Our columns: name -> (method of :func:`aggregate`, options; "sqrtK" = sqrt(number of classes)).
+OURS: dict[str, tuple[str, dict[str, Any]]] = {
+    "MV": ("mv", {}),
+    "DS": ("ds", {}),
+    "DS √K": ("ds", {"shrink": "sqrtK"}),
+    "MACE": ("mace", {}),
+    "HDS": ("hds", {}),
+    "auto": ("auto", {}),
+}
+
+
+def _ours(rows: list[tuple[str, str, str]]) -> tuple[dict[str, dict[str, str]], str]:
+    """Our labels per column of :data:`OURS`, and what ``auto`` chose."""
+    out, chose = {}, ""
+    k = len({lab for _, _, lab in rows})
+    for col, (method, options) in OURS.items():
+        opts = {n: float(np.sqrt(k)) if v == "sqrtK" else v for n, v in options.items()}
+        agg = aggregate(rows, method=method, **opts)
+        out[col] = {t: agg.label_of(i) for i, t in enumerate(agg.tasks)}
+        if method == "auto":
+            chose = agg.method if agg.method == "ds" else f"hds {agg.shrink:.3g}"
+    return out, chose
 
 
 def _csv_bytes(rows: list[tuple[str, str, str]]) -> bytes:
@@ -362,8 +377,8 @@ def crowdkit_labels(
 
 
 def comparison(seeds: int, data: Path) -> list[str]:
-    """The table: accuracy of our MV, DS and DS with ``shrink=sqrt(K)``, and of crowd-kit's
-    MV, DS, GLAD and MACE, per crowd; the last column is our default DS minus crowd-kit's best.
+    """The table: accuracy of our columns (:data:`OURS`) and of crowd-kit's MV, DS, GLAD and
+    MACE, per crowd; then ``auto`` and our DS minus crowd-kit's best, and what ``auto`` chose.
     """
     crowds: dict[str, list[tuple[str, str, str]]] = {}
     truths: dict[str, dict[str, str]] = {}
@@ -373,26 +388,32 @@ def comparison(seeds: int, data: Path) -> list[str]:
             make = banking_crowd(seed, data) if name == BANKING else simulated_crowd(name, seed)
             crowds[f"{name}#{seed}"], truths[f"{name}#{seed}"] = make
     theirs, version = crowdkit_labels(crowds)
-    head = f"   {'crowd':<36} | answers | ours MV | ours DS | DS √K   |"
+    head = f"   {'crowd':<36} | answers | " + " | ".join(f"{c:<6}" for c in OURS)
     if theirs:
-        head += " " + " | ".join(f"ck {m:<4}" for m in CROWDKIT_METHODS) + " | DS - best ck"
+        head += " | " + " | ".join(f"ck {m:<4}" for m in CROWDKIT_METHODS)
+        head += " | auto - best ck | DS - best ck"
+    head += " | auto chose"
     lines = [f"   crowd-kit {version}" if theirs else f"   crowd-kit not run: {version}", head]
     for name in names:
         keys = [f"{name}#{s}" for s in range(seeds)]
         acc: dict[str, list[float]] = {}
+        chosen = []
         for key in keys:
-            got = {f"ours {m}": lab for m, lab in _ours(crowds[key]).items()}
+            ours, chose = _ours(crowds[key])
+            chosen.append(chose)
+            got = {f"ours {m}": lab for m, lab in ours.items()}
             got |= {f"ck {m}": lab for m, lab in theirs.get(key, {}).items()}
             for col, labels in got.items():
                 acc.setdefault(col, []).append(_label_accuracy(labels, truths[key]))
         m = {col: statistics.mean(v) for col, v in acc.items()}
         n = statistics.mean(len(crowds[key]) for key in keys)
-        line = f"   {name:<36} | {n:7.0f} | {m['ours MV']:.4f}  | {m['ours DS']:.4f}  |"
-        line += f" {m['ours DS √K']:.4f}  |"
+        line = f"   {name:<36} | {n:7.0f} | "
+        line += " | ".join(f"{m[f'ours {c}']:.4f}" for c in OURS)
         if theirs:
             best = max(m[f"ck {c}"] for c in CROWDKIT_METHODS)
-            line += " " + " | ".join(f"{m[f'ck {c}']:.4f} " for c in CROWDKIT_METHODS)
-            line += f" | {m['ours DS'] - best:+.4f}"
+            line += " | " + " | ".join(f"{m[f'ck {c}']:.4f} " for c in CROWDKIT_METHODS)
+            line += f" | {m['ours auto'] - best:+.4f}        | {m['ours DS'] - best:+.4f}"
+        line += " | " + ", ".join(chosen)
         lines.append(line)
     return lines
 

@@ -26,13 +26,8 @@ and a row a worker has no data for is the uniform ``1/K``.
 crowd's pooled confusion matrix ``C`` (every answer weighted by the majority-vote
 start, row-normalised; fixed for the run): a worker with a handful of answers is
 then judged like an average member of the crowd until their own answers say
-otherwise. It is off by default: on the benchmark's simulated crowds
-(``benchmarks/labeling.py``, docs/labeling.md) ``shrink = sqrt(K)`` gained 0.3–2.5
-points of label accuracy at K = 20 and 77 but moved K = 2 and 4 by -0.3 to +0.2, and
-it pulls every worker's estimated accuracy (which pay is weighted by) towards the
-crowd's: in a 3-class job two always-wrong workers with 48 answers read 0.07–0.09
-instead of 0.00–0.02. With ``alpha`` and ``shrink`` at their
-limit 0 this is the maximum-likelihood estimate of the paper. The prior is fixed
+otherwise. It is off by default (docs/labeling.md says why). With ``alpha`` and
+``shrink`` at their limit 0 this is the maximum-likelihood estimate of the paper. The prior is fixed
 before the first E-step, so EM never decreases the objective (a test checks it).
 
 A worker's **estimated accuracy** is ``sum_k pi_k * conf[w, k, k]``: the chance
@@ -56,10 +51,12 @@ import numpy as np
 
 from fairwheel.errors import SchemaError
 from fairwheel.labeling.answers import Answers
+from fairwheel.labeling.design import Design as _Design
+from fairwheel.labeling.design import Prior
 
 DS = "ds"
 MV = "mv"
-METHODS = (DS, MV)
+METHODS = (DS, MV, "hds", "mace", "auto")
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,7 +64,7 @@ class Aggregation:
     """The result of an aggregation.
 
     Attributes:
-        method: ``"ds"`` or ``"mv"``.
+        method: ``"ds"``, ``"mv"``, ``"mace"`` or ``"hds"``.
         tasks: Task ids (rows of ``posteriors``).
         workers: Worker ids.
         classes: Class labels (columns of ``posteriors``).
@@ -105,7 +102,7 @@ class Aggregation:
     objective: list[float]
     alpha: float
     shrink: float
-    _pseudo: np.ndarray = field(repr=False)  # (K, K) the prior's pseudo-counts
+    _prior: Prior = field(repr=False)  # the confusion rows' pseudo-counts
     _counts: np.ndarray = field(repr=False)  # (pairs, K) expected counts
     _row_totals: np.ndarray = field(repr=False)  # (workers, K)
     _pair_worker: np.ndarray = field(repr=False)
@@ -141,8 +138,8 @@ class Aggregation:
             ``(K, K)`` array; ``[k, l]`` = P(answer ``l`` | true class ``k``); rows sum to 1.
         """
         w = self.workers.index(worker) if isinstance(worker, str) else int(worker)
-        denom = self._row_totals[w] + self._pseudo.sum(axis=1)
-        conf = self._pseudo.copy()
+        denom = self._row_totals[w] + self._prior.row_sums()[w]
+        conf = self._prior.dense(w)
         lo, hi = np.searchsorted(self._pair_worker, [w, w + 1])
         for p in range(lo, hi):
             conf[:, self._pair_label[p]] += self._counts[p]
@@ -151,55 +148,6 @@ class Aggregation:
     def label_of(self, task: int) -> str:
         """The aggregated label of task index ``task``."""
         return self.classes[int(self.labels[task])]
-
-
-class _Design:
-    """Sparse matrices of one answer set, built once and reused by every EM step.
-
-    Answers are grouped by (worker, label) *pair*: ``conf[w, k, l]`` is only
-    ever needed for pairs that occur, so memory is O(answers × K), not
-    O(workers × K²).
-    """
-
-    def __init__(self, answers: Answers) -> None:
-        from scipy import sparse
-
-        n_t, n_w, k = len(answers.tasks), len(answers.workers), len(answers.classes)
-        self.n_tasks, self.n_workers, self.k = n_t, n_w, k
-        keys, pair = np.unique(answers.worker * k + answers.label, return_inverse=True)
-        self.pair_worker = keys // k
-        self.pair_label = keys % k
-        n_p = len(keys)
-        ones = np.ones(answers.n_answers)
-        # s[i, p]: how many times task i got the (worker, label) pair p.
-        self.s = sparse.csr_matrix((ones, (answers.task, pair)), shape=(n_t, n_p))
-        self.st = self.s.T.tocsr()
-        self.pw = sparse.csr_matrix(
-            (np.ones(n_p), (self.pair_worker, np.arange(n_p))), shape=(n_w, n_p)
-        )
-        flat = np.bincount(answers.task * k + answers.label, minlength=n_t * k)
-        self.votes = flat.reshape(n_t, k).astype(float)
-        self.observed = np.bincount(self.pair_worker, minlength=n_w)  # labels used per worker
-        self.answers = np.bincount(answers.worker, minlength=n_w)
-
-    def pooled_confusion(self, post: np.ndarray, smoothing: float = 0.1) -> np.ndarray:
-        """The crowd's ``(K, K)`` confusion matrix under posteriors ``post``, rows summing to 1."""
-        pooled = np.zeros((self.k, self.k))
-        np.add.at(pooled.T, self.pair_label, self.pair_sums(post))
-        pooled += smoothing
-        return pooled / pooled.sum(axis=1, keepdims=True)
-
-    def task_sums(self, per_pair: np.ndarray) -> np.ndarray:
-        """``out[i] = sum over task i's answers of per_pair[pair of the answer]``."""
-        return np.asarray(self.s @ per_pair)
-
-    def pair_sums(self, per_task: np.ndarray) -> np.ndarray:
-        """``out[p] = sum over pair p's answers of per_task[task of the answer]``."""
-        return np.asarray(self.st @ per_task)
-
-    def worker_sums(self, per_pair: np.ndarray) -> np.ndarray:
-        """``out[w] = sum over worker w's pairs of per_pair``."""
-        return np.asarray(self.pw @ per_pair)
 
 
 @dataclass
@@ -228,28 +176,27 @@ def _gold_arrays(answers: Answers, gold: Mapping[str, str] | None) -> tuple[np.n
 
 
 def _m_step(
-    d: _Design, post: np.ndarray, prior_rows: np.ndarray, pseudo: np.ndarray, prior_alpha: float
+    d: _Design, post: np.ndarray, prior_rows: np.ndarray, prior: Prior, prior_alpha: float
 ) -> _Params:
     """Class priors and confusion matrices from posteriors (MAP under the Dirichlet prior).
 
-    ``pseudo[k, l]`` is the prior's pseudo-count of answer ``l`` on class ``k``.
+    ``prior`` holds the pseudo-count ``prior[w, k, l]`` of answer ``l`` on class ``k``.
     """
     counts = d.pair_sums(post)  # (P, K): expected times w_p said l_p on class-k tasks
     row_totals = d.worker_sums(counts)  # (W, K): expected answers of w on class-k tasks
-    seen = pseudo[:, d.pair_label].T  # (P, K): pseudo[k, l_p]
-    log_counts = np.log(counts + seen)
-    log_rows = np.log(row_totals + pseudo.sum(axis=1))
-    log_conf = log_counts - log_rows[d.pair_worker]
+    seen = prior.seen(d.pair_worker, d.pair_label)  # (P, K): prior[w_p, k, l_p]
+    rows = prior.row_sums()  # (W, K)
+    log_rows = np.log(row_totals + rows)
+    log_conf = np.log(counts + seen) - log_rows[d.pair_worker]
     mass = post[prior_rows].sum(axis=0) + prior_alpha
     log_priors = np.log(mass / mass.sum())
-    # log density of the Dirichlet(1 + pseudo) priors, up to a constant:
-    # sum over workers, classes k and labels l of pseudo[k, l] * log conf[w, k, l]; labels a
-    # worker never gave have conf = pseudo[k, l] / row total.
-    plogp = pseudo * np.log(pseudo)
+    # log density of the Dirichlet(1 + prior) priors, up to a constant: sum over workers,
+    # classes k and labels l of prior[w, k, l] * log conf[w, k, l]; labels a worker never
+    # gave have conf = prior[w, k, l] / row total.
     unseen = (
-        d.n_workers * float(plogp.sum())
-        - float(d.worker_sums(plogp[:, d.pair_label].T).sum())
-        - float(((pseudo.sum(axis=1) - d.worker_sums(seen)) * log_rows).sum())
+        prior.xlogx_total()
+        - float((seen * np.log(seen)).sum())
+        - float(((rows - d.worker_sums(seen)) * log_rows).sum())
     )
     density = float((seen * log_conf).sum()) + unseen + prior_alpha * float(log_priors.sum())
     return _Params(log_priors, counts, row_totals, log_conf, density)
@@ -272,21 +219,21 @@ def _e_step(
     return post, float(per_task.sum())
 
 
-def _worker_stats(d: _Design, params: _Params, pseudo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _worker_stats(d: _Design, params: _Params, prior: Prior) -> tuple[np.ndarray, np.ndarray]:
     """Estimated accuracy and chance level of every worker.
 
-    ``conf[w, k, l] = (counts + pseudo[k, l]) / denom[w, k]``, the counts only for labels
+    ``conf[w, k, l] = (counts + prior[w, k, l]) / denom[w, k]``, the counts only for labels
     the worker gave: each sum is the prior's part for every label plus the counts' part.
     """
     priors = np.exp(params.log_priors)
-    inv = 1.0 / (params.row_totals + pseudo.sum(axis=1))  # (W, K): 1 / denom
+    inv = 1.0 / (params.row_totals + prior.row_sums())  # (W, K): 1 / denom
     p_idx = np.arange(len(d.pair_label))
     own = params.counts[p_idx, d.pair_label] * inv[d.pair_worker, d.pair_label]
-    accuracy = inv @ (priors * np.diag(pseudo)) + np.bincount(
+    accuracy = (inv * prior.diag()) @ priors + np.bincount(
         d.pair_worker, weights=priors[d.pair_label] * own, minlength=d.n_workers
     )
     # q_w[l] = sum_k pi_k conf[w, k, l]; chance_w = sum_l pi_l q_w[l].
-    q_prior = (inv * priors) @ pseudo  # (W, K): the prior's part of q_w
+    q_prior = prior.mix(inv * priors)  # (W, K): the prior's part of q_w
     q_counts = (params.counts * inv[d.pair_worker]) @ priors  # (P,): the counts' part
     chance = q_prior @ priors + np.bincount(
         d.pair_worker, weights=priors[d.pair_label] * q_counts, minlength=d.n_workers
@@ -300,7 +247,7 @@ def _result(
     d: _Design,
     post: np.ndarray,
     params: _Params,
-    smoothing: tuple[float, float, np.ndarray],
+    smoothing: tuple[float, float, Prior],
     gold_rows: np.ndarray,
     gold_cls: np.ndarray,
     iterations: int,
@@ -310,8 +257,8 @@ def _result(
 ) -> Aggregation:
     if labels is None:
         labels = post.argmax(axis=1)
-    alpha, shrink, pseudo = smoothing
-    accuracy, chance = _worker_stats(d, params, pseudo)
+    alpha, shrink, prior = smoothing
+    accuracy, chance = _worker_stats(d, params, prior)
     gold_of = np.full(d.n_tasks, -1, dtype=np.int64)
     gold_of[gold_rows] = gold_cls
     on_gold = gold_of[answers.task] >= 0
@@ -335,7 +282,7 @@ def _result(
         objective=objective,
         alpha=alpha,
         shrink=shrink,
-        _pseudo=pseudo,
+        _prior=prior,
         _counts=params.counts,
         _row_totals=params.row_totals,
         _pair_worker=d.pair_worker,
@@ -352,11 +299,11 @@ def _check_smoothing(alpha: float, prior_alpha: float, shrink: float) -> float:
     return float(shrink)
 
 
-def _pseudo_counts(d: _Design, post: np.ndarray, alpha: float, shrink: float) -> np.ndarray:
-    """The prior's ``(K, K)`` pseudo-counts: ``alpha + shrink * C`` (the module docstring)."""
+def _pseudo_counts(d: _Design, post: np.ndarray, alpha: float, shrink: float) -> Prior:
+    """The prior's shared pseudo-counts ``alpha + shrink * C`` (the module docstring)."""
     if shrink == 0:
-        return np.full((d.k, d.k), alpha)
-    return alpha + shrink * d.pooled_confusion(post)
+        return Prior.shared(np.full((d.k, d.k), alpha), d.n_workers)
+    return Prior.shared(alpha + shrink * d.pooled_confusion(post), d.n_workers)
 
 
 def _init(
@@ -404,10 +351,10 @@ def majority_vote(
     """
     shrink = _check_smoothing(alpha, prior_alpha, shrink)
     d, post, gold_rows, gold_cls, prior_rows = _init(answers, gold)
-    pseudo = _pseudo_counts(d, post, alpha, shrink)
-    params = _m_step(d, post, prior_rows, pseudo, prior_alpha)
+    prior = _pseudo_counts(d, post, alpha, shrink)
+    params = _m_step(d, post, prior_rows, prior, prior_alpha)
     labels = post.argmax(axis=1)
-    smoothing = (alpha, shrink, pseudo)
+    smoothing = (alpha, shrink, prior)
     return _result(
         MV, answers, d, post, params, smoothing, gold_rows, gold_cls, 0, True, [], labels
     )
@@ -448,6 +395,24 @@ def dawid_skene(
             label outside the label set.
     """
     shrink = _check_smoothing(alpha, prior_alpha, shrink)
+    _check_stopping(tol, max_iter)
+    d, post, gold_rows, gold_cls, prior_rows = _init(answers, gold)
+    prior = _pseudo_counts(d, post, alpha, shrink)
+    return _em(
+        DS,
+        answers,
+        d,
+        post,
+        (gold_rows, gold_cls, prior_rows),
+        prior,
+        (alpha, shrink),
+        prior_alpha,
+        tol,
+        max_iter,
+    )
+
+
+def _check_stopping(tol: float, max_iter: int) -> None:
     if (
         not (tol >= 0)
         or isinstance(max_iter, bool)
@@ -455,9 +420,26 @@ def dawid_skene(
         or max_iter < 0
     ):
         raise SchemaError("tol must be >= 0 and max_iter an int >= 0")
-    d, post, gold_rows, gold_cls, prior_rows = _init(answers, gold)
-    pseudo = _pseudo_counts(d, post, alpha, shrink)
-    params = _m_step(d, post, prior_rows, pseudo, prior_alpha)
+
+
+def _em(
+    method: str,
+    answers: Answers,
+    d: _Design,
+    post: np.ndarray,
+    rows: tuple[np.ndarray, np.ndarray, np.ndarray],
+    prior: Prior,
+    smoothing: tuple[float, float],
+    prior_alpha: float,
+    tol: float,
+    max_iter: int,
+) -> Aggregation:
+    """Dawid–Skene EM from posteriors ``post`` under the fixed confusion prior ``prior``.
+
+    ``rows`` are the gold task rows, their classes and the rows counted in the class priors.
+    """
+    gold_rows, gold_cls, prior_rows = rows
+    params = _m_step(d, post, prior_rows, prior, prior_alpha)
     objective: list[float] = []
     converged = max_iter == 0
     budget = tol * answers.n_answers
@@ -470,10 +452,19 @@ def dawid_skene(
             converged = True
             break
         if it < max_iter:
-            params = _m_step(d, post, prior_rows, pseudo, prior_alpha)
-    smoothing = (alpha, shrink, pseudo)
+            params = _m_step(d, post, prior_rows, prior, prior_alpha)
     return _result(
-        DS, answers, d, post, params, smoothing, gold_rows, gold_cls, it, converged, objective
+        method,
+        answers,
+        d,
+        post,
+        params,
+        (*smoothing, prior),
+        gold_rows,
+        gold_cls,
+        it,
+        converged,
+        objective,
     )
 
 
@@ -489,10 +480,12 @@ def aggregate(
 
     Args:
         rows: The answers.
-        method: ``"ds"`` (Dawid–Skene) or ``"mv"`` (majority vote).
+        method: ``"ds"`` (Dawid–Skene), ``"mv"`` (majority vote), ``"mace"``, ``"hds"``
+            (Dawid–Skene with a per-worker MACE prior; both :mod:`fairwheel.labeling.mace`)
+            or ``"auto"`` (ds or hds by held-out likelihood; :mod:`fairwheel.labeling.select`).
         classes: The label set in tie-break order (default: labels seen, sorted).
         gold: Task id -> known class.
-        **options: Passed to :func:`dawid_skene` or :func:`majority_vote`.
+        **options: Passed to the method's function.
 
     Returns:
         The :class:`Aggregation`.
@@ -505,4 +498,11 @@ def aggregate(
     answers = Answers.from_rows(rows, classes)
     if method == DS:
         return dawid_skene(answers, gold=gold, **options)
-    return majority_vote(answers, gold=gold, **options)
+    if method == MV:
+        return majority_vote(answers, gold=gold, **options)
+    from fairwheel.labeling import mace, select  # they import this module
+
+    if method == "auto":
+        return select.auto(answers, gold=gold, **options)
+    fit = mace.hierarchical if method == "hds" else mace.mace
+    return fit(answers, gold=gold, **options)
