@@ -99,6 +99,29 @@ class ApiSettings(BaseModel):
         return tuple(dict.fromkeys(out))
 
 
+class JobSettings(BaseModel):
+    """Settings of the background jobs (``fairwheel worker``, ``serve --jobs``): the ``jobs``
+    section of :class:`Settings`.
+
+    Attributes:
+        interval: Seconds between two passes over the jobs.
+        lease_seconds: How long a job's lease lasts; a runner that died loses it after this,
+            and another runner takes the job over.
+        redeem_threshold: Close a pool's epoch early (which redeems its vouchers on-chain) once
+            the value of unredeemed vouchers reaches this many token base units; 0: only on
+            the epoch schedule.
+        rescore_growth: Rescore a pool once its accepted records grew by this fraction since
+            the last rescore (at least 20 records).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    interval: float = Field(default=60.0, gt=0)
+    lease_seconds: float = Field(default=900.0, gt=0)
+    redeem_threshold: int = Field(default=0, ge=0)
+    rescore_growth: float = Field(default=0.1, gt=0)
+
+
 class Settings(BaseSettings):
     """Node settings. Empty URLs are derived from ``home`` (see :meth:`resolved`)."""
 
@@ -137,6 +160,8 @@ class Settings(BaseSettings):
     spammy_ratings_per_hour: int = 5
     # The HTTP edge (``fairwheel serve``).
     api: ApiSettings = Field(default_factory=ApiSettings)
+    # The background jobs (``fairwheel worker``).
+    jobs: JobSettings = Field(default_factory=JobSettings)
 
     @field_validator("chain_url")
     @classmethod

@@ -134,3 +134,28 @@ def test_lock_serialises_writers_on_one_database(two: tuple[Store, Store]) -> No
 def test_lock_outside_a_transaction_is_a_programming_error(two: tuple[Store, Store]) -> None:
     with pytest.raises(RuntimeError, match="inside a transaction"):
         two[0].lock("x")
+
+
+def test_a_job_lease_has_one_holder_across_workers(two: tuple[Store, Store]) -> None:
+    a, b = two
+    assert a.acquire_lease("close:1", "a", NOW, 60)
+    assert not b.acquire_lease("close:1", "b", NOW + 1, 60)  # a's lease is live
+    assert b.lease_holder("close:1", NOW + 1) == "a"
+    assert a.acquire_lease("close:1", "a", NOW + 30, 60)  # the holder renews it
+    assert not b.acquire_lease("close:1", "b", NOW + 61, 60)  # renewed until NOW + 90
+    assert b.acquire_lease("close:1", "b", NOW + 90, 60)  # expired: b takes the job over
+    a.release_lease("close:1", "a")  # not a's any more: nothing happens
+    assert a.lease_holder("close:1", NOW + 91) == "b"
+    b.release_lease("close:1", "b")
+    assert a.lease_holder("close:1", NOW + 91) is None
+
+
+def test_job_runs_count_failures_and_keep_the_last_good_marker(two: tuple[Store, Store]) -> None:
+    a, b = two
+    a.record_job_run("rescore:1", NOW, NOW + 2, "ran", "rescored", "120")
+    a.record_job_run("rescore:1", NOW + 10, NOW + 11, "failed", "backend_error: down", "999")
+    run = b.job_run("rescore:1")
+    assert run is not None
+    assert (run["runs"], run["failures"], run["status"], run["marker"]) == (2, 1, "failed", "120")
+    assert run["last_ok"] == NOW + 2 and run["detail"] == "backend_error: down"
+    assert [r["name"] for r in b.job_runs()] == ["rescore:1"] and b.job_run("nope") is None

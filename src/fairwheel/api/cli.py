@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -87,6 +88,14 @@ def serve(
             min=1,
         ),
     ] = 1,
+    jobs: Annotated[
+        bool,
+        typer.Option(
+            "--jobs/--no-jobs",
+            help="Run the background jobs (anchor, rescore, retrain, close epochs on schedule) "
+            "in this process, as fairwheel worker does.",
+        ),
+    ] = True,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve the node's HTTP API (/v1, OpenAPI at /openapi.json) and its web dashboard (/).
@@ -99,7 +108,12 @@ def serve(
     import uvicorn
 
     from fairwheel.api.app import create_app
-    from fairwheel.api.workers import check_workers, exit_cleanly_on_sigterm, serve_workers
+    from fairwheel.api.workers import (
+        check_workers,
+        exit_cleanly_on_sigterm,
+        serve_workers,
+        start_jobs,
+    )
     from fairwheel.config import configured, load_settings, redact_url
     from fairwheel.errors import FairwheelError
     from fairwheel.node import Node
@@ -127,6 +141,7 @@ def serve(
     except FairwheelError as exc:
         raise _fail(f"{exc.code}: {exc.message}") from None
     config = settings.api
+    stop_jobs: Callable[[], None] | None = None
     try:
         if config.dev and not node.queries.pools():
             from fairwheel.api.dev import dev_keys, seed
@@ -147,13 +162,19 @@ def serve(
         exit_cleanly_on_sigterm()  # so that the finally below closes the node
         if workers > 1:
             typer.echo(f"{workers} workers over {redact_url(settings.database_url)}")
+            # The parent's node serves no request: its jobs need no lock.
+            stop_jobs = start_jobs(node, None) if jobs else None
             serve_workers(node, settings, workers, log_level)
         else:
             app = create_app(node, config)
+            # One process: a job takes the API's node lock, as every request does.
+            stop_jobs = start_jobs(node, app.state.ctx.lock) if jobs else None
             uvicorn.run(app, host=config.host, port=config.port, log_level=log_level)
     except FairwheelError as exc:
         raise _fail(f"{exc.code}: {exc.message}") from None
     finally:
+        if stop_jobs is not None:
+            stop_jobs()
         node.close()
 
 

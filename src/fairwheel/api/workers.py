@@ -20,8 +20,11 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fairwheel.errors import ConfigError
 
@@ -37,6 +40,7 @@ __all__ = [
     "check_workers",
     "exit_cleanly_on_sigterm",
     "serve_workers",
+    "start_jobs",
     "worker_settings",
 ]
 
@@ -140,3 +144,26 @@ def serve_workers(node: Node, settings: Settings, workers: int, log_level: str) 
         workers=workers,
         log_level=log_level,
     )
+
+
+def start_jobs(node: Node, lock: threading.RLock | None) -> Callable[[], None]:
+    """Run the node's background jobs in a daemon thread; returns the function that stops it.
+
+    Args:
+        node: The node whose jobs run.
+        lock: Held around each job (the API's node lock when requests share the node).
+    """
+    stop = threading.Event()
+    guard: Callable[[], AbstractContextManager[Any]] = (
+        nullcontext if lock is None else (lambda: lock)
+    )
+    thread = threading.Thread(
+        target=node.jobs.run_until, args=(stop, guard), name="fairwheel-jobs", daemon=True
+    )
+    thread.start()
+
+    def stop_jobs() -> None:
+        stop.set()
+        thread.join(timeout=60)  # a job in flight finishes (its lease would expire anyway)
+
+    return stop_jobs

@@ -9,6 +9,8 @@ One module per command group, composed here into :data:`app`:
 * :mod:`~fairwheel.cli.labels` — ``labels aggregate``;
 * :mod:`~fairwheel.cli.quality` — ``quality audit``;
 * :mod:`~fairwheel.cli.loop` — ``models …`` and ``export …``;
+* :mod:`~fairwheel.cli.ops` — ``backup``, ``restore``;
+* :mod:`~fairwheel.cli.worker` — ``worker`` (the background jobs);
 * ``serve`` and ``remote …`` come from :mod:`fairwheel.api.cli`.
 
 The groups share :mod:`~fairwheel.cli._shared` (``fail``, ``run_or_exit``, ``open_node``) and
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import typer
 
-from fairwheel.cli import epoch, labels, loop, quality, root, valuation
+from fairwheel.cli import epoch, labels, loop, ops, quality, root, valuation, worker
 from fairwheel.cli._shared import fail, open_node, run_or_exit
 
 __all__ = ["app", "fail", "main", "open_node", "run_or_exit"]
@@ -36,6 +38,9 @@ app = typer.Typer(
 for _command in (root.demo, root.claim, root.earnings, root.settings, root.version):
     app.command()(_command)
 app.command("value")(valuation.value)
+app.command()(ops.backup)
+app.command()(ops.restore)
+app.command()(worker.worker)
 app.add_typer(epoch.epoch_app, name="epoch")
 app.add_typer(labels.labels_app, name="labels")
 app.add_typer(quality.quality_app, name="quality")

@@ -26,12 +26,20 @@ def epoch_check(
 
 @epoch_app.command("close")
 def epoch_close(pool: Annotated[int, typer.Argument(help="Pool id.")]) -> None:
-    """Redeem vouchers, fold the ledger into cumulative earnings and post the epoch root."""
+    """Redeem vouchers, fold the ledger into cumulative earnings and post the epoch root.
+
+    With no paid call since the last close there is nothing to do: it says so and exits 0
+    (a scheduler may run it at any time). ``fairwheel worker`` closes epochs on schedule.
+    """
 
     def work() -> dict[str, object]:
         with open_node() as node:
+            node.queries.pool(pool)  # an unknown pool is an error, not "nothing to close"
+            if not node.settlement.has_open_calls(pool):
+                return {"pool_id": pool, "closed": False, "warnings": [],
+                        "reason": "no paid calls since the last epoch"}  # fmt: skip
             report = node.close_epoch(pool)
-            return {k: v for k, v in report.__dict__.items() if k != "earnings"}
+            return {"closed": True, **{k: v for k, v in report.__dict__.items() if k != "earnings"}}
 
     report = run_or_exit(work)
     for warning in report["warnings"]:  # type: ignore[attr-defined]

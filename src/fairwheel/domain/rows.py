@@ -12,6 +12,7 @@ from typing import TypedDict
 __all__ = [
     "EarningUse",
     "EpochRow",
+    "JobRunRow",
     "LedgerEntry",
     "ModelRow",
     "PoolRow",
@@ -154,3 +155,17 @@ class StoredResponseRow(TypedDict):
     headers: list[tuple[bytes, bytes]]
     body: bytes
     expires: float
+
+
+class JobRunRow(TypedDict):
+    """The last run of a background job (``name`` is the job and its pool, e.g. ``anchor:1``)."""
+
+    name: str
+    started: float
+    finished: float
+    status: str
+    detail: str
+    marker: str
+    runs: int
+    failures: int
+    last_ok: float

@@ -33,6 +33,7 @@ from fairwheel.node._forward import forward
 from fairwheel.node.access import AccessService
 from fairwheel.node.contributions import ContributionService
 from fairwheel.node.feedback import FeedbackService
+from fairwheel.node.jobs import JobService
 from fairwheel.node.labeling import LabelingService
 from fairwheel.node.ledger import LedgerService
 from fairwheel.node.onchain import OnchainService
@@ -75,6 +76,9 @@ class Node(Service):
         self.onchain = OnchainService(ports, self.ledger)
         self.testchain = TestChainService(ports)
         self.access = AccessService(ports)
+        self.jobs = JobService(
+            ports, self.pools, self.contributions, self.versions, self.settlement
+        )
 
     # -- opening ------------------------------------------------------------
     @classmethod

@@ -103,6 +103,10 @@ class QueryService(Service):
         """Accepted records not yet in an anchored batch."""
         return self.store.unanchored(pool_id)
 
+    def pending_anchors(self, pool_id: int) -> int:
+        """How many accepted records wait for the pool's next anchored batch."""
+        return len(self.store.unanchored(pool_id))
+
     def revocation(self, record_id: int) -> dict[str, Any] | None:
         """A revoked record's steps (revoked, unserved, key destroyed, models marked)."""
         return self.store.revocation(record_id)
@@ -130,6 +134,11 @@ class QueryService(Service):
     def open_fold(self, pool_id: int) -> dict[str, Any] | None:
         """The running totals of the pool's open epoch (None before its first call)."""
         return self.store.open_fold(pool_id)
+
+    def latest_vouchers(self, pool_id: int) -> dict[str, int]:
+        """Each payer's latest accepted voucher in the pool: its cumulative amount (what the
+        node can redeem; what is redeemed already is on-chain, ``node.onchain.redeemed``)."""
+        return {payer: cumulative for payer, cumulative, _sig in self.store.vouchers(pool_id)}
 
     def epoch(self, pool_id: int, epoch: int) -> EpochRow:
         """One closed epoch. Raises ``NotFound`` if it was never closed."""

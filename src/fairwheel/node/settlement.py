@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from fairwheel.domain.records import checksum_address
 from fairwheel.domain.rows import EarningUse, EpochRow
 from fairwheel.errors import ChainError, Conflict, NotFound, VerificationError
+from fairwheel.node.ledger import LEDGER_LOCK
 from fairwheel.node.service import Service
 
 if TYPE_CHECKING:
@@ -63,6 +64,10 @@ class Verification:
 class SettlementService(Service):
     """Epoch close, claims and verification."""
 
+    def has_open_calls(self, pool_id: int) -> bool:
+        """Whether the pool has paid calls an epoch close would settle (new or still unpaid)."""
+        return self.store.open_fold(pool_id) is not None or self.store.has_unsettled(pool_id)
+
     def close_epoch(self, pool_id: int) -> EpochReport:
         """Close the pool's open epoch and post its root of cumulative earnings.
 
@@ -71,9 +76,19 @@ class SettlementService(Service):
         stay unsettled: their earnings are withheld and their price is recorded as the payer's
         debt, in the store and the epoch file, until a later close collects it.
 
-        Safe to retry: vouchers already redeemed pay nothing again, and nothing is
-        written to the store until the root is on-chain.
+        Safe to retry, and to kill at any point: vouchers already redeemed pay nothing again;
+        what the close will record is committed (``pending_closes``) before its root is posted,
+        so a close interrupted after that is finished from it — posting the same root if it
+        is not on-chain yet — rather than recomputed over a ledger that has grown since. Paid
+        calls may arrive meanwhile (another worker, or after a restart): they stay open for
+        the next epoch.
         """
+        pending = self.store.pending_close(pool_id)
+        if pending is not None:
+            return self._post_and_record(pool_id, json.loads(pending["body"]))
+        return self._close_epoch(pool_id)
+
+    def _close_epoch(self, pool_id: int) -> EpochReport:
         from fairwheel.settlement.epoch import FILE_FORMAT, earnings_tree, write_epoch_file
 
         # The ledger's running fold (kept by every paid call) gives the totals when every payer
@@ -114,28 +129,52 @@ class SettlementService(Service):
         )
         if len(seqs) != (int(running["entries"]) if running else 0):
             raise Conflict("paid calls arrived while the epoch was closing; close it again")
-        dust = self.store.pool_dust(pool_id)
-        tx_hash = self._post_root(pool_id, epoch, root, total, file_hash)
         debts = {
             payer: {**debt, "collected": collected.get(payer, 0)}
             for payer, debt in folded.debts.items()
         }
+        body = {
+            "epoch": epoch, "root": root, "total": str(total), "file_path": str(path),
+            "file_hash": file_hash, "dust": str(self.store.pool_dust(pool_id)),
+            "last_seq": seqs[-1] if seqs else None,
+            "earnings": {a: str(v) for a, v in earnings.items()},
+            "unsettled": list(folded.unsettled),
+            "debts": {p: {k: str(v) for k, v in d.items()} for p, d in debts.items()},
+            "collected": {a: str(v) for a, v in collected.items()},
+            "report": {"paid": str(folded.paid), "fees": str(folded.fees),
+                       "redeemed": str(redeemed), "entries": len(seqs),
+                       "withheld": str(folded.withheld), "warnings": warnings},
+        }  # fmt: skip
         with self.store.transaction():
+            self.store.put_pending_close(pool_id, epoch, root, file_hash, json.dumps(body))
+        return self._post_and_record(pool_id, body)
+
+    def _post_and_record(self, pool_id: int, body: dict[str, Any]) -> EpochReport:
+        """Post a close's root (unless it is on-chain already) and record the close."""
+        epoch, root, total = int(body["epoch"]), str(body["root"]), int(body["total"])
+        tx_hash = self._post_root(pool_id, epoch, root, total, body["file_hash"])
+        earnings = {a: int(v) for a, v in body["earnings"].items()}
+        debts = {p: {k: int(v) for k, v in d.items()} for p, d in body["debts"].items()}
+        with self.store.transaction():
+            self.store.lock(LEDGER_LOCK)  # no entry lands between sealing and refolding
             self.store.insert_epoch(
                 {"pool_id": pool_id, "epoch": epoch, "root": root, "total": total,
-                 "dust": dust, "file_path": str(path), "file_hash": file_hash,
-                 "tx_hash": tx_hash},
+                 "dust": int(body["dust"]), "file_path": body["file_path"],
+                 "file_hash": body["file_hash"], "tx_hash": tx_hash},
                 earnings,
             )  # fmt: skip
-            if seqs:
-                self.store.seal_open_epoch(pool_id, epoch, seqs[-1])
-            self.store.set_unsettled(pool_id, epoch, folded.unsettled)
+            if body["last_seq"] is not None:
+                self.store.seal_open_epoch(pool_id, epoch, int(body["last_seq"]))
+            self.store.set_unsettled(pool_id, epoch, body["unsettled"])
             self.store.insert_debts(pool_id, epoch, debts)
-            self.store.prune_vouchers(pool_id, collected)
+            self.store.prune_vouchers(pool_id, {a: int(v) for a, v in body["collected"].items()})
+            self.store.drop_pending_close(pool_id)
+        r = body["report"]
         return EpochReport(
-            pool_id, epoch, root, total, folded.paid, folded.fees, dust,
-            redeemed, str(path), file_hash, tx_hash, len(seqs), earnings,
-            {p: d["owed"] for p, d in debts.items()}, folded.withheld, warnings,
+            pool_id, epoch, root, total, int(r["paid"]), int(r["fees"]), int(body["dust"]),
+            int(r["redeemed"]), body["file_path"], body["file_hash"], tx_hash, int(r["entries"]),
+            earnings, {p: d["owed"] for p, d in debts.items()}, int(r["withheld"]),
+            list(r["warnings"]),
         )  # fmt: skip
 
     def _nothing_to_post(

@@ -154,13 +154,20 @@ class LedgerTables(SqlConnection):
             yield int(row["seq"]), str(row["body"]), str(row["hash"])
 
     def seal_open_epoch(self, pool_id: int, epoch: int, last_seq: int) -> None:
-        """Assign the open entries up to ``last_seq`` to ``epoch`` and reset the running fold."""
+        """Assign the open entries up to ``last_seq`` to ``epoch``; the running fold then holds
+        only the entries after it."""
         self._exec(
             "UPDATE ledger SET epoch = ? WHERE pool_id = ? AND epoch IS NULL AND seq <= ?",
             (epoch, pool_id, last_seq),
         )
         self._exec("DELETE FROM open_epochs WHERE pool_id = ?", (pool_id,))
         self._exec("DELETE FROM open_earnings WHERE pool_id = ?", (pool_id,))
+        # Entries appended after the close read the ledger (on another worker, or after a close
+        # that was interrupted and is finished later) stay open: fold them again.
+        for row in self._all(
+            "SELECT body FROM ledger WHERE pool_id = ? AND epoch IS NULL ORDER BY seq", (pool_id,)
+        ):
+            self.fold_open(pool_id, json.loads(row["body"]))
 
     def open_ledger(self, pool_id: int) -> list[LedgerEntry]:
         """Entries of the pool not yet folded into an epoch, in order."""

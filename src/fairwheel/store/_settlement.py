@@ -135,3 +135,26 @@ class SettlementTables(SqlConnection):
             }
             for r in rows
         }
+
+
+class PendingCloseTables(SqlConnection):
+    """Queries over ``pending_closes``: an epoch close between writing and posting its root."""
+
+    def put_pending_close(
+        self, pool_id: int, epoch: int, root: str, file_hash: str, body: str
+    ) -> None:
+        """Keep what finishing the close will write (committed before the root is posted)."""
+        self._exec(
+            "INSERT INTO pending_closes(pool_id, epoch, root, file_hash, body) VALUES(?,?,?,?,?) "
+            "ON CONFLICT(pool_id) DO UPDATE SET epoch = excluded.epoch, root = excluded.root, "
+            "file_hash = excluded.file_hash, body = excluded.body",
+            (pool_id, epoch, root, file_hash, body),
+        )
+
+    def pending_close(self, pool_id: int) -> dict[str, Any] | None:
+        """``{epoch, root, file_hash, body}`` of the pool's close in flight, or None."""
+        row = self._one("SELECT * FROM pending_closes WHERE pool_id = ?", (pool_id,))
+        return None if row is None else dict(row)
+
+    def drop_pending_close(self, pool_id: int) -> None:
+        self._exec("DELETE FROM pending_closes WHERE pool_id = ?", (pool_id,))

@@ -24,6 +24,7 @@ import numpy as np
 
 from fairwheel.domain.rows import (
     EpochRow,
+    JobRunRow,
     LedgerEntry,
     ModelRow,
     PoolRow,
@@ -36,6 +37,7 @@ from fairwheel.domain.rows import (
 __all__ = [
     "AccessStore",
     "CallStore",
+    "JobStore",
     "LabelingStore",
     "LedgerStore",
     "ModelStore",
@@ -82,6 +84,19 @@ class AccessStore(Protocol):
     ) -> None: ...
     def release_slot(self, slot: str) -> None: ...
     def slot_count(self) -> int: ...
+
+
+class JobStore(Protocol):
+    """Background jobs: a lease per job (one runner at a time) and each job's last run."""
+
+    def acquire_lease(self, name: str, holder: str, now: float, seconds: float) -> bool: ...
+    def release_lease(self, name: str, holder: str) -> None: ...
+    def lease_holder(self, name: str, now: float) -> str | None: ...
+    def record_job_run(
+        self, name: str, started: float, finished: float, status: str, detail: str, marker: str
+    ) -> None: ...
+    def job_run(self, name: str) -> JobRunRow | None: ...
+    def job_runs(self) -> list[JobRunRow]: ...
 
 
 class PoolStore(Protocol):
@@ -201,6 +216,11 @@ class LedgerStore(Protocol):
         """``(seq, body JSON, hash)`` of the open epoch's entries, streamed in order."""
 
     def seal_open_epoch(self, pool_id: int, epoch: int, last_seq: int) -> None: ...
+    def put_pending_close(
+        self, pool_id: int, epoch: int, root: str, file_hash: str, body: str
+    ) -> None: ...
+    def pending_close(self, pool_id: int) -> dict[str, Any] | None: ...
+    def drop_pending_close(self, pool_id: int) -> None: ...
     def open_ledger(self, pool_id: int) -> list[LedgerEntry]:
         """Entries of the pool not yet folded into an epoch, in order."""
 
@@ -287,6 +307,7 @@ class Store(
     CallStore,
     LabelingStore,
     AccessStore,
+    JobStore,
     Protocol,
 ):
     """The whole store port: what ``open_store`` returns and every service is typed against."""

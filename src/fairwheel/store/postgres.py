@@ -25,10 +25,11 @@ from fairwheel.config import redact_url
 from fairwheel.errors import BackendError, Conflict
 from fairwheel.store._access import AccessTables
 from fairwheel.store._flywheel import FlywheelTables
+from fairwheel.store._jobs import JobTables
 from fairwheel.store._ledger import LedgerTables
 from fairwheel.store._migrate import Migration, migrate, statements
 from fairwheel.store._records import RecordTables
-from fairwheel.store._settlement import SettlementTables
+from fairwheel.store._settlement import PendingCloseTables, SettlementTables
 
 if TYPE_CHECKING:
     import psycopg
@@ -60,7 +61,10 @@ def _placeholders(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
-class PostgresStore(RecordTables, LedgerTables, FlywheelTables, SettlementTables, AccessTables):
+class PostgresStore(
+    RecordTables, LedgerTables, FlywheelTables, SettlementTables, AccessTables, JobTables,
+    PendingCloseTables,
+):
     """The store in a PostgreSQL database: the same tables and answers as ``SqliteStore``."""
 
     def __init__(self, url: str) -> None:

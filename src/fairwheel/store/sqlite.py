@@ -11,10 +11,11 @@ from typing import Any
 from fairwheel.errors import BackendError, Conflict
 from fairwheel.store._access import AccessTables
 from fairwheel.store._flywheel import FlywheelTables
+from fairwheel.store._jobs import JobTables
 from fairwheel.store._ledger import LedgerTables
 from fairwheel.store._migrate import Migration, latest_version, migrate, statements
 from fairwheel.store._records import RecordTables
-from fairwheel.store._settlement import SettlementTables
+from fairwheel.store._settlement import PendingCloseTables, SettlementTables
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
@@ -22,7 +23,10 @@ SCHEMA_VERSION = latest_version()
 """The schema version this node writes (``PRAGMA user_version``)."""
 
 
-class SqliteStore(RecordTables, LedgerTables, FlywheelTables, SettlementTables, AccessTables):
+class SqliteStore(
+    RecordTables, LedgerTables, FlywheelTables, SettlementTables, AccessTables, JobTables,
+    PendingCloseTables,
+):
     """Records, embeddings, models, ledger and epochs in one SQLite file.
 
     Every public write runs inside :meth:`transaction`, so a failure leaves no
