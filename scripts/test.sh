@@ -22,4 +22,9 @@ pytest "${MARK[@]}" "$@"
 if [ $# = 0 ]; then
   echo "== pytest with every node on PostgreSQL (store, node and API suites)"
   FAIRWHEEL_TEST_STORE=postgresql pytest "${MARK[@]}" "${PG_SUITES[@]}"
+  if [ "${FAIRWHEEL_SLOW:-0}" != 1 ]; then
+    # Slow, but it fits: about two minutes for 25 SIGKILLs per backend.
+    echo "== crash safety: SIGKILL a working node, restart, check (SQLite and PostgreSQL)"
+    pytest -m slow -s tests/test_crash_safety.py
+  fi
 fi

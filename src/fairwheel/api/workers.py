@@ -89,11 +89,18 @@ def check_workers(settings: Settings, workers: int) -> None:
         )
 
 
-def worker_settings(settings: Settings, rpc_url: str) -> Settings:
-    """The settings of one worker: the parent's chain endpoint, and an index folder of its own
-    (the ``{pid}`` placeholder, filled in by :func:`app`)."""
+def worker_settings(settings: Settings, rpc_url: str, workers: int = 1) -> Settings:
+    """The settings of one worker: the parent's chain endpoint, an index folder of its own (the
+    ``{pid}`` placeholder, filled in by :func:`app`), and its share of the cores for the ONNX
+    embedder (ONNX Runtime takes every core per process by default, so N workers would fight
+    over them; an explicit ``?threads=`` in the URL is kept)."""
     folder = _workers_folder(settings) / "{pid}"
-    return settings.model_copy(update={"chain_url": rpc_url, "index_url": f"hnsw://{folder}"})
+    update = {"chain_url": rpc_url, "index_url": f"hnsw://{folder}"}
+    embedder = "minilm://onnx" if settings.embedder_url == "minilm://" else settings.embedder_url
+    if embedder.split("?")[0] == "minilm://onnx" and "threads=" not in embedder:
+        share = max(1, (os.cpu_count() or 1) // workers)
+        update["embedder_url"] = f"{embedder}{'&' if '?' in embedder else '?'}threads={share}"
+    return settings.model_copy(update=update)
 
 
 def app() -> FastAPI:
@@ -134,7 +141,7 @@ def serve_workers(node: Node, settings: Settings, workers: int, log_level: str) 
         raise ConfigError("the embedded chain cannot be shared with worker processes")
     # Copies left by workers that were killed: derived data, rebuilt by the next workers.
     shutil.rmtree(_workers_folder(settings), ignore_errors=True)
-    os.environ[SETTINGS_ENV] = worker_settings(settings, rpc_url).model_dump_json()
+    os.environ[SETTINGS_ENV] = worker_settings(settings, rpc_url, workers).model_dump_json()
     config = settings.api
     uvicorn.run(
         "fairwheel.api.workers:app",
