@@ -193,3 +193,25 @@ def test_cli_epoch_close_with_nothing_to_close_exits_0_and_worker_once_prints_ou
     assert {json.loads(line)["name"] for line in status.stdout.splitlines()} == {
         f"{job}:{pid}" for job in ("anchor", "rescore", "retrain", "close")
     }
+
+
+def test_the_loss_cap_stops_a_payer_until_redemption_and_the_job_redeems_early(
+    node_factory: Callable[..., Node],
+) -> None:
+    from fairwheel.errors import Conflict
+
+    node = node_factory(max_unredeemed=2 * PRICE, jobs={"redeem_threshold": 2 * PRICE})
+    pid, _, _ = _pool(node)
+    node.jobs.run_pass()
+    consumer = _consumer(node, pid)
+    _pay(node, pid, consumer, 2)
+    voucher, sig = consumer.pay(pid, PRICE)
+    with pytest.raises(Conflict) as refused:
+        node.search(pid, "one more", 3, voucher, sig)
+    assert refused.value.details["reason"] == "unredeemed_cap"
+    assert refused.value.details["unredeemed"] == str(2 * PRICE)
+    assert len(node.store.ledger(pid)) == 2  # refused: nothing written
+    status, detail = _by_job(node.jobs.run_pass(), pid)["close"]
+    assert status == "ran" and "threshold" in detail  # redeemed early, by the job
+    node.search(pid, "one more", 3, voucher, sig)  # the same voucher is good now
+    assert node.onchain.redeemed(pid, consumer.address) == 2 * PRICE

@@ -155,6 +155,9 @@ class Settings(BaseSettings):
     flagged_rate_limit_per_hour: int = 10
     # A revocation retrains the serving model without the record at once.
     retrain_on_revoke: bool = True
+    # The loss cap (token base units, 0: none): a payer whose unredeemed vouchers would pass it
+    # is not served until the next redemption; pair it with jobs.redeem_threshold below it.
+    max_unredeemed: int = Field(default=0, ge=0)
     # Ratings a rater may give per hour; a rater judged spammy gets the second.
     ratings_per_hour: int = 200
     spammy_ratings_per_hour: int = 5

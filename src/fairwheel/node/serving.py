@@ -17,7 +17,7 @@ import numpy as np
 
 from fairwheel.domain.records import RecordStatus, canonical_json
 from fairwheel.domain.typed_data import PURPOSE_SEARCH, Voucher, verify_voucher
-from fairwheel.errors import InsufficientFunds, NotFound, ReplayError, SchemaError
+from fairwheel.errors import Conflict, InsufficientFunds, NotFound, ReplayError, SchemaError
 from fairwheel.node.ledger import LEDGER_LOCK, price_in
 from fairwheel.node.service import Service
 
@@ -172,6 +172,18 @@ class ServingService(Service):
                 f"not cover unredeemed vouchers of {voucher.cumulative_amount - escrow.redeemed}",
                 balance=str(balance),
             )
+        # The node's loss cap: what it would lose if the payer withdrew everything unredeemed
+        # (the escrow backs it, but only until redemption). Past it the node waits for the next
+        # redemption (jobs.redeem_threshold closes the epoch early) before serving the payer.
+        cap = self.settings.max_unredeemed
+        unredeemed = voucher.cumulative_amount - escrow.redeemed
+        if cap and unredeemed > cap:
+            raise Conflict(
+                f"payer {voucher.payer} has {unredeemed - price} unredeemed in pool {pool_id}; "
+                f"this node serves at most {cap} before redeeming: retry after the next "
+                "redemption (epoch close)",
+                reason="unredeemed_cap", cap=str(cap), unredeemed=str(unredeemed - price),
+            )  # fmt: skip
         return head.timestamp
 
     def search(
