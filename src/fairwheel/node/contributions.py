@@ -27,6 +27,7 @@ from fairwheel.domain.records import (
 from fairwheel.domain.rows import RecordRow
 from fairwheel.domain.typed_data import PURPOSE_SEARCH
 from fairwheel.errors import Conflict, SchemaError
+from fairwheel.node.ports import ServableChange
 from fairwheel.node.service import Service
 from fairwheel.quality import gate
 from fairwheel.quality.near_duplicate import NearDuplicateFinder
@@ -195,18 +196,18 @@ class ContributionService(Service):
         """
         state = self.pool_gate(pool_id)
         flagged = state.reputation.flagged()
+        index = self.index(pool_id)  # current now: updated in place below, not rebuilt
         try:
-            results, searchable = self._judge_batch(pool_id, state, submissions)
+            results, searchable, change = self._judge_batch(pool_id, state, submissions)
         except BaseException:
             self.gates.pop(pool_id, None)  # memory may have run ahead of the rolled-back store
             raise
-        index = self.index(pool_id)
         if searchable:
             index.add([r for r, _ in searchable], np.stack([v for _, v in searchable]))
-        # The index now mirrors the store; if we crash before this line, the stale
-        # generation makes the next open rebuild it from the store.
-        index.set_generation(self.store.index_generation(pool_id))
-        index.save()
+        # The index now mirrors the store (unless another worker changed the pool meanwhile:
+        # then it stays stale and is rebuilt on its next use). Saved on close, not per batch:
+        # a crash leaves a stale generation on disk, and the next open rebuilds it.
+        change.settle(index)
         # A newly flagged contributor's earlier records lose the benefit of the doubt now.
         newly_flagged = state.reputation.flagged() - flagged
         if newly_flagged or needs_refresh(state.built_at, state.accepted):
@@ -215,7 +216,7 @@ class ContributionService(Service):
 
     def _judge_batch(
         self, pool_id: int, state: PoolGate, submissions: Sequence[Submission]
-    ) -> tuple[list[SubmitResult], list[tuple[int, np.ndarray]]]:
+    ) -> tuple[list[SubmitResult], list[tuple[int, np.ndarray]], ServableChange]:
         policy = state.policy
         ctx = _StoreGateContext(self, pool_id, self.index(pool_id))
         chain_now = self.chain.now()
@@ -229,7 +230,7 @@ class ContributionService(Service):
         results: list[SubmitResult] = []
         searchable: list[tuple[int, np.ndarray]] = []
         try:
-            with self.store.transaction():
+            with self.ports.servable_change(pool_id) as change:
                 for i, sub in enumerate(submissions):
                     contributor = sub.consent.contributor
                     decision = gate.check_consent(sub, pool_id, domain, chain_now, ctx)
@@ -288,7 +289,7 @@ class ContributionService(Service):
                 with contextlib.suppress(Exception):
                     self.blobs.destroy(name)
             raise
-        return results, searchable
+        return results, searchable, change
 
     def _store_record(self, pool_id: int, sub: Submission, decision: GateDecision) -> int:
         """Insert the verdict: hashes, label, consent and reasons; never the text itself."""
@@ -347,7 +348,7 @@ class ContributionService(Service):
         result = rescore_pool(records, vectors, state.policy, state.reputation)
         verdicts = [(v, r) for v, r in zip(result.verdicts, records, strict=True) if not r.pinned]
         try:
-            with self.store.transaction():
+            with self.ports.servable_change(pool_id) as servable:
                 for v, _ in verdicts:
                     self.store.set_verdict(int(v.key), v.status.value, v.score, v.reasons)  # type: ignore[call-overload]
         except BaseException:
@@ -358,7 +359,7 @@ class ContributionService(Service):
             for v, r in verdicts
             if v.status != r.status
         ]
-        self.apply_changes(pool_id, changes)
+        self.apply_changes(pool_id, changes, servable)
         state.quality = result.pool
         state.built_at = state.accepted = result.pool.size
         return changes
@@ -395,11 +396,11 @@ class ContributionService(Service):
         score = rec["score"] if release and rec["status"] == after.value else 0.0
         if release and rec["status"] != after.value:
             score = gate.quality_score(1.0, self.record_text(record_id_), 0.0, 0.0)
-        with self.store.transaction():
+        with self.ports.servable_change(int(rec["pool_id"])) as servable:
             self.store.set_verdict(record_id_, after.value, score, reasons, pinned=True)
         change = StatusChange(record_id_, rec["status"], after.value, reasons)
         if change.before != change.after:
-            self.apply_changes(rec["pool_id"], [change])
+            self.apply_changes(rec["pool_id"], [change], servable)
         return change
 
     def reputation(self, pool_id: int, contributor: str) -> dict[str, Any]:
@@ -419,8 +420,18 @@ class ContributionService(Service):
         """Flagged contributors of the pool with their evidence, for a slash proposal."""
         return self.pool_gate(pool_id).reputation.slash_report()
 
-    def apply_changes(self, pool_id: int, changes: Sequence[StatusChange]) -> None:
-        """Bring the index, finder and reputations in line with stored status changes."""
+    def apply_changes(
+        self,
+        pool_id: int,
+        changes: Sequence[StatusChange],
+        servable: ServableChange | None = None,
+    ) -> None:
+        """Bring the index, finder and reputations in line with stored status changes.
+
+        ``servable`` is the transaction that stored them (:meth:`NodePorts.servable_change`):
+        with it the index updated in place is marked current; without, it stays stale and is
+        rebuilt on its next use.
+        """
         if not changes:
             return
         state = self.gates.get(pool_id)
@@ -437,8 +448,8 @@ class ContributionService(Service):
             add = [r for r in back if records[r]["purposes"] & PURPOSE_SEARCH and r in vectors]
             if add:
                 index.add(add, np.stack([vectors[r] for r in add]))
-        index.set_generation(self.store.index_generation(pool_id))
-        index.save()
+        if servable is not None:
+            servable.settle(index)
         if state is None:
             return
         now = int(time.time())

@@ -7,7 +7,8 @@ not need them starts fast.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,23 @@ if TYPE_CHECKING:
     from fairwheel.index.base import VectorIndex
     from fairwheel.store import Store
 
-__all__ = ["NodePorts"]
+__all__ = ["NodePorts", "ServableChange"]
+
+
+@dataclass
+class ServableChange:
+    """The pool's index generation before and after one transaction that changed which of its
+    records are servable (see :meth:`NodePorts.servable_change`)."""
+
+    before: str = ""
+    after: str = ""
+
+    def settle(self, index: VectorIndex) -> None:
+        """Mark ``index`` current after updating it in place with this change — only if it was
+        current before, so nobody else's change is missing from it; otherwise it stays stale
+        and the next :meth:`NodePorts.index` rebuilds it from the store."""
+        if index.generation == self.before:
+            index.set_generation(self.after)
 
 
 @dataclass
@@ -87,6 +104,20 @@ class NodePorts:
         if index.generation != generation:
             self._rebuild_index(pool_id, index, generation)
         return index
+
+    @contextmanager
+    def servable_change(self, pool_id: int) -> Iterator[ServableChange]:
+        """A transaction that changes which of the pool's records are servable (accepts,
+        quarantines, revokes), serialised with every other such transaction on the pool — on
+        PostgreSQL across workers — so that the generations it records bracket this change
+        alone. A worker that updated its index in place may call it current only then:
+        otherwise a revocation on another worker could be missing from it."""
+        change = ServableChange()
+        with self.store.transaction():
+            self.store.lock(f"fairwheel:servable:{pool_id}")
+            change.before = self.store.index_generation(pool_id)
+            yield change
+            change.after = self.store.index_generation(pool_id)
 
     def loaded_index(self, pool_id: int) -> VectorIndex | None:
         """The pool's index if this process opened it, as it is (no generation check)."""

@@ -99,7 +99,7 @@ class RevocationService(Service):
         rec = self.store.record(record_id_)
         pool_id = int(rec["pool_id"])
         index = self.index(pool_id)  # taken while it mirrors the store: updated in place below
-        with self.store.transaction():
+        with self.ports.servable_change(pool_id) as servable:
             self.store.set_status(
                 record_id_, RecordStatus.REVOKED.value, ["revoked by contributor"]
             )
@@ -108,7 +108,7 @@ class RevocationService(Service):
                 "off-chain only (never anchored)", tx_hash or "",
             )  # fmt: skip
         index.remove([record_id_])
-        index.set_generation(self.store.index_generation(pool_id))
+        servable.settle(index)
         with self.store.transaction():
             self.store.add_revocation_step(record_id_, "unserved", "removed from the index")
         index.save()
