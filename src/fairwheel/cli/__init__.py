@@ -11,6 +11,8 @@ One module per command group, composed here into :data:`app`:
 * :mod:`~fairwheel.cli.loop` — ``models …`` and ``export …``;
 * :mod:`~fairwheel.cli.ops` — ``backup``, ``restore``;
 * :mod:`~fairwheel.cli.worker` — ``worker`` (the background jobs);
+* :mod:`~fairwheel.cli.init` — ``init`` (a node's home, key and deployment);
+* :mod:`~fairwheel.cli.pools` — ``pool create|list|show|update|pause|unpause|review``;
 * ``serve`` and ``remote …`` come from :mod:`fairwheel.api.cli`.
 
 The groups share :mod:`~fairwheel.cli._shared` (``fail``, ``run_or_exit``, ``open_node``) and
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import typer
 
-from fairwheel.cli import epoch, labels, loop, ops, quality, root, valuation, worker
+from fairwheel.cli import epoch, init, labels, loop, ops, pools, quality, root, valuation, worker
 from fairwheel.cli._shared import fail, open_node, run_or_exit
 
 __all__ = ["app", "fail", "main", "open_node", "run_or_exit"]
@@ -41,6 +43,8 @@ app.command("value")(valuation.value)
 app.command()(ops.backup)
 app.command()(ops.restore)
 app.command()(worker.worker)
+app.command()(init.init)
+app.add_typer(pools.pool_app, name="pool")
 app.add_typer(epoch.epoch_app, name="epoch")
 app.add_typer(labels.labels_app, name="labels")
 app.add_typer(quality.quality_app, name="quality")

@@ -6,6 +6,7 @@ Plain functions; :mod:`fairwheel.cli` registers them on the app.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -23,8 +24,12 @@ def demo(
         Path | None, typer.Option(help="CSV with text,label columns (default: synthetic data).")
     ] = None,
     home: Annotated[
-        Path | None, typer.Option(help="Node home for this run (default: a fresh temp dir).")
+        Path | None,
+        typer.Option(help="Node home for this run, kept (default: a temp dir, removed after)."),
     ] = None,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the temp home (database, epochs, key, report).")
+    ] = False,
     text_col: Annotated[str, typer.Option(help="Text column of --data.")] = "text",
     label_col: Annotated[
         str | None,
@@ -52,13 +57,49 @@ def demo(
 
     With --epochs N: N epochs of a simulated market (joining contributors, attackers,
     consumers following model quality, revocations, a demand pool) and an HTML report.
+    The temp home, operator key included, is removed at the end unless --keep (the --epochs
+    report is then written beside it); a --home is kept.
     """
-    if home is None:
-        home = Path(tempfile.mkdtemp(prefix="fairwheel-demo-"))
-    elif home.exists() and any(home.iterdir()):
+    temporary = home is None
+    if home is not None and home.exists() and any(home.iterdir()):
         fail(f"--home {home} is not empty; the embedded chain needs a fresh home")
     if data is not None and not data.is_file():
         fail(f"--data {data}: no such file")
+    if home is None:
+        home = Path(tempfile.mkdtemp(prefix="fairwheel-demo-"))
+    if epochs is not None and report is None and temporary and not keep:
+        report = home.with_name(home.name + "-market-report.html")  # outlives the home
+    try:
+        _run_demo(home, data, text_col, label_col, limit, contributors, consumers, searches,
+                  predictions, seed, embedder, epochs, report)  # fmt: skip
+    finally:
+        if temporary and not keep:
+            shutil.rmtree(home, ignore_errors=True)
+            typer.echo(f"removed the demo's home {home} (--keep keeps it)")
+        else:
+            typer.echo(
+                f"kept the demo's home {home}: its database, epoch files, report and operator "
+                "key. It ran on the embedded chain, which ended with the demo, so node verbs "
+                "(`fairwheel pool list` …) cannot reopen it; `fairwheel init` makes a home "
+                "they can"
+            )
+
+
+def _run_demo(
+    home: Path,
+    data: Path | None,
+    text_col: str,
+    label_col: str | None,
+    limit: int | None,
+    contributors: int,
+    consumers: int,
+    searches: int,
+    predictions: int,
+    seed: int,
+    embedder: str,
+    epochs: int | None,
+    report: Path | None,
+) -> None:
     if epochs is not None:
         from fairwheel.sim.market import MarketConfig, run_market
 
