@@ -33,8 +33,9 @@ if ! command -v cc >/dev/null || ! command -v c++ >/dev/null; then apt_install b
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then apt_install nodejs npm; fi
 
 STAMP=.venv/.fairwheel-setup
-WANT=$(cat pyproject.toml contracts/package.json contracts/package-lock.json 2>/dev/null | sha256sum | cut -d' ' -f1)
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] && [ -d contracts/node_modules ]; then
+WANT=$(cat pyproject.toml contracts/package.json contracts/package-lock.json tests/js/package-lock.json 2>/dev/null | sha256sum | cut -d' ' -f1)
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] && [ -d contracts/node_modules ] \
+    && [ -d tests/js/node_modules ]; then
   log "up to date"
   exit 0
 fi
@@ -51,6 +52,9 @@ log "installing fairwheel and its dependencies"
 
 log "installing contract toolchain (npm: solc, OpenZeppelin)"
 (cd contracts && { npm ci --no-audit --no-fund --loglevel=error || npm install --no-audit --no-fund --loglevel=error; })
+
+log "installing the x402 client SDKs the payment tests pay with (npm: @x402/fetch, viem)"
+bash tests/js/install.sh
 
 echo "$WANT" > "$STAMP"
 log "done: activate with '. $ROOT/.venv/bin/activate'"

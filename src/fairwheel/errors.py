@@ -27,6 +27,7 @@ client's choice of class) and the HTTP ``http_status`` the API answers it with::
     ├── Conflict                   409 conflict                 the state forbids it
     │   └── IdempotencyInProgress  409 idempotency_in_progress  the same key is still running
     ├── InsufficientFunds          402 insufficient_funds       escrow or voucher below the price
+    │   └── PaymentRequired        402 payment_required         unpaid: see PAYMENT-REQUIRED
     ├── VerificationError          422 verification_failed      a proof, root or hash fails to check
     ├── ChainError                 502 chain_error              chain down; 409 for a revert
     ├── BackendError               503 backend_error            a port's backend failed
@@ -72,6 +73,7 @@ __all__ = [
     "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
+    "PaymentRequired",
     "RateLimited",
     "ReplayError",
     "SchemaError",
@@ -231,6 +233,17 @@ class InsufficientFunds(FairwheelError):
     """The consumer's escrow or voucher does not cover the price of a call."""
 
     code = "insufficient_funds"
+    http_status = 402
+
+
+class PaymentRequired(InsufficientFunds):
+    """A paid route was called without a payment (x402: see the ``PAYMENT-REQUIRED`` header).
+
+    The header says how to pay: the price, the asset, the escrow, the network and, when the
+    request names its payer, the cumulative amount the payer's next voucher must carry.
+    """
+
+    code = "payment_required"
     http_status = 402
 
 

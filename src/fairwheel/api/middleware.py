@@ -242,7 +242,7 @@ class IdempotencyMiddleware:
         head = hashlib.sha256()
         for part in (scope["method"], scope["path"], scope.get("query_string", b"").decode()):
             head.update(part.encode() + b"\0")
-        for name in (b"x-fairwheel-voucher", b"x-fairwheel-signature"):
+        for name in (b"x-fairwheel-voucher", b"x-fairwheel-signature", b"payment-signature"):
             head.update((_header(scope, name) or b"") + b"\0")
         # The slot is stored in the node's database: a digest, of fixed size and plain text.
         slot = hashlib.sha256(self._principal(scope).encode() + b"\0" + key).hexdigest()
@@ -297,7 +297,14 @@ class IdempotencyMiddleware:
         except BaseException:
             store.release(slot)
             raise
-        if captured["status"] >= 500 or not complete[0] or len(captured["body"]) > _MAX_REPLAY_BODY:
+        # A 402 asks the client to pay and retry: its paid retry (same key, now with a payment
+        # header) must reach the route, not get the stored 402 back.
+        if (
+            captured["status"] >= 500
+            or captured["status"] == 402
+            or not complete[0]
+            or len(captured["body"]) > _MAX_REPLAY_BODY
+        ):
             store.release(slot)
             return
         store.finish(

@@ -1,19 +1,21 @@
-"""Paid search and prediction (a voucher in a header), feedback, escrow, the chain, health."""
+"""Paid search and prediction (voucher headers or x402), feedback, escrow, the chain, health."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from fairwheel.api import models as m
 from fairwheel.api import settled as st
 from fairwheel.api import usecases as uc
+from fairwheel.api import x402
 from fairwheel.api.context import ApiContext, RequiredSession, get_ctx
 from fairwheel.api.jsonlimits import loads_bounded
-from fairwheel.errors import NotFound, SchemaError
+from fairwheel.errors import InsufficientFunds, InvalidInput, NotFound, SchemaError
 
 router = APIRouter(prefix="/v1", tags=["paid calls"])
 meta_router = APIRouter(tags=["node"])
@@ -21,19 +23,39 @@ Ctx = Annotated[ApiContext, Depends(get_ctx)]
 PoolId = Annotated[m.PathInt, Path(ge=1, le=m.MAX_ID, description="Pool id.")]
 AddressPath = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{40}$")]
 VoucherHeader = Annotated[
-    str,
+    str | None,
     Header(
         alias="X-Fairwheel-Voucher",
         max_length=1024,
-        description='JSON {"payer", "pool_id", "cumulative_amount"}: the EIP-712 Voucher signed.',
+        description='JSON {"payer", "pool_id", "cumulative_amount"}: the EIP-712 Voucher signed '
+        "(with X-Fairwheel-Signature; or pay with x402's PAYMENT-SIGNATURE instead).",
     ),
 ]
 SignatureHeader = Annotated[
-    str,
+    str | None,
     Header(
         alias="X-Fairwheel-Signature",
         pattern=r"^0x[0-9a-fA-F]{130}$",
         description="The payer's 65-byte EIP-712 signature of the voucher, 0x hex.",
+    ),
+]
+PaymentSignatureHeader = Annotated[
+    str | None,
+    Header(
+        alias=x402.PAYMENT_SIGNATURE,
+        max_length=x402.MAX_HEADER_CHARS,
+        description="x402 v2: base64 of the JSON PaymentPayload, scheme `fairwheel-voucher`, "
+        "whose payload is {voucher: {payer, poolId, cumulativeAmount}, signature} "
+        "(docs/payments.md). Used when the X-Fairwheel-Voucher headers are absent.",
+    ),
+]
+PayerHeader = Annotated[
+    str | None,
+    Header(
+        alias=x402.PAYER_HEADER,
+        pattern=r"^0x[0-9a-fA-F]{40}$",
+        description="Optional: the payer, so that an unpaid call's 402 says the cumulative "
+        "amount their next voucher must carry (PAYMENT-REQUIRED accepts[0].extra).",
     ),
 ]
 
@@ -60,13 +82,49 @@ def parse_voucher(raw: str) -> Any:
     return Voucher(data["payer"], pool, amount)
 
 
+@dataclass(frozen=True)
+class Payment:
+    """What a paid call's request carried: the voucher headers, x402's, the payer's name."""
+
+    voucher: str | None
+    signature: str | None
+    x402: str | None
+    payer: str | None
+
+
 def _paid(
-    ctx: ApiContext, kind: str, pool_id: int, voucher_raw: str, signature: str, call: Any
-) -> m.PaidCallView:
-    voucher = parse_voucher(voucher_raw)
+    ctx: ApiContext,
+    request: Request,
+    response: Response,
+    kind: str,
+    pool_id: int,
+    payment: Payment,
+    call: Any,
+) -> Any:
+    """Serve a paid call paid by the voucher headers, else by x402; unpaid, a 402 that says how."""
+    url = str(request.url)
+    legacy = payment.voucher is not None or payment.signature is not None
+    if legacy and (payment.voucher is None or payment.signature is None):
+        raise SchemaError("send both X-Fairwheel-Voucher and X-Fairwheel-Signature")
     with ctx.use() as node:
-        result = call(node, voucher, bytes.fromhex(signature[2:]))
+        if legacy:
+            assert payment.voucher is not None and payment.signature is not None
+            voucher = parse_voucher(payment.voucher)
+            result = call(node, voucher, bytes.fromhex(payment.signature[2:]))
+        elif payment.x402 is not None:
+            try:
+                voucher, signature = x402.to_voucher(
+                    node, pool_id, kind, x402.decode_header(payment.x402)
+                )
+                result = call(node, voucher, signature)
+            except (InsufficientFunds, InvalidInput) as exc:
+                payer = x402.payer_of(payment.x402) or payment.payer
+                return x402.refusal_response(node, pool_id, kind, url, exc, payer)
+        else:
+            return x402.unpaid_response(node, pool_id, kind, url, payment.payer)
         view = uc.paid_view(node, pool_id, result, voucher)
+        paid = x402.settlement(node, pool_id, voucher, charged=result.price, seq=result.seq)
+    response.headers[x402.PAYMENT_RESPONSE] = x402.encode_header(paid)
     if ctx.metrics is not None:
         ctx.metrics.paid_calls.labels(str(pool_id), kind).inc()
         ctx.metrics.revenue.labels(str(pool_id)).inc(float(result.price))
@@ -74,9 +132,33 @@ def _paid(
 
 
 _PAID_ERRORS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "headers": {
+            x402.PAYMENT_RESPONSE: {
+                "description": "x402 v2: base64 of the JSON SettlementResponse. `transaction` "
+                "is empty (the voucher is redeemed at the next epoch close); `extra` has "
+                "`chargedAmount`, `cumulativeAmount` and `seq` (the ledger entry).",
+                "schema": {"type": "string"},
+            }
+        }
+    },
     402: {
         "model": m.ErrorBody,
-        "description": "The voucher or the escrow does not cover the price.",
+        "description": "No payment (`payment_required`), or the voucher or the escrow does not "
+        "cover the price (`insufficient_funds`).",
+        "headers": {
+            x402.PAYMENT_REQUIRED: {
+                "description": "x402 v2: base64 of the JSON PaymentRequired object: the price, "
+                "the asset, the escrow (`payTo`), the network `eip155:<chain id>` and, when the "
+                "payer is known, `accepts[0].extra.cumulativeAmount`.",
+                "schema": {"type": "string"},
+            },
+            x402.PAYMENT_RESPONSE: {
+                "description": "x402 v2, after a refused PAYMENT-SIGNATURE: base64 of the JSON "
+                "SettlementResponse with `success` false and the `errorReason` code.",
+                "schema": {"type": "string"},
+            },
+        },
     },
 }
 
@@ -99,34 +181,57 @@ def get_quote(
 
 @router.post("/pools/{pool_id}/search", response_model=m.PaidCallView, responses=_PAID_ERRORS)
 def search(
-    ctx: Ctx, pool_id: PoolId, body: m.SearchIn, voucher: VoucherHeader, signature: SignatureHeader
-) -> m.PaidCallView:
+    ctx: Ctx,
+    request: Request,
+    response: Response,
+    pool_id: PoolId,
+    body: m.SearchIn,
+    voucher: VoucherHeader = None,
+    signature: SignatureHeader = None,
+    payment: PaymentSignatureHeader = None,
+    payer: PayerHeader = None,
+) -> Any:
     """A paid top-k search: the hits with their provenance, the price and the split.
 
+    Pay with the voucher headers or with x402 (``PAYMENT-SIGNATURE``, docs/payments.md);
+    without either the answer is 402 ``payment_required`` with a ``PAYMENT-REQUIRED`` header.
     The voucher must raise the payer's cumulative amount by exactly the search price; a
     replayed voucher is refused (400 ``replay``).
     """
     return _paid(
         ctx,
+        request,
+        response,
         "search",
         pool_id,
-        voucher,
-        signature,
+        Payment(voucher, signature, payment, payer),
         lambda node, v, s: node.search(pool_id, body.query, body.k, v, s),
     )
 
 
 @router.post("/pools/{pool_id}/predict", response_model=m.PaidCallView, responses=_PAID_ERRORS)
 def predict(
-    ctx: Ctx, pool_id: PoolId, body: m.PredictIn, voucher: VoucherHeader, signature: SignatureHeader
-) -> m.PaidCallView:
-    """A paid prediction by the pool's latest model, with the model hash and the split."""
+    ctx: Ctx,
+    request: Request,
+    response: Response,
+    pool_id: PoolId,
+    body: m.PredictIn,
+    voucher: VoucherHeader = None,
+    signature: SignatureHeader = None,
+    payment: PaymentSignatureHeader = None,
+    payer: PayerHeader = None,
+) -> Any:
+    """A paid prediction by the pool's latest model, with the model hash and the split.
+
+    Paid like a search (the voucher headers or x402's ``PAYMENT-SIGNATURE``).
+    """
     return _paid(
         ctx,
+        request,
+        response,
         "predict",
         pool_id,
-        voucher,
-        signature,
+        Payment(voucher, signature, payment, payer),
         lambda node, v, s: node.predict(pool_id, body.text, v, s, arena=body.arena),
     )
 
