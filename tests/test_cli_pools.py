@@ -314,3 +314,20 @@ def test_verbs_on_a_kept_embedded_demo_home_say_why_they_cannot_open_it(tmp_path
         line = one_error(fw(home, *args))
         assert "kept by `fairwheel demo`" in line and "fairwheel init" in line, line
     assert not (home / "chain").exists()  # no anvil was started for it
+
+
+def test_a_kept_demo_home_reopens_with_the_node_verbs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A demo with --home runs on the home's own anvil, so the home outlives the run."""
+    home = tmp_path / "demo"
+    ran = runner.invoke(app, ["demo", "--home", str(home), "--embedder", "fake-hash://384"])
+    assert ran.exit_code == 0, ran.output
+    assert f"kept the demo's home {home}" in ran.output and (home / "chain").is_dir()
+    monkeypatch.setenv("FAIRWHEEL_HOME", str(home))
+    monkeypatch.setenv("FAIRWHEEL_EMBEDDER_URL", "fake-hash://384")
+    pools = runner.invoke(app, ["pool", "list"])
+    assert pools.exit_code == 0, pools.output
+    assert json.loads(pools.stdout.splitlines()[0])["name"] == "support-intents"
+    closed = runner.invoke(app, ["epoch", "close", "1"])
+    assert closed.exit_code == 0 and json.loads(closed.stdout)["closed"] is False

@@ -62,26 +62,27 @@ def demo(
     """
     temporary = home is None
     if home is not None and home.exists() and any(home.iterdir()):
-        fail(f"--home {home} is not empty; the embedded chain needs a fresh home")
+        fail(f"--home {home} is not empty; a demo needs a fresh home")
     if data is not None and not data.is_file():
         fail(f"--data {data}: no such file")
     if home is None:
         home = Path(tempfile.mkdtemp(prefix="fairwheel-demo-"))
     if epochs is not None and report is None and temporary and not keep:
         report = home.with_name(home.name + "-market-report.html")  # outlives the home
+    # A home that outlives the run gets a chain that does too (anvil, state in the home).
+    chain_url = "embedded://" if temporary and not keep else "anvil://"
     try:
         _run_demo(home, data, text_col, label_col, limit, contributors, consumers, searches,
-                  predictions, seed, embedder, epochs, report)  # fmt: skip
+                  predictions, seed, embedder, epochs, report, chain_url)  # fmt: skip
     finally:
         if temporary and not keep:
             shutil.rmtree(home, ignore_errors=True)
             typer.echo(f"removed the demo's home {home} (--keep keeps it)")
         else:
             typer.echo(
-                f"kept the demo's home {home}: its database, epoch files, report and operator "
-                "key. It ran on the embedded chain, which ended with the demo, so node verbs "
-                "(`fairwheel pool list` …) cannot reopen it; `fairwheel init` makes a home "
-                "they can"
+                f"kept the demo's home {home}: its database, chain, epoch files and operator "
+                f"key; inspect it with the node's verbs, e.g. FAIRWHEEL_HOME={home} "
+                "fairwheel pool list"
             )
 
 
@@ -99,13 +100,14 @@ def _run_demo(
     embedder: str,
     epochs: int | None,
     report: Path | None,
+    chain_url: str,
 ) -> None:
     if epochs is not None:
         from fairwheel.sim.market import MarketConfig, run_market
 
         market = MarketConfig(home=home, epochs=epochs, data=data, text_col=text_col,
                               label_col=label_col, seed=seed, embedder_url=embedder,
-                              report=report)  # fmt: skip
+                              report=report, chain_url=chain_url)  # fmt: skip
         outcome = run_or_exit(lambda: run_market(market))
         if not outcome.ok:
             fail(f"market checks failed: {[n for n, ok in outcome.checks.items() if not ok]}")
@@ -115,7 +117,7 @@ def _run_demo(
     cfg = DemoConfig(
         home=home, contributors=contributors, consumers=consumers, searches=searches,
         predictions=predictions, data=data, text_col=text_col, label_col=label_col,
-        limit=limit, seed=seed, embedder_url=embedder,
+        limit=limit, seed=seed, embedder_url=embedder, chain_url=chain_url,
     )  # fmt: skip
     result = run_or_exit(lambda: run_demo(cfg))
     if not result.ok:

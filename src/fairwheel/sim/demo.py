@@ -42,6 +42,9 @@ class DemoConfig:
     limit: int | None = None
     seed: int = 7
     embedder_url: str = "minilm://onnx"
+    # embedded:// ends with the run; anvil:// keeps the chain in the home, so a kept home
+    # reopens with the normal verbs (``fairwheel demo --keep`` / ``--home``).
+    chain_url: str = "embedded://"
 
 
 @dataclass
@@ -72,7 +75,7 @@ def run_demo(cfg: DemoConfig, say: Callable[[str], None] = print) -> DemoResult:
     started = time.perf_counter()
     rng = random.Random(cfg.seed)
     result = DemoResult()
-    settings = load_settings(home=cfg.home, chain_url="embedded://", embedder_url=cfg.embedder_url)
+    settings = load_settings(home=cfg.home, chain_url=cfg.chain_url, embedder_url=cfg.embedder_url)
     node = Node.open(settings)
     testchain, chain_facts = node.testchain, node.onchain
 

@@ -45,6 +45,9 @@ class MarketConfig:
     label_col: str | None = None
     seed: int = 7
     embedder_url: str = "minilm://onnx"
+    # embedded:// ends with the run; anvil:// keeps the chain in the home, so a kept home
+    # reopens with the normal verbs (``fairwheel demo --keep`` / ``--home``).
+    chain_url: str = "embedded://"
     first_contributors: int = 6
     founding_rows: int = 30  # per founding contributor, epoch 1
     rows_per_contributor: int = 12  # per contributor and later epoch
@@ -100,7 +103,7 @@ def run_market(
     from fairwheel.sim.report import ReportInput, write_report
 
     started = time.perf_counter()
-    world = _setup(Node.open(load_settings(home=cfg.home, chain_url="embedded://",
+    world = _setup(Node.open(load_settings(home=cfg.home, chain_url=cfg.chain_url,
                                            embedder_url=cfg.embedder_url)), cfg)  # fmt: skip
     result = MarketResult()
     for epoch in range(1, cfg.epochs + 1):
