@@ -54,6 +54,10 @@ class ApiSettings(BaseModel):
         rate_per_second: Requests per second per client (0 turns the limiter off).
         rate_burst: Burst size of the limiter.
         secure_cookies: Mark the dashboard's session cookie ``Secure`` (behind HTTPS).
+        cors_origins: Origins whose browser apps may call the API (``https://app.example``;
+            ``*`` for any); empty: same origin only. Cross-origin calls authenticate with a
+            bearer token, never the session cookie (credentials are not allowed), so the
+            cookie's CSRF defence stands.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -72,6 +76,7 @@ class ApiSettings(BaseModel):
     rate_per_second: float = Field(default=50.0, ge=0)
     rate_burst: float = Field(default=500.0, ge=0)
     secure_cookies: bool = False
+    cors_origins: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _default_public_url(self) -> ApiSettings:

@@ -162,6 +162,19 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected)
 
 
+# What a browser app on another origin may send and read (docs/api.md, "Browsers").
+CORS_REQUEST_HEADERS = (
+    "Authorization", "Content-Type", "Idempotency-Key", "X-Fairwheel-Voucher",
+    "X-Fairwheel-Signature", "X-Fairwheel-Payer", "PAYMENT-SIGNATURE",
+)  # fmt: skip
+CORS_RESPONSE_HEADERS = (
+    "PAYMENT-REQUIRED",
+    "PAYMENT-RESPONSE",
+    "Retry-After",
+    "Idempotent-Replayed",
+)
+
+
 def create_app(node: Node, config: ApiConfig | None = None, *, metrics: bool = True) -> FastAPI:
     """Build the HTTP API and the dashboard around an open node.
 
@@ -229,4 +242,16 @@ def create_app(node: Node, config: ApiConfig | None = None, *, metrics: bool = T
     app.add_middleware(IdempotencyMiddleware, ctx=ctx)
     app.add_middleware(LimitsMiddleware, ctx=ctx)
     app.add_middleware(MetricsMiddleware, ctx=ctx)
+    if config.cors_origins:  # outermost: a preflight is answered before any limit or route
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(config.cors_origins),
+            allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+            allow_headers=list(CORS_REQUEST_HEADERS),
+            expose_headers=list(CORS_RESPONSE_HEADERS),
+            allow_credentials=False,
+            max_age=600,
+        )
     return app

@@ -73,6 +73,13 @@ def serve(
         float | None,
         typer.Option(help="Requests per second per client (0: off; default 50).", min=0),
     ] = None,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="An origin whose browser apps may call the API (repeat for several; * for "
+            "any). Default: same origin only."
+        ),
+    ] = None,
     database_url: Annotated[
         str | None,
         typer.Option(
@@ -123,7 +130,8 @@ def serve(
         "database_url": database_url,
         "embedder_url": embedder,
         "api": {"host": host, "port": port, "public_url": public_url, "dev": dev,
-                "rate_per_second": rate_limit},
+                "rate_per_second": rate_limit,
+                "cors_origins": tuple(cors_origin) if cors_origin else None},
     }  # fmt: skip
     try:
         settings = load_settings(home=home, **flags)
