@@ -13,7 +13,7 @@ echo "== mypy"; mypy
 echo "== pytest"
 if [ "${FAIRWHEEL_SLOW:-0}" = 1 ]; then MARK=(); else MARK=(-m "not slow"); fi
 PG_SUITES=(tests/conformance tests/test_node_*.py tests/test_api_*.py tests/test_settlement_safety.py
-           tests/test_feedback.py tests/test_jobs.py)
+           tests/test_feedback.py tests/test_jobs.py tests/test_close_recovery.py tests/test_x402.py)
 if [ "${FAIRWHEEL_TEST_POSTGRES:-1}" = 0 ]; then exec pytest "${MARK[@]}" "$@"; fi
 trap './scripts/postgres.sh stop' EXIT
 FAIRWHEEL_TEST_POSTGRES_URL=$(./scripts/postgres.sh start)
