@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fairwheel.domain.records import RecordStatus, canonical_json
+from fairwheel.domain.rows import RecordRow
 from fairwheel.domain.typed_data import PURPOSE_SEARCH, Voucher, verify_voucher
 from fairwheel.errors import Conflict, InsufficientFunds, NotFound, ReplayError, SchemaError
 from fairwheel.node.ledger import LEDGER_LOCK, price_in
@@ -198,10 +199,9 @@ class ServingService(Service):
         vector = self.embedder.embed([query])[0]
         # Candidates beyond the top k take part in the retrieval game: they would be
         # in the answer in coalitions without the nearer records.
-        candidates = self.servable(pool_id, self.index(pool_id).search(vector, 2 * k), now)
+        candidates, records = self._servable(self.index(pool_id).search(vector, 2 * k), now)
         ids = [rid for rid, _ in candidates]
         candidates = reweighted(candidates, self.store.record_weights(ids))
-        records = self.store.records_by_ids(ids)
         values = search_values(candidates, k)
         weights = beneficiary_weights(
             values, records, self.store.credit(ids), pool["labeler_share_bps"]
@@ -307,8 +307,7 @@ class ServingService(Service):
         self, pool_id: int, vector: np.ndarray, label: str, now: int
     ) -> list[tuple[int, float]]:
         """The records behind a prediction: up to 10 nearest servable records with its label."""
-        hits = self.servable(pool_id, self.index(pool_id).search(vector, 30), now)
-        records = self.store.records_by_ids([rid for rid, _ in hits])
+        hits, records = self._servable(self.index(pool_id).search(vector, 30), now)
         same = [rid for rid, _ in hits if records[rid]["label"] == label][:10]
         return [(rid, 1.0 / len(same)) for rid in same]
 
@@ -317,9 +316,15 @@ class ServingService(Service):
     ) -> list[tuple[int, float]]:
         """Drop hits whose record may not be served at ``now`` (chain time; default: the
         latest block's): revoked, demoted, consent expired."""
+        return self._servable(hits, now)[0]
+
+    def _servable(
+        self, hits: list[tuple[int, float]], now: int | None = None
+    ) -> tuple[list[tuple[int, float]], dict[int, RecordRow]]:
+        """:meth:`servable`, with the rows it read (a paid call needs them: read them once)."""
         records = self.store.records_by_ids([rid for rid, _ in hits])
         now = self.chain.now() if now is None else now
-        return [
+        kept = [
             (rid, score)
             for rid, score in hits
             if rid in records
@@ -327,6 +332,7 @@ class ServingService(Service):
             and records[rid]["purposes"] & PURPOSE_SEARCH
             and records[rid]["expiry"] > now
         ]
+        return kept, records
 
     def _text(self, record: Mapping[str, Any]) -> str:
         try:
