@@ -113,10 +113,10 @@ def main() -> None:
                      ("bare predict (embed + model)", bare_predict),
                      ("paid predict", paid("predict"))]:  # fmt: skip
         results[name] = _times(fn, args.calls)
-    node.escrow_cache = EscrowCache(node.protocol, capacity=0)  # three reads a call
+    node.ports.escrow_cache = EscrowCache(node.protocol, capacity=0)  # three reads a call
     results["paid search, no escrow cache"] = _times(paid("search"), args.calls)
     results["paid predict, no escrow cache"] = _times(paid("predict"), args.calls)
-    node.escrow_cache = cached
+    node.ports.escrow_cache = cached
     print(f"{'':<34} {'p50':>11} {'p99':>11} {'ratio':>7}")
     bare_s, bare_p = results["bare search (embed + index)"], results["bare predict (embed + model)"]
     for name, ms in results.items():

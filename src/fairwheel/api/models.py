@@ -432,6 +432,9 @@ class FeedbackIn(Model):
     )
     value: int | None = Field(None, ge=-1, le=5, description="The rating of that kind.")
     rating: int | None = Field(None, ge=1, le=5, description="Shorthand for kind=stars.")
+    receipt: str | None = Field(
+        None, max_length=4096, description="The answer's X-Fairwheel-Receipt header, checked."
+    )
 
 
 class FeedbackView(Model):

@@ -124,16 +124,28 @@ def _paid(
             return x402.unpaid_response(node, pool_id, kind, url, payment.payer)
         view = uc.paid_view(node, pool_id, result, voucher)
         paid = x402.settlement(node, pool_id, voucher, charged=result.price, seq=result.seq)
+        # The node's signature over (seq, request hash, hash of this very body).
+        receipt = node.serving.receipt(result.seq, view.model_dump(mode="json", by_alias=True))
     response.headers[x402.PAYMENT_RESPONSE] = x402.encode_header(paid)
+    response.headers[RECEIPT_HEADER] = x402.encode_header(receipt)
     if ctx.metrics is not None:
         ctx.metrics.paid_calls.labels(str(pool_id), kind).inc()
         ctx.metrics.revenue.labels(str(pool_id)).inc(float(result.price))
     return view
 
 
+RECEIPT_HEADER = "X-Fairwheel-Receipt"
+
 _PAID_ERRORS: dict[int | str, dict[str, Any]] = {
     200: {
         "headers": {
+            RECEIPT_HEADER: {
+                "description": "base64 of the JSON call receipt `{seq, requestHash, "
+                "responseHash, signer, signature}`: the node's EIP-712 `CallReceipt` signature "
+                "over the ledger entry, its query hash and keccak-256 of this body's canonical "
+                "JSON (docs/payments.md). Send it with a rating to prove the answer.",
+                "schema": {"type": "string"},
+            },
             x402.PAYMENT_RESPONSE: {
                 "description": "x402 v2: base64 of the JSON SettlementResponse. `transaction` "
                 "is empty (the voucher is redeemed at the next epoch close); `extra` has "
@@ -245,11 +257,14 @@ def give_feedback(
 ) -> m.FeedbackView:
     """Rate a paid answer: the consumer who paid for it, or a staked rater. Ratings re-weight
     the records behind the answer and are paid from the pool's feedback budget; retrying the
-    same rating is harmless, a different one is refused (409)."""
+    same rating is harmless, a different one is refused (409). With ``receipt`` (the answer's
+    ``X-Fairwheel-Receipt``) the rating is checked to refer to an answer this node signed."""
     kind, value = (body.kind, body.value) if body.rating is None else ("stars", body.rating)
     if value is None:
         raise SchemaError("give value (or rating for stars)")
     with ctx.use() as node:
+        if body.receipt is not None:  # the answer's X-Fairwheel-Receipt: proof of the answer
+            node.serving.check_receipt(seq, x402.decode_header(body.receipt, RECEIPT_HEADER))
         out = node.rate(seq, session.address, kind, value)
     return m.FeedbackView(
         seq=seq, rater=out["rater"], kind=kind, value=value, rating=value, new=out["new"],

@@ -18,7 +18,14 @@ import numpy as np
 from fairwheel.domain.records import RecordStatus, canonical_json
 from fairwheel.domain.rows import RecordRow
 from fairwheel.domain.typed_data import PURPOSE_SEARCH, Voucher, verify_voucher
-from fairwheel.errors import Conflict, InsufficientFunds, NotFound, ReplayError, SchemaError
+from fairwheel.errors import (
+    Conflict,
+    InsufficientFunds,
+    NotFound,
+    ReplayError,
+    SchemaError,
+    SignatureError,
+)
 from fairwheel.node.ledger import LEDGER_LOCK, price_in
 from fairwheel.node.service import Service
 
@@ -302,6 +309,50 @@ class ServingService(Service):
             notice=self.versions.serving_notice(model_row),
             arena=answers,
         )
+
+    def receipt(self, seq: int, body: Any) -> dict[str, str]:
+        """The node's signed receipt for paid call ``seq`` answered with ``body`` (the parsed
+        JSON of the answer): ``{seq, requestHash, responseHash, signer, signature}``
+        (:mod:`fairwheel.domain.receipts`)."""
+        from fairwheel.domain.receipts import CallReceipt, response_hash, sign_receipt
+
+        entry = self.store.ledger_entry(seq)
+        receipt = CallReceipt(seq, bytes.fromhex(entry["query_hash"][2:]), response_hash(body))
+        signature = sign_receipt(receipt, self.voucher_domain(), self.operator.key)
+        return {
+            "seq": str(seq),
+            "requestHash": "0x" + receipt.request_hash.hex(),
+            "responseHash": "0x" + receipt.response_hash.hex(),
+            "signer": self.operator.address,
+            "signature": "0x" + signature.hex(),
+        }
+
+    def check_receipt(self, seq: int, receipt: Mapping[str, Any]) -> None:
+        """Check a receipt a rater presents: the node signed it, for call ``seq``, whose
+        request it names.
+
+        Raises:
+            SchemaError: The receipt is malformed or names another call.
+            SignatureError: The node did not sign it.
+        """
+        from fairwheel.domain.receipts import CallReceipt, receipt_signer
+
+        try:
+            claimed = CallReceipt(
+                int(receipt["seq"]),
+                bytes.fromhex(str(receipt["requestHash"])[2:]),
+                bytes.fromhex(str(receipt["responseHash"])[2:]),
+            )
+            signature = str(receipt["signature"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SchemaError(f"malformed call receipt: {exc}") from exc
+        if claimed.seq != seq:
+            raise SchemaError(f"the receipt is for call {claimed.seq}, not call {seq}")
+        entry = self.store.ledger_entry(seq)
+        if "0x" + claimed.request_hash.hex() != entry["query_hash"]:
+            raise SignatureError("the receipt names another request than this call's")
+        if receipt_signer(claimed, self.voucher_domain(), signature) != self.operator.address:
+            raise SignatureError("the call receipt was not signed by this node")
 
     def _neighbours(
         self, pool_id: int, vector: np.ndarray, label: str, now: int
