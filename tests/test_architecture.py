@@ -300,7 +300,10 @@ def test_cli_has_one_failure_helper() -> None:
 
 # ------------------------------------------------------------ the node: services, no mixins
 
-EDGES = ("fairwheel.api", "fairwheel.web", "fairwheel.cli", "fairwheel.sim", "fairwheel.client")
+EDGES = (
+    "fairwheel.api", "fairwheel.web", "fairwheel.cli", "fairwheel.sim", "fairwheel.client",
+    "fairwheel.mcp_server",
+)  # fmt: skip
 NODE = "fairwheel.node"
 
 
@@ -402,7 +405,7 @@ def test_port_use_finder_on_fake_edges() -> None:
 
 
 def _edge_files() -> list[Path]:
-    files = [SRC / "client.py"]
+    files = [SRC / "client.py", SRC / "mcp_server.py"]
     for package in ("api", "web", "cli", "sim"):
         files += sorted((SRC / package).rglob("*.py"))
     return files

@@ -13,6 +13,7 @@ One module per command group, composed here into :data:`app`:
 * :mod:`~fairwheel.cli.worker` — ``worker`` (the background jobs);
 * :mod:`~fairwheel.cli.init` — ``init`` (a node's home, key and deployment);
 * :mod:`~fairwheel.cli.pools` — ``pool create|list|show|update|pause|unpause|review``;
+* :mod:`~fairwheel.cli.mcp` — ``mcp`` (the paid MCP server);
 * ``serve`` and ``remote …`` come from :mod:`fairwheel.api.cli`.
 
 The groups share :mod:`~fairwheel.cli._shared` (``fail``, ``run_or_exit``, ``open_node``) and
@@ -24,6 +25,7 @@ from __future__ import annotations
 import typer
 
 from fairwheel.cli import epoch, init, labels, loop, ops, pools, quality, root, valuation, worker
+from fairwheel.cli import mcp as mcp_cmd
 from fairwheel.cli._shared import fail, open_node, run_or_exit
 
 __all__ = ["app", "fail", "main", "open_node", "run_or_exit"]
@@ -44,6 +46,7 @@ app.command()(ops.backup)
 app.command()(ops.restore)
 app.command()(worker.worker)
 app.command()(init.init)
+app.command()(mcp_cmd.mcp)
 app.add_typer(pools.pool_app, name="pool")
 app.add_typer(epoch.epoch_app, name="epoch")
 app.add_typer(labels.labels_app, name="labels")
