@@ -47,6 +47,14 @@ def audit_command(
     label_model: Annotated[
         str, typer.Option(help="logreg (default) or centroid (faster, a little weaker).")
     ] = "logreg",
+    lexical: Annotated[
+        bool,
+        typer.Option(
+            "--lexical/--no-lexical",
+            help="Blend TF-IDF probabilities into the label check (experimental: see "
+            "docs/quality.md for where it helps and where it hurts).",
+        ),
+    ] = False,
 ) -> None:
     """Write one row per input row: row, status, score, label_issue_score, duplicate_of, reasons.
 
@@ -80,7 +88,10 @@ def audit_command(
             contributors, _ = read_csv(data, contributor_col, None)
         base = GatePolicy()
         policy = dataclasses.replace(
-            base, label=dataclasses.replace(base.label, folds=folds, model=label_model)
+            base,
+            label=dataclasses.replace(
+                base.label, folds=folds, model=label_model, lexical=lexical
+            ),
         )
         model = open_embedder(embedder, default_cache_dir())
         result = run_audit(texts, labels, model, policy, contributors)

@@ -13,7 +13,9 @@ earlier row owns its content), with the gate's checks and thresholds:
 4. junk and wrong language → ``rejected`` (fixed rules, or mostly words no other row uses);
    text in unusual characters but known words, and outliers in embedding space →
    ``quarantined`` (judged leave-one-out against the other rows);
-5. label issues by confident learning on out-of-sample probabilities → ``quarantined``.
+5. label issues by confident learning on out-of-sample probabilities (embedding logistic
+   regression; with ``LabelPolicy.lexical``, blended with a TF-IDF one by cross-validated
+   log-loss) → ``quarantined``.
 
 Every row gets a ``label_issue_score`` (``1 - p(given label)``; higher means the label is more
 likely wrong): out of sample for rows that reach step 5, from the model fitted on the kept rows
@@ -367,7 +369,7 @@ def _judge_labels(
         detail = f"needs 2 classes, has 1 ({only!r} on all {len(kept)} {what})"
         return CheckRun("label_issues", "skipped", detail, 2, 1, "classes")
     lab = [str(labels[i]) for i in kept]
-    report = label_issues(vectors[kept], lab, lp)
+    report = label_issues(vectors[kept], lab, lp, texts=[texts[i] for i in kept])
     for j, i in enumerate(kept):
         state[i].label_score = float(report.scores[j])
         if not report.judged[j]:

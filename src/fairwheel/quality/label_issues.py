@@ -11,6 +11,11 @@
 3. The label-issue score is ``1 - p(given label)`` (cleanlab's self-confidence): higher means the
    label is more likely wrong.
 
+Given the records' texts too (``label_issues(..., texts=...)``, the offline audit), step 1 also
+fits a logistic regression on TF-IDF word and character n-grams in the same folds and uses the
+weighted average of both probability sets whose cross-validated log-loss is lowest
+(:mod:`fairwheel.quality.lexical`).
+
 A new record is judged by :class:`LabelModel` — a classifier fitted on the whole pool plus the
 pool's per-class thresholds — with the same one-record rule. scipy and cleanlab are imported
 inside the functions that use them.
@@ -26,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from fairwheel.errors import Conflict
+from fairwheel.errors import Conflict, SchemaError
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -46,6 +51,8 @@ class LabelPolicy:
         seed: Seed of the fold split.
         flagged_score: A flagged contributor's record with a label-issue score at or above
             this is quarantined even in a class too small to judge.
+        lexical: With texts given, blend in TF-IDF probabilities (weight by log-loss).
+        lexical_c: Inverse regularisation strength of the TF-IDF logistic regression.
     """
 
     model: str = "logreg"
@@ -57,6 +64,8 @@ class LabelPolicy:
     filter_by: str = "both"
     seed: int = 0
     flagged_score: float = 0.9
+    lexical: bool = False  # opt in: it lowered F1 on one benchmark set (docs/quality.md)
+    lexical_c: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,7 @@ class LabelReport:
         judged: ``(n,)`` False where the record's class is too small to be judged.
         thresholds: ``(K,)`` per-class average self-confidence (confident learning's ``t_j``).
         temperature: The softmax temperature of the scores (1.0 for ``logreg``).
+        lexical_weight: Weight of the TF-IDF probabilities in ``probs`` (None: not used).
     """
 
     classes: list[str]
@@ -80,6 +90,7 @@ class LabelReport:
     judged: npt.NDArray[np.bool_]
     thresholds: FloatArray
     temperature: float = 1.0
+    lexical_weight: float | None = None
 
     def suggested(self, i: int) -> str:
         """The most probable class of record ``i``."""
@@ -288,7 +299,10 @@ def class_thresholds(probs: FloatArray, y: npt.NDArray[np.int64]) -> FloatArray:
 
 
 def label_issues(
-    vectors: npt.ArrayLike, labels: Sequence[str], policy: LabelPolicy | None = None
+    vectors: npt.ArrayLike,
+    labels: Sequence[str],
+    policy: LabelPolicy | None = None,
+    texts: Sequence[str] | None = None,
 ) -> LabelReport:
     """Judge every label of a labelled set out of sample.
 
@@ -296,6 +310,7 @@ def label_issues(
         vectors: ``(n, d)`` embeddings.
         labels: ``n`` labels.
         policy: The method and thresholds.
+        texts: The ``n`` texts; with ``policy.lexical``, TF-IDF probabilities are blended in.
 
     Returns:
         The :class:`LabelReport`; with fewer than ``min_pool`` records or a single class,
@@ -313,6 +328,15 @@ def label_issues(
         )  # fmt: skip
     classes, probs, temperature = out_of_sample_probs(vectors, labels, policy)
     _, y = encode(labels)
+    weight: float | None = None
+    if texts is not None and policy.lexical:
+        if len(texts) != n:
+            raise SchemaError("texts and labels must have the same length")
+        from fairwheel.quality.lexical import blend_probs, tfidf_probs
+
+        folds = _folds(y, policy.folds, policy.seed)
+        lexical = tfidf_probs(texts, y, len(classes), folds, policy.lexical_c)
+        probs, weight = blend_probs(probs, lexical, y)
     judged = np.asarray([counts[x] >= policy.min_per_class for x in labels])
     scores = np.clip(1.0 - probs[np.arange(n), y], 0.0, 1.0)
     issues = np.zeros(n, dtype=bool)
@@ -330,7 +354,7 @@ def label_issues(
             warnings.simplefilter("ignore", UserWarning)
             issues[rows] = find_label_issues(sub_y, sub, filter_by=policy.filter_by)
     thresholds = class_thresholds(probs, y)
-    return LabelReport(classes, probs, scores, issues, judged, thresholds, temperature)
+    return LabelReport(classes, probs, scores, issues, judged, thresholds, temperature, weight)
 
 
 class LabelModel:
