@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
 from fairwheel.errors import FairwheelError
 
 if TYPE_CHECKING:
+    from fairwheel.config import Settings
     from fairwheel.node import Node
 
 T = TypeVar("T")
@@ -43,3 +44,19 @@ def open_node() -> Iterator[Node]:
         yield node
     finally:
         node.close()
+
+
+def settings_or_exit(**overrides: Any) -> Settings:
+    """The settings with these overrides; an invalid value is one line naming the setting."""
+    from fairwheel.config import load_settings
+    from fairwheel.errors import ConfigError
+
+    try:
+        return load_settings(**overrides)
+    except ConfigError as exc:
+        errors = getattr(exc.__cause__, "errors", None)
+        if not callable(errors):
+            fail(f"{exc.code}: {exc.message}")
+        parts = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors()]
+        fail(f"{exc.code}: invalid settings: {'; '.join(parts)} (from a flag, its FAIRWHEEL_* "
+             "variable or the FAIRWHEEL_CONFIG file)")  # fmt: skip

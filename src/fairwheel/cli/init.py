@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fairwheel.cli._shared import fail
+from fairwheel.cli._shared import fail, settings_or_exit
 
 if TYPE_CHECKING:
     from fairwheel.config import Settings
@@ -63,22 +63,6 @@ def init(
         typer.echo(json.dumps({"created": created, **describe(node, settings)}, indent=1))
     finally:
         node.close()
-
-
-def settings_or_exit(**overrides: Any) -> Settings:
-    """The settings with these overrides; an invalid value is one line naming the setting."""
-    from fairwheel.config import load_settings
-    from fairwheel.errors import ConfigError
-
-    try:
-        return load_settings(**overrides)
-    except ConfigError as exc:
-        errors = getattr(exc.__cause__, "errors", None)
-        if not callable(errors):
-            fail(f"{exc.code}: {exc.message}")
-        parts = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors()]
-        fail(f"{exc.code}: invalid settings: {'; '.join(parts)} (from a flag, its FAIRWHEEL_* "
-             "variable or the FAIRWHEEL_CONFIG file)")  # fmt: skip
 
 
 def open_or_advise(settings: Settings) -> tuple[Node | None, str, bool]:

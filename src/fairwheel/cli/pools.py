@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fairwheel.cli._shared import fail, run_or_exit
+from fairwheel.cli._shared import fail, run_or_exit, settings_or_exit
 
 if TYPE_CHECKING:
     from fairwheel.node import Node
@@ -101,23 +101,13 @@ def label_list(value: str | None) -> list[str]:
 def node_at(home: Path | None) -> Iterator[Node]:
     """The node at ``home`` (else the configured one), closed on exit.
 
-    A home that ``fairwheel demo --keep`` left behind ran on the embedded chain, which lived
-    only in the demo's process: it is refused here with what it still holds, before a chain is
-    started for it.
+    A home an older ``fairwheel demo --keep`` left behind (on the embedded chain, which lived
+    only in the demo's process; today's demo keeps its homes on anvil) is refused here with what
+    it still holds, before a chain is started for it.
     """
-    from fairwheel.config import load_settings
-    from fairwheel.errors import ConfigError
     from fairwheel.node import Node
 
-    try:
-        settings = load_settings(home=home)
-    except ConfigError as exc:  # pydantic's message spans lines: one line per setting here
-        errors = getattr(exc.__cause__, "errors", None)
-        if not callable(errors):
-            fail(f"{exc.code}: {exc.message}")
-        found = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors()]
-        fail(f"{exc.code}: invalid settings: {'; '.join(found)} (from a flag, its FAIRWHEEL_* "
-             "variable or the FAIRWHEEL_CONFIG file)")  # fmt: skip
+    settings = settings_or_exit(home=home)
     kept_demo = any((settings.home / n).is_file() for n in ("demo-report.json",
                                                              "market-report.html"))  # fmt: skip
     if kept_demo and not (settings.home / "chain" / "state.json").exists():
@@ -315,21 +305,22 @@ def pool_pause(pool: PoolArgument, home: HomeOption = None) -> None:
     A pause stops anchoring, model registration, deposits, epoch roots and new stakes; never
     revocations, voucher redemptions, withdrawals or claims.
     """
-    pid = pool_id(pool)
-    with node_at(home) as node:
-        known_pool(node, pid)
-        tx = run_or_exit(lambda: node.pools.pause(pid))
-        echo_json({"pool_id": pid, "paused": True, "tx_hash": tx})
+    _set_paused(pool, home, paused=True)
 
 
 @pool_app.command("unpause")
 def pool_unpause(pool: PoolArgument, home: HomeOption = None) -> None:
     """Lift the pool's pause on-chain as its guardian."""
+    _set_paused(pool, home, paused=False)
+
+
+def _set_paused(pool: str, home: Path | None, *, paused: bool) -> None:
     pid = pool_id(pool)
     with node_at(home) as node:
         known_pool(node, pid)
-        tx = run_or_exit(lambda: node.pools.unpause(pid))
-        echo_json({"pool_id": pid, "paused": False, "tx_hash": tx})
+        send = node.pools.pause if paused else node.pools.unpause
+        tx = run_or_exit(lambda: send(pid))
+        echo_json({"pool_id": pid, "paused": paused, "tx_hash": tx})
 
 
 @pool_app.command("review")

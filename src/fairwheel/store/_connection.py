@@ -16,6 +16,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+from fairwheel.errors import FairwheelError
+
 __all__ = ["Cursor", "Row", "SqlConnection"]
 
 Row = Mapping[str, Any]
@@ -33,17 +35,44 @@ class Cursor(Protocol):
 class SqlConnection(ABC):
     """One database connection, serialised by a re-entrant lock, and its query helpers.
 
-    Subclasses implement :meth:`_exec`, :meth:`_exec_many` and the three transaction verbs.
+    Subclasses implement the driver calls (:meth:`_execute`, :meth:`_execute_many`), the
+    mapping of its exceptions (:meth:`_port_error`) and the three transaction verbs.
     """
 
     _lock: threading.RLock
     _depth: int
 
     @abstractmethod
-    def _exec(self, sql: str, params: Sequence[Any] = ()) -> Cursor: ...
+    def _execute(self, sql: str, params: Sequence[Any]) -> Cursor: ...
 
     @abstractmethod
-    def _exec_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+    def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    @abstractmethod
+    def _port_error(self, exc: Exception) -> FairwheelError | None:
+        """The port's error for a driver's exception: ``Conflict`` for a broken constraint,
+        ``BackendError`` for any other database failure; None for a non-driver exception."""
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        try:
+            return self._execute(sql, params)
+        except Exception as exc:
+            mapped = self._port_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    def _exec_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement over many rows, with :meth:`_exec`'s error mapping."""
+        if not rows:
+            return
+        try:
+            self._execute_many(sql, rows)
+        except Exception as exc:
+            mapped = self._port_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
 
     @abstractmethod
     def _begin(self) -> None: ...

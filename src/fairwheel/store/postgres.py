@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from fairwheel.config import redact_url
-from fairwheel.errors import BackendError, Conflict
+from fairwheel.errors import BackendError, Conflict, FairwheelError
 from fairwheel.store._access import AccessTables
 from fairwheel.store._flywheel import FlywheelTables
 from fairwheel.store._jobs import JobTables
@@ -95,28 +95,21 @@ class PostgresStore(
         self._db.close()
 
     # -- the connection ------------------------------------------------------
-    def _exec(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+    def _execute(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor[Any]:
+        return self._db.execute(_placeholders(sql), tuple(params))
+
+    def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._db.cursor() as cur:
+            cur.executemany(_placeholders(sql), [tuple(r) for r in rows])
+
+    def _port_error(self, exc: Exception) -> FairwheelError | None:
         import psycopg
 
-        try:
-            return self._db.execute(_placeholders(sql), tuple(params))
-        except psycopg.IntegrityError as exc:
-            raise Conflict(f"database constraint failed: {_first_line(exc)}") from exc
-        except psycopg.Error as exc:
-            raise BackendError(f"database error on {self.where}: {_first_line(exc)}") from exc
-
-    def _exec_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        import psycopg
-
-        if not rows:
-            return
-        try:
-            with self._db.cursor() as cur:
-                cur.executemany(_placeholders(sql), [tuple(r) for r in rows])
-        except psycopg.IntegrityError as exc:
-            raise Conflict(f"database constraint failed: {_first_line(exc)}") from exc
-        except psycopg.Error as exc:
-            raise BackendError(f"database error on {self.where}: {_first_line(exc)}") from exc
+        if isinstance(exc, psycopg.IntegrityError):
+            return Conflict(f"database constraint failed: {_first_line(exc)}")
+        if isinstance(exc, psycopg.Error):
+            return BackendError(f"database error on {self.where}: {_first_line(exc)}")
+        return None
 
     def _begin(self) -> None:
         self._exec("BEGIN")

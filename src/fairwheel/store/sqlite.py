@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fairwheel.errors import BackendError, Conflict
+from fairwheel.errors import BackendError, Conflict, FairwheelError
 from fairwheel.store._access import AccessTables
 from fairwheel.store._flywheel import FlywheelTables
 from fairwheel.store._jobs import JobTables
@@ -60,23 +60,18 @@ class SqliteStore(
         self._db.close()
 
     # -- the connection ------------------------------------------------------
-    def _exec(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        try:
-            return self._db.execute(sql, params)
-        except sqlite3.IntegrityError as exc:
-            raise Conflict(f"database constraint failed: {exc}") from exc
-        except sqlite3.Error as exc:
-            raise BackendError(f"database error: {exc}") from exc
+    def _execute(self, sql: str, params: Sequence[Any]) -> sqlite3.Cursor:
+        return self._db.execute(sql, params)
 
-    def _exec_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if not rows:
-            return
-        try:
-            self._db.executemany(sql, rows)
-        except sqlite3.IntegrityError as exc:
-            raise Conflict(f"database constraint failed: {exc}") from exc
-        except sqlite3.Error as exc:
-            raise BackendError(f"database error: {exc}") from exc
+    def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._db.executemany(sql, rows)
+
+    def _port_error(self, exc: Exception) -> FairwheelError | None:
+        if isinstance(exc, sqlite3.IntegrityError):
+            return Conflict(f"database constraint failed: {exc}")
+        if isinstance(exc, sqlite3.Error):
+            return BackendError(f"database error: {exc}")
+        return None
 
     def _begin(self) -> None:
         # IMMEDIATE takes the write lock up front: two writers never deadlock on an upgrade.
