@@ -322,3 +322,28 @@ def test_hnsw_ef_option(tmp_path: Path) -> None:
 def test_non_positive_dim_is_a_config_error() -> None:
     with pytest.raises(ConfigError):
         open_index("exact://", 0)
+
+
+@pytest.mark.parametrize("n", [5, 300])  # k >= n (rank all) and k < n (candidates)
+def test_search_many_equals_search_per_row(open_idx: Opener, n: int) -> None:
+    rng = np.random.default_rng(11)
+    vectors = low_rank(rng, n, DIM, rank=4)
+    index = open_idx()
+    index.add(range(n), vectors)
+    index.remove([1, 3])
+    queries = unit(rng, 7)
+    many = index.search_many(queries, 10)
+    assert many == [index.search(q, 10) for q in queries]
+    assert index.search_many(queries, 0) == [[] for _ in queries]
+    assert index.search_many(np.zeros((0, DIM), np.float32), 3) == []
+
+
+def test_search_many_refuses_bad_batches(open_idx: Opener) -> None:
+    index = open_idx()
+    index.add([0], np.ones((1, DIM), np.float32))
+    with pytest.raises(SchemaError, match=f"\\(m, {DIM}\\)"):
+        index.search_many(np.ones(DIM, np.float32), 1)
+    with pytest.raises(SchemaError):
+        index.search_many(np.zeros((2, DIM), np.float32), 1)
+    with pytest.raises(SchemaError):
+        index.search_many(np.ones((1, DIM), np.float32), -1)

@@ -215,3 +215,33 @@ def test_the_loss_cap_stops_a_payer_until_redemption_and_the_job_redeems_early(
     assert status == "ran" and "threshold" in detail  # redeemed early, by the job
     node.search(pid, "one more", 3, voucher, sig)  # the same voucher is good now
     assert node.onchain.redeemed(pid, consumer.address) == 2 * PRICE
+
+
+def test_with_inline_rescoring_off_the_rescore_job_judges_the_grown_pool(
+    node_factory: Callable[..., Node],
+) -> None:
+    """``jobs.inline_rescore`` off (as under ``serve --jobs``): submit never rescores a pool for
+    its growth; the rescore job does, from the first pass, and then only after more growth."""
+    node = node_factory(jobs={"inline_rescore": False})
+    rescored: list[int] = []
+    real = node.contributions.rescore
+
+    def counting(pool_id: int) -> Any:
+        rescored.append(pool_id)
+        return real(pool_id)
+
+    node.contributions.rescore = counting  # type: ignore[method-assign]
+    pid, _, _ = _pool(node, records=80)  # grew from 0 to 80: inline, submit rescores
+    assert rescored == []
+    first = _by_job(node.jobs.run_pass(), pid)
+    assert first["rescore"][0] == "ran" and rescored == [pid]
+    assert node.contributions.pool_gate(pid).quality is not None  # new records judged on it
+    assert _by_job(node.jobs.run_pass(), pid)["rescore"][0] == "idle"
+    inline = node_factory()
+    inline_rescores: list[int] = []
+    real_inline = inline.contributions.rescore
+    inline.contributions.rescore = (  # type: ignore[method-assign]
+        lambda p: inline_rescores.append(p) or real_inline(p)
+    )
+    inline_pid, _, _ = _pool(inline, records=80)
+    assert inline_rescores == [inline_pid]

@@ -111,3 +111,42 @@ def test_ordered_candidates_only_look_back_and_skip_own_rows() -> None:
     match = best_match(texts[1], [(0, texts[0], None)], NearDuplicateRule())
     assert match is not None and match.strict and match.alignment is not None
     assert np.isfinite(cands[1][0][1] or 0.0)
+
+
+def test_finder_past_its_exact_limit_finds_what_brute_force_finds() -> None:
+    """Past ``exact_limit`` candidates come from LSH buckets: copies are still caught."""
+    texts = [q.text for q in synthetic_support_queries(300, seed=3)]
+    exact = NearDuplicateFinder()
+    bucketed = NearDuplicateFinder(exact_limit=50)  # buckets built once the 51st text is in
+    for key, text in enumerate(texts):
+        exact.add(key, text, owner=f"0x{key % 7}")
+        bucketed.add(key, text, owner=f"0x{key % 7}")
+    rng = random.Random(5)
+    caught = 0
+    for key in range(0, 300, 10):
+        copy = typo(texts[key], rng)
+        want = exact.find(copy, owner="0xcopier")
+        got = bucketed.find(copy, owner="0xcopier")
+        assert (got is None) == (want is None), copy
+        if want is not None and got is not None:
+            assert (got.kind, got.owner) == (want.kind, want.owner)
+            caught += 1
+    assert caught >= 25
+    bucketed.remove(0)
+    after = bucketed.find(texts[0] + "!", owner="0xcopier")
+    assert after is None or after.owner != 0
+
+
+def test_finder_takes_the_callers_neighbours() -> None:
+    """Embedding neighbours given by the caller: removed and same-owner keys are skipped."""
+    # No MinHash candidate can qualify: only the neighbours given are aligned.
+    finder = NearDuplicateFinder(NearDuplicateRule(candidate_jaccard=1.01))
+    for key, text in enumerate(POOL):
+        finder.add(key, text, owner="0xhonest")
+    copy = POOL[0] + " thanks"
+    assert finder.find(copy, owner="0xcopier") is None
+    match = finder.find(copy, owner="0xcopier", neighbours=[(0, 0.97), (99, 0.99), (1, 0.5)])
+    assert match is not None and (match.owner, match.cosine) == (0, 0.97)
+    assert finder.find(copy, owner="0xhonest", neighbours=[(0, 0.97)]) is None
+    finder.remove(0)
+    assert finder.find(copy, owner="0xcopier", neighbours=[(0, 0.97)]) is None

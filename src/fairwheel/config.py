@@ -117,6 +117,10 @@ class JobSettings(BaseModel):
             the epoch schedule.
         rescore_growth: Rescore a pool once its accepted records grew by this fraction since
             the last rescore (at least 20 records).
+        inline_rescore: Rescore inside ``submit`` whenever the pool grew by a quarter (for a
+            node without jobs). ``fairwheel serve --jobs`` turns it off: there the rescore job
+            does it in the background and a submission pays only for its own checks. A newly
+            flagged contributor's records are rescored inline either way.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -125,6 +129,7 @@ class JobSettings(BaseModel):
     lease_seconds: float = Field(default=900.0, gt=0)
     redeem_threshold: int = Field(default=0, ge=0)
     rescore_growth: float = Field(default=0.1, gt=0)
+    inline_rescore: bool = True
 
 
 class Settings(BaseSettings):

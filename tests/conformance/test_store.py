@@ -290,3 +290,28 @@ def test_the_port_names_every_public_method_of_each_backend() -> None:
 
     assert public(SqliteStore) == public(Store)
     assert public(PostgresStore) == public(Store)
+
+
+def test_generations_change_with_servable_records_and_the_split(store: Store) -> None:
+    """One row read tells a paid call whether its index and its revenue split are current."""
+    _pool(store, 1)
+    _pool(store, 2)
+    seen = {store.index_generation(1)}
+    split = {store.split_generation(1)}
+    rid = _record(store, 1, "first")  # an accepted record: servable set changed
+    seen.add(store.index_generation(1))
+    _record(store, 1, "quarantined one", status="quarantined")  # nothing servable changed
+    assert store.index_generation(1) in seen and len(seen) == 2
+    store.set_verdict(rid, "quarantined", 0.0, ["label_issue"])
+    seen.add(store.index_generation(1))
+    store.set_status(rid, "revoked", ["revoked"])
+    seen.add(store.index_generation(1))
+    assert len(seen) == 4
+    split.add(store.split_generation(1))
+    other = store.split_generation(2)
+    store.set_record_weights([(rid, 0.5, 1.0, 2.0)])
+    split.add(store.split_generation(1))
+    store.put_credit(rid, {"0x" + "ab" * 20: 1.0})
+    split.add(store.split_generation(1))
+    assert len(split) == 4
+    assert store.split_generation(2) == other == "s0:f0"  # another pool's marks stay

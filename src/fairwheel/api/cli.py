@@ -133,6 +133,8 @@ def serve(
                 "rate_per_second": rate_limit,
                 "cors_origins": tuple(cors_origin) if cors_origin else None},
     }  # fmt: skip
+    if jobs:  # the rescore job rescores grown pools: submissions need not wait for it
+        flags["jobs"] = {"inline_rescore": False}
     try:
         settings = load_settings(home=home, **flags)
         check_workers(settings, workers)

@@ -36,6 +36,11 @@ class VectorIndex(Protocol):
         """The ``k`` most similar live ids as ``(id, cosine)``, best first, ties by smaller id."""
         ...
 
+    def search_many(self, queries: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+        """:meth:`search` for each row of ``queries`` ``(m, dim)``, in one pass where the
+        backend can batch it (the gate asks for a whole submission batch's neighbours)."""
+        ...
+
     def __len__(self) -> int:
         """Number of live (not removed) ids."""
         ...
@@ -99,6 +104,21 @@ def normalise_rows(matrix: np.ndarray) -> np.ndarray:
     if len(norms) and float(norms.min()) == 0.0:
         raise SchemaError("zero vectors have no direction and cannot be indexed or searched")
     return (wide / norms).astype(np.float32)
+
+
+def check_queries(queries: np.ndarray, k: int, dim: int) -> np.ndarray:
+    """Validate a batch of queries ``(m, dim)``; return them as unit float64 rows.
+
+    Raises:
+        SchemaError: wrong shape, negative ``k``, or a non-finite / zero query.
+    """
+    if k < 0:
+        raise SchemaError(f"k must be non-negative, got {k}")
+    matrix = np.asarray(queries)
+    if matrix.ndim != 2 or matrix.shape[1] != dim:
+        raise SchemaError(f"queries must have shape (m, {dim}), got {matrix.shape}",
+                          expected_dim=dim)  # fmt: skip
+    return normalise_rows(matrix).astype(np.float64)
 
 
 def check_query(query: np.ndarray, k: int, dim: int) -> np.ndarray:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from fairwheel.index.base import check_batch, check_query, rank_exact
+from fairwheel.index.base import check_batch, check_queries, check_query, rank_exact
 
 
 class ExactIndex:
@@ -81,6 +81,18 @@ class ExactIndex:
         with self._lock:
             live = len(self._row)
             return rank_exact(self._ids[:live], self._matrix[:live], q, k)
+
+    def search_many(self, queries: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+        """:meth:`search` for each row of ``queries``, in one lock hold.
+
+        Raises:
+            SchemaError: wrong query shape, negative k, non-finite or zero query.
+        """
+        rows = check_queries(queries, k, self.dim)
+        with self._lock:
+            live = len(self._row)
+            ids, matrix = self._ids[:live], self._matrix[:live]
+            return [rank_exact(ids, matrix, q, k) for q in rows]
 
     def __len__(self) -> int:
         return len(self._row)

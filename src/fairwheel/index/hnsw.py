@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from fairwheel.errors import BackendError
-from fairwheel.index.base import check_batch, check_query, rank_exact
+from fairwheel.index.base import check_batch, check_queries, check_query, rank_exact
 
 log = logging.getLogger(__name__)
 
@@ -259,6 +259,34 @@ class HnswIndex:
                 log.warning("hnswlib search fell short in %s; using exact search", self._dir)
                 return self._rank(np.fromiter(self._live, np.int64, n), q, k)
             return self._rank(labels[0].astype(np.int64), q, k)
+
+    def search_many(self, queries: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+        """:meth:`search` for each row of ``queries``: one hnswlib query for all rows (its
+        threads share the work) and one fetch of their candidates' vectors.
+
+        Raises:
+            SchemaError: wrong query shape, negative k, non-finite or zero query.
+        """
+        rows = check_queries(queries, k, self.dim)
+        with self._lock:
+            n = len(self._live)
+            if k == 0 or n == 0 or len(rows) == 0:
+                return [[] for _ in rows]
+            if k >= n:
+                ids = np.fromiter(self._live, np.int64, n)
+                vectors = np.asarray(self._graph.get_items(ids), dtype=np.float32)
+                return [rank_exact(ids, vectors, q, k) for q in rows]
+            want = min(n, max(2 * k, k + 10))
+            self._graph.set_ef(max(self.ef_search, 2 * k, want))
+            try:
+                labels, _ = self._graph.knn_query(rows.astype(np.float32), k=want)
+            except RuntimeError:
+                return [self.search(q, k) for q in rows]
+            labels = labels.astype(np.int64)
+            unique, inverse = np.unique(labels, return_inverse=True)
+            vectors = np.asarray(self._graph.get_items(unique), dtype=np.float32)
+            inverse = inverse.reshape(labels.shape)
+            return [rank_exact(labels[r], vectors[inverse[r]], q, k) for r, q in enumerate(rows)]
 
     def _rank(self, ids: np.ndarray, q: np.ndarray, k: int) -> list[tuple[int, float]]:
         vectors = np.asarray(self._graph.get_items(ids), dtype=np.float32)

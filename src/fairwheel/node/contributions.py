@@ -57,6 +57,8 @@ _CONSENT_FAILURES = frozenset(
     )
 )
 _KEPT = (RecordStatus.ACCEPTED.value, RecordStatus.QUARANTINED.value)
+# Index neighbours the near-duplicate step looks at per submission.
+_NEIGHBOURS = 20
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,9 @@ class ContributionService(Service):
             suspect = suspect_of(rec["reasons"]) is not None
             reputation.replay(rec["contributor"], decision, rec["id"], int(rec["created_at"]),
                               suspect)  # fmt: skip
-        finder = NearDuplicateFinder(policy.near_duplicate, dim=self.embedder.dim)
+        # Embedding neighbours come from the pool's index (ctx.vector_neighbours), so the
+        # finder keeps no vectors of its own.
+        finder = NearDuplicateFinder(policy.near_duplicate)
         kept, texts, vectors = self._kept_records(pool_id)
         for row, text, vector in zip(kept, texts, vectors, strict=True):
             finder.add(row["id"], text, vector, row["contributor"])
@@ -190,9 +194,9 @@ class ContributionService(Service):
         record's content is sealed as its own blob copy (own name and key), so revoking it never
         touches the same text in another pool. Submissions are judged in order, so within a
         batch the first copy owns the content. All writes happen in one transaction; after the
-        batch the pool is rescored if it grew by a quarter since the last rescore
-        (``review.needs_refresh``: amortised linear over the pool's life) or a contributor was
-        newly flagged.
+        batch the pool is rescored if a contributor was newly flagged, or, unless the rescore
+        job does it (``jobs.inline_rescore`` off), if it grew by a quarter since the last
+        rescore (``review.needs_refresh``: amortised linear over the pool's life).
         """
         state = self.pool_gate(pool_id)
         flagged = state.reputation.flagged()
@@ -210,7 +214,8 @@ class ContributionService(Service):
         change.settle(index)
         # A newly flagged contributor's earlier records lose the benefit of the doubt now.
         newly_flagged = state.reputation.flagged() - flagged
-        if newly_flagged or needs_refresh(state.built_at, state.accepted):
+        grown = self.settings.jobs.inline_rescore and needs_refresh(state.built_at, state.accepted)
+        if newly_flagged or grown:
             self.rescore(pool_id)
         return results
 
@@ -225,6 +230,7 @@ class ContributionService(Service):
         candidates = [i for i, s in enumerate(submissions) if gate.check_schema(s, policy) is None]
         vectors = self.embedder.embed([submissions[i].text for i in candidates])
         vector_of = dict(zip(candidates, vectors, strict=True))
+        ctx.prefetch_neighbours(list(vectors))
         to_encrypt: list[tuple[int, bytes]] = []
         sealed: list[str] = []
         results: list[SubmitResult] = []
@@ -252,7 +258,10 @@ class ContributionService(Service):
                             sub, vector_of[i], policy, ctx
                         )
                     if decision is None:
-                        match = state.finder.find(sub.text, vector_of[i], owner=contributor)
+                        match = state.finder.find(
+                            sub.text, owner=contributor,
+                            neighbours=ctx.vector_neighbours(vector_of[i]),
+                        )  # fmt: skip
                         verdict = gate.judge_content(
                             sub, vector_of[i], policy, match, novelty, state.quality,
                             contributor_flagged=state.reputation.is_flagged(contributor),
@@ -478,6 +487,7 @@ class _StoreGateContext:
         self.pool_id = pool_id
         self.index = index
         self.pending: list[tuple[int, str, np.ndarray]] = []
+        self._neighbours: dict[bytes, list[tuple[int, float, str]]] = {}
 
     def nonce_used(self, contributor: str, nonce: int) -> bool:
         return self.node.store.nonce_used(contributor, nonce)
@@ -485,16 +495,39 @@ class _StoreGateContext:
     def duplicate_owner(self, dup_key: bytes) -> int | None:
         return self.node.store.owner_of_duplicate(self.pool_id, dup_key)
 
+    def prefetch_neighbours(self, vectors: Sequence[np.ndarray]) -> None:
+        """Search the index once for the whole batch (the index does not change until the
+        batch is committed), with one owner lookup for every hit."""
+        if not len(vectors):
+            return
+        hits = self.index.search_many(np.stack(vectors), _NEIGHBOURS)
+        owners = self.node.store.record_owners(sorted({rid for row in hits for rid, _ in row}))
+        for vector, row in zip(vectors, hits, strict=True):
+            self._neighbours[vector.tobytes()] = [
+                (rid, cosine, owners[rid]["contributor"]) for rid, cosine in row
+            ]
+
+    def _hits(self, vector: np.ndarray) -> list[tuple[int, float, str]]:
+        """Index neighbours (prefetched) and this batch's accepts: ``(id, cosine, owner)``."""
+        hits = self._neighbours.get(vector.tobytes())
+        if hits is None:  # not prefetched: ask the index now
+            self.prefetch_neighbours([vector])
+            hits = self._neighbours[vector.tobytes()]
+        if not self.pending:
+            return hits
+        cosines = np.stack([other for _, _, other in self.pending]) @ vector
+        pending = [(rid, float(cos), owner.lower())
+                   for (rid, owner, _), cos in zip(self.pending, cosines, strict=True)]  # fmt: skip
+        return hits + pending
+
+    def vector_neighbours(self, vector: np.ndarray) -> list[tuple[int, float]]:
+        """``(id, cosine)`` of the record's nearest accepted records, for the finder."""
+        return [(rid, cosine) for rid, cosine, _ in self._hits(vector)]
+
     def nearest_other(self, vector: np.ndarray, contributor: str) -> tuple[int, float] | None:
         best: tuple[int, float] | None = None
         contributor = contributor.lower()
-        hits = self.index.search(vector, 20)
-        owners = self.node.store.records_by_ids([h[0] for h in hits])
-        for rid, cosine in hits:
-            if owners[rid]["contributor"] != contributor and (best is None or cosine > best[1]):
+        for rid, cosine, owner in self._hits(vector):
+            if owner != contributor and (best is None or cosine > best[1]):
                 best = (rid, float(cosine))
-        for rid, owner, other in self.pending:
-            cosine = float(np.dot(vector, other))
-            if owner.lower() != contributor and (best is None or cosine > best[1]):
-                best = (rid, cosine)
         return best

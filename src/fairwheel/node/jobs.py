@@ -192,11 +192,13 @@ class JobService(Service):
 
     def _rescore_job(self, pool_id: int, marker: str) -> _Work:
         accepted = self.store.status_counts(pool_id).get("accepted", 0)
-        if not marker:  # first sight: the gate rescored inline while the pool grew
+        if not marker and self.settings.jobs.inline_rescore:
+            # First sight: the gate rescored inline while the pool grew.
             return "idle", f"baseline: {accepted} accepted records", str(accepted)
-        growth = max(RESCORE_MIN_GROWTH, self.settings.jobs.rescore_growth * int(marker))
-        if accepted - int(marker) < growth:
-            return "idle", f"{accepted} accepted, rescored at {marker}", marker
+        last = int(marker or 0)
+        growth = max(RESCORE_MIN_GROWTH, self.settings.jobs.rescore_growth * last)
+        if accepted - last < growth:
+            return "idle", f"{accepted} accepted, rescored at {last}", marker
         changes = self.contributions.rescore(pool_id)
         after = self.store.status_counts(pool_id).get("accepted", 0)
         return "ran", f"rescored {accepted} records: {len(changes)} changed status", str(after)

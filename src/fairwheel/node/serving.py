@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from fairwheel.node.ledger import LedgerService
     from fairwheel.node.ports import NodePorts
     from fairwheel.node.versions import VersionService
+    from fairwheel.training.classifier import LinearModel
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,9 @@ class ServingService(Service):
         self.ledger = ledger
         self.feedback = feedback
         self.versions = versions
+        # Derived, keyed by what the store says they derive from: never stale across workers.
+        self._models: dict[tuple[int, str], LinearModel] = {}
+        self._splits: dict[int, tuple[tuple[int, str], dict[str, float]]] = {}
 
     def _check_voucher(self, pool_id: int, voucher: Voucher, signature: bytes, price: int) -> int:
         """Check the voucher against the escrow at the chain's head; return the head's time.
@@ -245,33 +249,20 @@ class ServingService(Service):
         """A paid prediction by the pool's serving model version, attributed by its training
         values. With ``arena``, a second version answers too (in random order) and the consumer
         can say which answer was better (:meth:`rate` with kind ``arena``)."""
-        from fairwheel.training.classifier import LinearModel
-
         pool = self.store.pool(pool_id)  # loaded once for the whole call
         price = price_in(pool, "predict")
         model_row = self.store.serving_model(pool_id)
         challenger = self.feedback.challenger(pool_id) if arena else None
         now = self._check_voucher(pool_id, voucher, signature, price)
         vector = self.embedder.embed([text])
-        model = LinearModel.from_bytes(model_row["artifact"])
+        model = self._model(model_row)
         proba = model.predict_proba(vector)[0]
         best = int(np.argmax(proba))
-        values = self.store.model_values(model_row["id"])
-        records = self.store.record_owners(list(values))
-        # Revoked or demoted records stop earning from the next call on; feedback weights too.
-        feedback = self.store.record_weights(list(values))
-        earning = {
-            rid: v * feedback.get(rid, 1.0)
-            for rid, v in values.items()
-            if v > 0 and records[rid]["status"] == RecordStatus.ACCEPTED
-        }
-        weights = beneficiary_weights(
-            earning, records, self.store.credit(list(earning)), pool["labeler_share_bps"]
-        )
+        weights = self._predict_weights(pool, model_row)
         behind = self._neighbours(pool_id, vector[0], model.classes[best], now)
         answers = None
         if challenger is not None:
-            other = LinearModel.from_bytes(challenger["artifact"])
+            other = self._model(challenger)
             mine = {"model_id": int(model_row["id"]), "version": model_row["version"],
                     "answer": model.classes[best]}  # fmt: skip
             theirs = {"model_id": int(challenger["id"]), "version": challenger["version"],
@@ -309,6 +300,47 @@ class ServingService(Service):
             notice=self.versions.serving_notice(model_row),
             arena=answers,
         )
+
+    def _model(self, model_row: Mapping[str, Any]) -> LinearModel:
+        """The version's model, deserialised once per process (a version never changes)."""
+        from fairwheel.training.classifier import LinearModel
+
+        key = (int(model_row["id"]), str(model_row["model_hash"]))
+        model = self._models.get(key)
+        if model is None:
+            model = LinearModel.from_bytes(model_row["artifact"])
+            self._models = {key: model, **dict(list(self._models.items())[:3])}
+        return model
+
+    def _predict_weights(
+        self, pool: Mapping[str, Any], model_row: Mapping[str, Any]
+    ) -> dict[str, float]:
+        """Who a prediction by this version pays, by weight: its training records' values, for
+        records still accepted, times their feedback weights, shared with labelers.
+
+        The same for every call until a record's status, a feedback weight or a labeler's
+        credit changes, so it is kept per ``(version, store.split_generation)`` — one row read
+        a call instead of four reads over the whole training set.
+        """
+        pool_id = int(pool["id"])
+        key = (int(model_row["id"]), self.store.split_generation(pool_id))
+        cached = self._splits.get(pool_id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        values = self.store.model_values(model_row["id"])
+        records = self.store.record_owners(list(values))
+        # Revoked or demoted records stop earning from the next call on; feedback weights too.
+        feedback = self.store.record_weights(list(values))
+        earning = {
+            rid: v * feedback.get(rid, 1.0)
+            for rid, v in values.items()
+            if v > 0 and records[rid]["status"] == RecordStatus.ACCEPTED
+        }
+        weights = beneficiary_weights(
+            earning, records, self.store.credit(list(earning)), pool["labeler_share_bps"]
+        )
+        self._splits[pool_id] = (key, weights)
+        return weights
 
     def receipt(self, seq: int, body: Any) -> dict[str, str]:
         """The node's signed receipt for paid call ``seq`` answered with ``body`` (the parsed

@@ -116,6 +116,19 @@ def words(text: str) -> tuple[str, ...]:
     return tuple(shingle_text(text).split())
 
 
+def _unpaired(mine: tuple[str, ...], theirs: tuple[str, ...], limit: int) -> int:
+    """How many of ``mine`` have no :func:`same_word` partner in ``theirs`` (counted up to
+    ``limit + 1``): a lower bound on the words an alignment leaves out of ``mine``."""
+    exact = set(theirs)
+    missing = 0
+    for word in mine:
+        if word not in exact and not any(same_word(word, other) for other in theirs):
+            missing += 1
+            if missing > limit:
+                break
+    return missing
+
+
 def align(new: str, old: str) -> Alignment:
     """Align two texts word by word (longest common subsequence under :func:`same_word`)."""
     a = words(new)
@@ -229,9 +242,18 @@ def best_match(
     """
     best: tuple[tuple[int, int], NearDuplicateMatch] | None = None
     n_new = len(words(text))
+    most_dropped = max(rule.strict_dropped, rule.loose_dropped)
+    most_added = max(rule.strict_added, rule.loose_added)
     for key, other, cosine in candidates:
         strict_cosine = rule.strict_cosine is not None and (cosine or 0.0) >= rule.strict_cosine
         if not strict_cosine and not rule.possible(n_new, len(words(other))):
+            continue
+        # Unpaired words bound the alignment from below: most candidates (paraphrases) fail
+        # this before the quadratic alignment runs.
+        if not strict_cosine and (
+            _unpaired(words(other), words(text), most_dropped) > most_dropped
+            or _unpaired(words(text), words(other), most_added) > most_added
+        ):
             continue
         al = align(text, other)
         kind = rule.classify(al, cosine)
@@ -246,21 +268,33 @@ def best_match(
 class NearDuplicateFinder:
     """An in-memory near-duplicate finder over a growing set of texts.
 
-    Signatures (and vectors) are kept in arrays and compared by brute force: 120 byte
-    comparisons per stored text, about 10 ms per query over 100,000 texts, with no LSH misses.
-    The three nearest embedding neighbours are candidates too when vectors are given. Only
+    Signatures are kept in an array. Up to ``exact_limit`` texts they are compared by brute
+    force (no LSH misses; 120 comparisons per stored text); past it, candidates come from LSH
+    buckets (40 bands of 3 rows: a pair at Jaccard 0.5 is found with probability 0.994, at 0.25
+    with 0.47), so that a query costs the same in a pool of 100,000 as of 20,000. The three
+    nearest embedding neighbours are candidates too: those the caller found (``neighbours``,
+    e.g. from the pool's vector index) or, with vectors stored (``dim``), by brute force. Only
     texts of *other* owners are compared when owners are given; removed texts (quarantined,
     revoked) no longer own their content.
 
     Args:
         rule: The thresholds.
         dim: Embedding width (then every :meth:`add` needs a vector), or None for text alone.
+        exact_limit: Brute-force signature comparison up to this many texts.
     """
 
-    def __init__(self, rule: NearDuplicateRule | None = None, dim: int | None = None) -> None:
+    def __init__(
+        self,
+        rule: NearDuplicateRule | None = None,
+        dim: int | None = None,
+        exact_limit: int = 20_000,
+    ) -> None:
         self.rule = rule or NearDuplicateRule()
         self.hasher = make_hasher()
         self._dim = dim
+        self._exact_limit = exact_limit
+        self._buckets: list[dict[bytes, list[int]]] | None = None  # built past exact_limit
+        self._last_sig: tuple[str | None, npt.NDArray[np.uint16]] = (None, np.empty(0, np.uint16))
         self._keys: list[Hashable] = []
         self._texts: list[str] = []
         self._slot: dict[Hashable, int] = {}
@@ -280,22 +314,37 @@ class NearDuplicateFinder:
         text: str,
         vector: npt.NDArray[np.float32] | None = None,
         owner: str | None = None,
+        neighbours: Sequence[tuple[Hashable, float]] | None = None,
     ) -> NearDuplicateMatch | None:
-        """The strongest match of ``text`` among the live texts of other owners."""
+        """The strongest match of ``text`` among the live texts of other owners.
+
+        Args:
+            text: The new text.
+            vector: Its embedding, for the brute-force neighbour search (ignored when
+                ``neighbours`` are given or the finder stores no vectors).
+            owner: Its contributor: their own texts are never matches.
+            neighbours: Its nearest embedding neighbours as ``(key, cosine)``, found by the
+                caller; unknown, removed and same-owner keys are skipped.
+        """
         n = len(self._keys)
         if not n:
             return None
         usable = self._alive[:n].copy()
         if owner is not None and owner.lower() in self._owner_ids:
             usable &= self._owners[:n] != self._owner_ids[owner.lower()]
-        sig = self.hasher.signature(text).astype(np.uint16)
-        est = np.count_nonzero(self._sigs[:n] == sig[None, :], axis=1) / NUM_PERM
-        est[~usable] = -1.0
+        sig = self._signature(text)
         found: dict[int, float | None] = {}
-        for i in _top(est, self.rule.candidates):
-            if est[i] >= self.rule.candidate_jaccard:
-                found[int(i)] = None
-        if vector is not None and self._dim is not None:
+        slots = self._lsh_slots(sig) if n > self._exact_limit else np.arange(n)
+        slots = slots[usable[slots]]
+        est = np.count_nonzero(self._sigs[slots] == sig[None, :], axis=1) / NUM_PERM
+        for j in _top(est, self.rule.candidates):
+            if est[j] >= self.rule.candidate_jaccard:
+                found[int(slots[j])] = None
+        if neighbours is not None:
+            known = [(self._slot[key], cos) for key, cos in neighbours if key in self._slot]
+            nearest = sorted((cos, i) for i, cos in known if usable[i])[-3:]
+            found.update({i: float(cos) for cos, i in nearest})
+        elif vector is not None and self._dim is not None:
             sims = self._vectors[:n] @ np.asarray(vector, dtype=np.float32)
             sims[~usable] = -np.inf
             for i in _top(sims, 3):
@@ -303,6 +352,33 @@ class NearDuplicateFinder:
                     found[int(i)] = float(sims[i])
         cands = [(self._keys[i], self._texts[i], found[i]) for i in sorted(found)]
         return best_match(text, cands, self.rule)
+
+    def _signature(self, text: str) -> npt.NDArray[np.uint16]:
+        """The text's signature in 16 bits (see ``_sigs``); the last one is kept, since the
+        gate adds a text right after finding its matches."""
+        if self._last_sig[0] != text:
+            self._last_sig = (text, self.hasher.signature(text).astype(np.uint16))
+        return self._last_sig[1]
+
+    def _band_keys(self, sig: npt.NDArray[np.uint16]) -> list[bytes]:
+        rows = NUM_PERM // BANDS
+        return [sig[b * rows : (b + 1) * rows].tobytes() for b in range(BANDS)]
+
+    def _lsh_slots(self, sig: npt.NDArray[np.uint16]) -> npt.NDArray[np.int64]:
+        """Slots sharing at least one band with ``sig`` (buckets built on first use)."""
+        if self._buckets is None:
+            self._buckets = [{} for _ in range(BANDS)]
+            for slot in range(len(self._keys)):
+                self._bucket(slot)
+        hits: list[int] = []
+        for bucket, key in zip(self._buckets, self._band_keys(sig), strict=True):
+            hits.extend(bucket.get(key, ()))
+        return np.unique(np.asarray(hits, dtype=np.int64))
+
+    def _bucket(self, slot: int) -> None:
+        assert self._buckets is not None
+        for bucket, key in zip(self._buckets, self._band_keys(self._sigs[slot]), strict=True):
+            bucket.setdefault(key, []).append(slot)
 
     def add(
         self,
@@ -320,7 +396,7 @@ class NearDuplicateFinder:
         if n == len(self._alive):
             self._grow(max(64, 2 * n))
         owner_key = owner.lower() if owner is not None else None
-        self._sigs[n] = self.hasher.signature(text)  # kept as 16 bits: see _grow
+        self._sigs[n] = self._signature(text)
         if self._dim is not None:
             self._vectors[n] = vector
         self._owners[n] = self._owner_ids.setdefault(owner_key, len(self._owner_ids))
@@ -328,6 +404,8 @@ class NearDuplicateFinder:
         self._slot[key] = n
         self._keys.append(key)
         self._texts.append(text)
+        if self._buckets is not None:
+            self._bucket(n)
 
     def remove(self, key: Hashable) -> None:
         """Forget a text (quarantined or revoked): it no longer owns its content."""

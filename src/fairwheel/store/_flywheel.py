@@ -226,6 +226,15 @@ class FlywheelTables(SqlConnection):
         return None if row is None else {**dict(row), "answers": json.loads(row["answers"])}
 
     def set_record_weights(self, rows: Sequence[tuple[int, float, float, float]]) -> None:
+        ids = sorted({int(r[0]) for r in rows})
+        for start in range(0, len(ids), 500):  # the pools these records pay in split anew
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            self._exec(
+                "UPDATE pool_generations SET split = split + 1 WHERE pool_id IN "
+                f"(SELECT DISTINCT pool_id FROM records WHERE id IN ({marks}))",
+                chunk,
+            )
         self._exec_many(
             "INSERT INTO record_weights(record_id, weight, good, bad) VALUES(?,?,?,?) "
             "ON CONFLICT(record_id) DO UPDATE SET weight = excluded.weight, "

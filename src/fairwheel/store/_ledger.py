@@ -263,6 +263,11 @@ class LedgerTables(SqlConnection):
         return None if row is None else dict(row)
 
     def put_credit(self, record_id: int, shares: dict[str, float]) -> None:
+        self._exec(
+            "UPDATE pool_generations SET split = split + 1 "
+            "WHERE pool_id = (SELECT pool_id FROM records WHERE id = ?)",
+            (record_id,),
+        )
         self._exec("DELETE FROM label_credit WHERE record_id = ?", (record_id,))
         self._exec_many(
             "INSERT INTO label_credit(record_id, labeler, share) VALUES(?,?,?)",

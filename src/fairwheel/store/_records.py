@@ -18,6 +18,10 @@ from fairwheel.errors import NotFound
 from fairwheel.store._connection import SqlConnection
 from fairwheel.store._rows import record_row
 
+# Bump a pool's servable counter (index_generation) in the transaction of a status change.
+_BUMP_SERVABLE = "UPDATE pool_generations SET servable = servable + 1 WHERE "
+_POOL_OF_RECORD = "pool_id = (SELECT pool_id FROM records WHERE id = ?)"
+
 
 class RecordTables(SqlConnection):
     """Queries over ``meta``, ``pools``, ``records``, ``used_nonces``, ``embeddings`` and
@@ -51,6 +55,7 @@ class RecordTables(SqlConnection):
                     json.dumps(pool["labels"]), pool["licence"], pool["tx_hash"], time.time(),
                 ),
             )  # fmt: skip
+            self._exec("INSERT INTO pool_generations(pool_id) VALUES(?)", (pool["id"],))
 
     def pool(self, pool_id: int) -> PoolRow:
         row = self._one("SELECT * FROM pools WHERE id = ?", (pool_id,))
@@ -80,6 +85,8 @@ class RecordTables(SqlConnection):
         )
 
     def insert_record(self, rec: dict[str, Any]) -> int:
+        if rec["status"] == "accepted":
+            self._exec(_BUMP_SERVABLE + "pool_id = ?", (rec["pool_id"],))
         return self._insert_id(
             "INSERT INTO records(pool_id, record_hash, contributor, content_hash, dup_key, "
             "blob_name, label, status, score, reasons, duplicate_of, licence, purposes, "
@@ -161,6 +168,7 @@ class RecordTables(SqlConnection):
         )
 
     def set_status(self, record_id: int, status: str, reasons: Sequence[str]) -> None:
+        self._exec(_BUMP_SERVABLE + _POOL_OF_RECORD, (record_id,))
         self._exec(
             "UPDATE records SET status = ?, reasons = ? WHERE id = ?",
             (status, json.dumps(list(reasons)), record_id),
@@ -175,6 +183,7 @@ class RecordTables(SqlConnection):
         pinned: bool | None = None,
     ) -> None:
         """Store a (re)scored verdict; ``pinned`` None leaves the review pin as it is."""
+        self._exec(_BUMP_SERVABLE + _POOL_OF_RECORD, (record_id,))
         self._exec(
             "UPDATE records SET status = ?, score = ?, reasons = ?, "
             "pinned = COALESCE(?, pinned) WHERE id = ?",
@@ -241,15 +250,18 @@ class RecordTables(SqlConnection):
         return int(row["n"]) if row else 0
 
     def index_generation(self, pool_id: int) -> str:
-        """A marker that changes whenever the set of servable records changes."""
+        """A marker that changes whenever the set of servable records changes (one row read:
+        the counter every status change bumps in its own transaction)."""
+        row = self._one("SELECT servable FROM pool_generations WHERE pool_id = ?", (pool_id,))
+        return f"s{row['servable'] if row else 0}"
+
+    def split_generation(self, pool_id: int) -> str:
+        """A marker that changes whenever who a paid call pays may change: a record's status,
+        a feedback weight or a labeler's credit."""
         row = self._one(
-            "SELECT COUNT(*) AS n, COALESCE(MAX(id), 0) AS m, "
-            "COALESCE(SUM(id), 0) AS s "
-            "FROM records WHERE pool_id = ? AND status = 'accepted'",
-            (pool_id,),
+            "SELECT servable, split FROM pool_generations WHERE pool_id = ?", (pool_id,)
         )
-        assert row is not None
-        return f"{row['n']}:{row['m']}:{row['s']}"
+        return f"s{row['servable']}:f{row['split']}" if row else "s0:f0"
 
     # -- batches ------------------------------------------------------------
     def insert_batch(self, batch: dict[str, Any]) -> None:

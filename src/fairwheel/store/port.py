@@ -153,6 +153,10 @@ class RecordStore(Protocol):
     def index_generation(self, pool_id: int) -> str:
         """A marker that changes whenever the set of servable records changes."""
 
+    def split_generation(self, pool_id: int) -> str:
+        """A marker that changes whenever who a paid call pays may change (a record's status,
+        a feedback weight, a labeler's credit)."""
+
     def records_of(self, contributor: str) -> list[RecordRow]:
         """Every record a contributor sent, in any pool, oldest first."""
 
