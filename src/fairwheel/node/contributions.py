@@ -27,6 +27,7 @@ from fairwheel.domain.records import (
 from fairwheel.domain.rows import RecordRow
 from fairwheel.domain.typed_data import PURPOSE_SEARCH
 from fairwheel.errors import Conflict, SchemaError
+from fairwheel.node.gate_context import StoreGateContext
 from fairwheel.node.ports import ServableChange
 from fairwheel.node.service import Service
 from fairwheel.quality import gate
@@ -57,8 +58,6 @@ _CONSENT_FAILURES = frozenset(
     )
 )
 _KEPT = (RecordStatus.ACCEPTED.value, RecordStatus.QUARANTINED.value)
-# Index neighbours the near-duplicate step looks at per submission.
-_NEIGHBOURS = 20
 
 
 @dataclass(frozen=True)
@@ -223,7 +222,7 @@ class ContributionService(Service):
         self, pool_id: int, state: PoolGate, submissions: Sequence[Submission]
     ) -> tuple[list[SubmitResult], list[tuple[int, np.ndarray]], ServableChange]:
         policy = state.policy
-        ctx = _StoreGateContext(self, pool_id, self.index(pool_id))
+        ctx = StoreGateContext(self.store, pool_id, self.index(pool_id))
         chain_now = self.chain.now()
         wall_now = int(time.time())  # rate limits run on the node's clock, like created_at
         domain = self.consent_domain()
@@ -265,6 +264,7 @@ class ContributionService(Service):
                         verdict = gate.judge_content(
                             sub, vector_of[i], policy, match, novelty, state.quality,
                             contributor_flagged=state.reputation.is_flagged(contributor),
+                            knn=ctx.knn_other(vector_of[i], contributor, policy.junk.knn_k),
                         )  # fmt: skip
                         decision = verdict.decision
                     kept = decision.status in (RecordStatus.ACCEPTED, RecordStatus.QUARANTINED)
@@ -477,57 +477,3 @@ class ContributionService(Service):
 
 def _as_id(value: str | None) -> int | None:
     return int(value) if value is not None and value.isdigit() else None
-
-
-class _StoreGateContext:
-    """The gate's view of a pool, read from the store and index, plus this batch's accepts."""
-
-    def __init__(self, node: ContributionService, pool_id: int, index: Any) -> None:
-        self.node = node
-        self.pool_id = pool_id
-        self.index = index
-        self.pending: list[tuple[int, str, np.ndarray]] = []
-        self._neighbours: dict[bytes, list[tuple[int, float, str]]] = {}
-
-    def nonce_used(self, contributor: str, nonce: int) -> bool:
-        return self.node.store.nonce_used(contributor, nonce)
-
-    def duplicate_owner(self, dup_key: bytes) -> int | None:
-        return self.node.store.owner_of_duplicate(self.pool_id, dup_key)
-
-    def prefetch_neighbours(self, vectors: Sequence[np.ndarray]) -> None:
-        """Search the index once for the whole batch (the index does not change until the
-        batch is committed), with one owner lookup for every hit."""
-        if not len(vectors):
-            return
-        hits = self.index.search_many(np.stack(vectors), _NEIGHBOURS)
-        owners = self.node.store.record_owners(sorted({rid for row in hits for rid, _ in row}))
-        for vector, row in zip(vectors, hits, strict=True):
-            self._neighbours[vector.tobytes()] = [
-                (rid, cosine, owners[rid]["contributor"]) for rid, cosine in row
-            ]
-
-    def _hits(self, vector: np.ndarray) -> list[tuple[int, float, str]]:
-        """Index neighbours (prefetched) and this batch's accepts: ``(id, cosine, owner)``."""
-        hits = self._neighbours.get(vector.tobytes())
-        if hits is None:  # not prefetched: ask the index now
-            self.prefetch_neighbours([vector])
-            hits = self._neighbours[vector.tobytes()]
-        if not self.pending:
-            return hits
-        cosines = np.stack([other for _, _, other in self.pending]) @ vector
-        pending = [(rid, float(cos), owner.lower())
-                   for (rid, owner, _), cos in zip(self.pending, cosines, strict=True)]  # fmt: skip
-        return hits + pending
-
-    def vector_neighbours(self, vector: np.ndarray) -> list[tuple[int, float]]:
-        """``(id, cosine)`` of the record's nearest accepted records, for the finder."""
-        return [(rid, cosine) for rid, cosine, _ in self._hits(vector)]
-
-    def nearest_other(self, vector: np.ndarray, contributor: str) -> tuple[int, float] | None:
-        best: tuple[int, float] | None = None
-        contributor = contributor.lower()
-        for rid, cosine, owner in self._hits(vector):
-            if owner != contributor and (best is None or cosine > best[1]):
-                best = (rid, float(cosine))
-        return best
