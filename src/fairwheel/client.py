@@ -1,10 +1,11 @@
 """A Python client of a Fairwheel node's HTTP API that signs everything locally.
 
 The private key never leaves the process: the client signs the Sign-In with Ethereum message,
-each record's EIP-712 consent, each voucher and each revocation itself, and sends only
-signatures. It keeps its own running total of what it has spent per pool and never signs a
-voucher above that total plus the call's price (the node's figure is trusted only on the first
-call per pool, and only downward afterwards)::
+each record's EIP-712 consent (or one ``BatchConsent`` for a whole batch: :meth:`submit_batch`),
+each voucher and each revocation itself, and sends only signatures. It keeps its own running
+total of what it has spent per pool and never signs a voucher above that total plus the call's
+price (the node's figure is trusted only on the first call per pool, and only downward
+afterwards)::
 
     from eth_account import Account
     from fairwheel.client import FairwheelClient
@@ -283,6 +284,44 @@ class FairwheelClient:
     ) -> Json:
         """Sign and submit records (up to 1,000); the gate's verdict for each."""
         body = {"records": self.sign_records(pool_id, records, **consent)}
+        return self.post(
+            f"/v1/pools/{pool_id}/contributions",
+            body,
+            idempotency_key=idempotency_key or str(uuid.uuid4()),
+        )
+
+    def sign_batch(
+        self,
+        pool_id: int,
+        records: Iterable[tuple[str, str | None]],
+        *,
+        licence: str = "CC-BY-4.0",
+        purposes: int = 3,
+        lifetime: int = 365 * 24 * 3600,
+    ) -> dict[str, Any]:
+        """Sign ONE EIP-712 ``BatchConsent`` over all the (text, label) records, locally.
+
+        Returns the request's ``batches`` entry: the consent, its signature and each record
+        with its inclusion proof (docs/protocol.md, "Batch consent").
+        """
+        from fairwheel.wallet import ContributorWallet, batch_json
+
+        domain = self._domain("consent_domain")
+        wallet = ContributorWallet(self.account, domain, licence, purposes, lifetime)
+        now = int(self.chain()["now"])
+        return batch_json(wallet.batch_submission(pool_id, list(records), now=now))
+
+    def submit_batch(
+        self,
+        pool_id: int,
+        records: Iterable[tuple[str, str | None]],
+        *,
+        idempotency_key: str | None = None,
+        **consent: Any,
+    ) -> Json:
+        """Sign one consent for all the records (up to 1,000) and submit them; the gate's
+        verdict for each, in order."""
+        body = {"batches": [self.sign_batch(pool_id, records, **consent)]}
         return self.post(
             f"/v1/pools/{pool_id}/contributions",
             body,

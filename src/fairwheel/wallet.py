@@ -1,15 +1,23 @@
 """Client-side signing: what a contributor's or consumer's wallet does locally.
 
-Private keys never reach the node: a contributor signs consent for each record,
-a consumer signs vouchers carrying the cumulative amount they agree to pay.
+Private keys never reach the node: a contributor signs consent for each record (or one
+consent over a whole batch of records, each record carrying its inclusion proof), a consumer
+signs vouchers carrying the cumulative amount they agree to pay.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fairwheel.domain.batch_consent import (
+    BatchConsent,
+    BatchRecordConsent,
+    content_tree,
+    sign_batch_consent,
+)
 from fairwheel.domain.records import Submission, content_hash
 from fairwheel.domain.typed_data import (
     PURPOSE_SEARCH,
@@ -20,6 +28,7 @@ from fairwheel.domain.typed_data import (
     sign_consent,
     sign_voucher,
 )
+from fairwheel.errors import SchemaError
 
 
 @dataclass
@@ -51,6 +60,83 @@ class ContributorWallet:
         )
         signature = sign_consent(consent, self.domain, self.account.key)
         return Submission(text=text, label=label, consent=consent, signature=signature)
+
+    def batch_submission(
+        self,
+        pool_id: int,
+        records: Sequence[tuple[str, str | None]],
+        *,
+        now: int,
+        nonce: int | None = None,
+    ) -> list[Submission]:
+        """Signed submissions of many records under ONE consent (``BatchConsent``).
+
+        Builds the tree of the records' content hashes, signs its root once, and gives each
+        record its inclusion proof. Every submission carries the same signature.
+
+        Args:
+            pool_id: The pool.
+            records: ``(text, label)`` pairs, in the order the submissions come back.
+            now: The chain's time; the consent expires ``lifetime`` seconds later.
+            nonce: The batch's nonce (a fresh random one unless given).
+
+        Raises:
+            SchemaError: No records.
+        """
+        hashes = [content_hash(text, label) for text, label in records]
+        tree = content_tree(hashes)
+        batch = BatchConsent(
+            contributor=self.address,
+            pool_id=pool_id,
+            content_root=tree.root,
+            licence=self.licence,
+            purposes=self.purposes,
+            expiry=now + self.lifetime,
+            nonce=secrets.randbits(64) if nonce is None else nonce,
+        )
+        signature = sign_batch_consent(batch, self.domain, self.account.key)
+        return [
+            Submission(
+                text=text,
+                label=label,
+                consent=BatchRecordConsent(batch, hashes[i], tuple(tree.proof(i))),
+                signature=signature,
+            )
+            for i, (text, label) in enumerate(records)
+        ]
+
+
+def batch_json(submissions: Sequence[Submission]) -> dict[str, Any]:
+    """The HTTP API's ``batches`` entry for the submissions of one batch consent.
+
+    ``{"consent": {contributor, pool_id, content_root, licence, purposes, expiry, nonce},
+    "signature", "records": [{"text", "label", "proof"}]}`` (docs/api.md, "Contributing").
+
+    Raises:
+        SchemaError: No submissions, or ones of more than one batch.
+    """
+    consents = [sub.consent for sub in submissions]
+    if not consents or not all(isinstance(c, BatchRecordConsent) for c in consents):
+        raise SchemaError("batch_json needs submissions under a batch consent")
+    batches = {c.batch for c in consents}
+    if len(batches) != 1:
+        raise SchemaError("batch_json needs the submissions of one batch consent, not several")
+    batch = batches.pop()
+    consent = {
+        "contributor": batch.contributor,
+        "pool_id": batch.pool_id,
+        "content_root": "0x" + batch.content_root.hex(),
+        "licence": batch.licence,
+        "purposes": batch.purposes,
+        "expiry": batch.expiry,
+        "nonce": str(batch.nonce),
+    }
+    records = [
+        {"text": sub.text, "label": sub.label, "proof": ["0x" + n.hex() for n in sub.consent.proof]}
+        for sub in submissions
+    ]
+    signature = "0x" + bytes(submissions[0].signature).hex()
+    return {"consent": consent, "signature": signature, "records": records}
 
 
 @dataclass

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install the pinned x402 SDK packages that tests/test_x402.py pays with (the exact versions of
-# package-lock.json). Idempotent; scripts/setup.sh may call it, and the test runs it itself when
+# Install the pinned x402 SDK packages (tests/test_x402.py) and ethers
+# (tests/test_typed_data_signable.py), the exact versions of package-lock.json. Idempotent; scripts/setup.sh may call it, and the test runs it itself when
 # node_modules is missing.
 set -euo pipefail
 cd "$(dirname "$0")"

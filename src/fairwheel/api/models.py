@@ -228,8 +228,7 @@ class SubmissionIn(Model):
     signature: Signature
 
 
-class ContributionBatch(Model):
-    records: list[SubmissionIn] = Field(min_length=1, max_length=1000)
+# ContributionBatch (single and batch consents): fairwheel.api.models_contrib.
 
 
 class SubmitResultView(Model):

@@ -1,8 +1,9 @@
-"""Contributions (batch and streamed), receipts, revocation, and the caller's own records."""
+"""Contributions (batch, streamed, and batches under one consent), receipts, revocation, and the
+caller's own records."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -10,8 +11,10 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from fairwheel.api import models as m
+from fairwheel.api import models_contrib as mc
 from fairwheel.api import settled as st
 from fairwheel.api import usecases as uc
+from fairwheel.api import usecases_batch as ub
 from fairwheel.api.context import ApiContext, Forbidden, RequiredSession, get_ctx
 from fairwheel.api.jsonlimits import loads_bounded
 from fairwheel.domain.records import RecordStatus
@@ -25,15 +28,23 @@ _MAX_LINE = 256 * 1024
 
 
 def _submit(
-    ctx: ApiContext, pool_id: int, address: str, batch: list[m.SubmissionIn]
+    ctx: ApiContext,
+    pool_id: int,
+    address: str,
+    batch: list[m.SubmissionIn],
+    signed_batches: Sequence[mc.SignedBatchIn] = (),
 ) -> m.ContributionResult:
-    """Check the batch is the caller's, then run it through the gate in one transaction."""
-    for i, item in enumerate(batch):
-        if item.consent.contributor.lower() != address.lower():
-            raise Forbidden(
-                f"record {i} is signed for {item.consent.contributor}, not for you", index=i
-            )
+    """Check every record is the caller's, then run them through the gate in one transaction.
+
+    ``batch`` (a consent each) comes first, then the records of ``signed_batches`` in order.
+    """
+    signers = [item.consent.contributor for item in batch]
+    signers += [b.consent.contributor for b in signed_batches for _ in b.records]
+    for i, signer in enumerate(signers):
+        if signer.lower() != address.lower():
+            raise Forbidden(f"record {i} is signed for {signer}, not for you", index=i)
     subs = uc.submissions(pool_id, batch)
+    subs += ub.batch_submissions(signed_batches, first_index=len(batch))
     with ctx.use() as node:
         results = node.submit(pool_id, subs)
     counts: dict[str, int] = {}
@@ -68,16 +79,33 @@ def draft_consents(
         return uc.consent_drafts(node, pool_id, session.address, body)
 
 
+@router.post("/pools/{pool_id}/consents/batch", response_model=mc.BatchConsentDraft)
+def draft_batch_consent(
+    ctx: Ctx, pool_id: PoolId, body: m.ConsentRequest, session: RequiredSession
+) -> mc.BatchConsentDraft:
+    """One unsigned EIP-712 ``BatchConsent`` over all your records, and each record's proof.
+
+    Sign ``typed_data`` once, then send the records with their proofs in ``batches`` of the
+    contribution request. A convenience: the Python client builds batches locally.
+    """
+    with ctx.use() as node:
+        return ub.batch_consent_draft(node, pool_id, session.address, body)
+
+
 @router.post("/pools/{pool_id}/contributions", response_model=m.ContributionResult)
 def submit(
-    ctx: Ctx, pool_id: PoolId, body: m.ContributionBatch, session: RequiredSession
+    ctx: Ctx, pool_id: PoolId, body: mc.ContributionBatch, session: RequiredSession
 ) -> m.ContributionResult:
-    """Submit up to 1,000 records, each with its signed consent; the gate's verdict per record.
+    """Submit up to 1,000 records — each with its own signed consent (``records``), or many
+    under one signed ``BatchConsent`` with their inclusion proofs (``batches``) — and get the
+    gate's verdict per record.
 
     Every record must be signed by the caller. Rejections are results with a reason, not
-    errors; a malformed request stores nothing. Send an ``Idempotency-Key`` to retry safely.
+    errors; a malformed request stores nothing. A record of a signed batch is accepted once:
+    sent again, in this request or a later one, it is ``consent_replayed``. Send an
+    ``Idempotency-Key`` to retry safely.
     """
-    return _submit(ctx, pool_id, session.address, body.records)
+    return _submit(ctx, pool_id, session.address, body.records, body.batches)
 
 
 async def _lines(request: Request) -> AsyncIterator[bytes]:

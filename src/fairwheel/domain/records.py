@@ -84,8 +84,11 @@ class Submission:
     Attributes:
         text: the record's content.
         label: an optional class label.
-        consent: the EIP-712 consent message fields (see ``domain.typed_data.Consent``).
-        signature: the contributor's 65-byte signature over the consent.
+        consent: the EIP-712 consent message fields: a ``domain.typed_data.Consent`` of its
+            own, or a ``domain.batch_consent.BatchRecordConsent`` (the record's share of one
+            consent over a whole batch: the batch, the record's content hash and its proof).
+        signature: the contributor's 65-byte signature over the consent (for a batch record,
+            over the batch's consent: the same for every record of the batch).
     """
 
     text: str

@@ -5,6 +5,9 @@ arithmetic the contracts do with OpenZeppelin's ``EIP712``) and checked in the t
 ``eth_account.messages.encode_typed_data`` and against the contracts' own digest views.
 Signing and recovery go through ``eth_account``. Signatures must be 65 bytes ``r || s || v`` with
 ``v`` in {27, 28} and a low ``s`` (EIP-2), exactly what OpenZeppelin's ``ECDSA.recover`` accepts.
+The shared machinery (domains, digests, signatures, the wallet payload) is
+:mod:`fairwheel.domain.eip712`, re-exported here; a contributor's one consent over a whole batch
+of records is :mod:`fairwheel.domain.batch_consent`.
 
 Types::
 
@@ -19,15 +22,30 @@ Types::
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
+from fairwheel.domain.eip712 import (
+    DOMAIN_TYPE,
+    Eip712Domain,
+    address_field,
+    address_word,
+    bytes32_field,
+    check_signer,
+    recover_signer,
+    sign_digest,
+    struct_fields,
+    typed_digest,
+    typed_payload,
+    uint_field,
+    word,
+)
 from fairwheel.domain.merkle import keccak256
-from fairwheel.errors import SchemaError, SignatureError
+from fairwheel.errors import SchemaError
 
 __all__ = [
     "CONSENT_TYPE",
+    "DOMAIN_TYPE",
     "PURPOSE_RESALE",
     "PURPOSE_SEARCH",
     "PURPOSE_TRAINING",
@@ -60,7 +78,6 @@ PURPOSE_TRAINING = 2
 PURPOSE_RESALE = 4
 _ALL_PURPOSES = PURPOSE_SEARCH | PURPOSE_TRAINING | PURPOSE_RESALE
 
-DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 CONSENT_TYPE = (
     "Consent(address contributor,uint256 poolId,bytes32 contentHash,string licence,"
     "uint8 purposes,uint64 expiry,uint256 nonce)"
@@ -72,93 +89,21 @@ REGISTRY_DOMAIN_NAME = "Fairwheel PoolRegistry"
 ESCROW_DOMAIN_NAME = "Fairwheel UsageEscrow"
 DOMAIN_VERSION = "1"
 
-_DOMAIN_TYPEHASH = keccak256(DOMAIN_TYPE.encode())
 _CONSENT_TYPEHASH = keccak256(CONSENT_TYPE.encode())
 _VOUCHER_TYPEHASH = keccak256(VOUCHER_TYPE.encode())
 _REVOCATION_TYPEHASH = keccak256(REVOCATION_TYPE.encode())
 
-_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-_HALF_N = _SECP256K1_N // 2
+# The names :mod:`fairwheel.domain.receipts` (and older callers) import from here.
+_address = address_field
+_uint = uint_field
+_bytes32 = bytes32_field
+_word = word
+_addr_word = address_word
+_typed_digest = typed_digest
+_full_message = typed_payload
+_check_signer = check_signer
 
-# --------------------------------------------------------------------- helpers
-
-
-def _address(value: Any, field: str) -> str:
-    from eth_utils import is_address, to_checksum_address
-
-    if not isinstance(value, str) or not is_address(value):
-        raise SchemaError(f"{field} must be an address", field=field)
-    return str(to_checksum_address(value))
-
-
-def _uint(value: Any, bits: int, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << bits:
-        raise SchemaError(f"{field} must be a uint{bits}", field=field)
-    return value
-
-
-def _bytes32(value: Any, field: str) -> bytes:
-    if isinstance(value, str) and value.startswith("0x"):
-        try:
-            value = bytes.fromhex(value[2:])
-        except ValueError:
-            raise SchemaError(f"{field} must be 32 bytes", field=field) from None
-    if not isinstance(value, bytes | bytearray) or len(value) != 32:
-        raise SchemaError(f"{field} must be 32 bytes", field=field)
-    return bytes(value)
-
-
-def _word(value: int) -> bytes:
-    return value.to_bytes(32, "big")
-
-
-def _addr_word(address: str) -> bytes:
-    return bytes(12) + bytes.fromhex(address[2:])
-
-
-@dataclass(frozen=True)
-class Eip712Domain:
-    """An EIP-712 domain with name, version, chain id and verifying contract."""
-
-    name: str
-    version: str
-    chain_id: int
-    verifying_contract: str
-
-    def __post_init__(self) -> None:
-        _uint(self.chain_id, 256, "chain_id")
-        object.__setattr__(
-            self, "verifying_contract", _address(self.verifying_contract, "verifying_contract")
-        )
-
-    @property
-    def separator(self) -> bytes:
-        """The 32-byte domain separator (``_domainSeparatorV4()`` on chain)."""
-        return _separator(self.name, self.version, self.chain_id, self.verifying_contract)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The domain as an ``eth_signTypedData_v4`` ``domain`` object."""
-        return {
-            "name": self.name,
-            "version": self.version,
-            "chainId": self.chain_id,
-            "verifyingContract": self.verifying_contract,
-        }
-
-
-@functools.lru_cache(maxsize=256)
-def _separator(name: str, version: str, chain_id: int, verifying_contract: str) -> bytes:
-    return keccak256(
-        _DOMAIN_TYPEHASH
-        + keccak256(name.encode())
-        + keccak256(version.encode())
-        + _word(chain_id)
-        + _addr_word(verifying_contract)
-    )
-
-
-def _typed_digest(domain: Eip712Domain, struct_hash: bytes) -> bytes:
-    return keccak256(b"\x19\x01" + domain.separator + struct_hash)
+# -------------------------------------------------------------------- domains
 
 
 def consent_domain(chain_id: int, registry_address: str) -> Eip712Domain:
@@ -169,9 +114,6 @@ def consent_domain(chain_id: int, registry_address: str) -> Eip712Domain:
 def voucher_domain(chain_id: int, escrow_address: str) -> Eip712Domain:
     """The voucher domain: the UsageEscrow at ``escrow_address``."""
     return Eip712Domain(ESCROW_DOMAIN_NAME, DOMAIN_VERSION, chain_id, escrow_address)
-
-
-# -------------------------------------------------------------------- messages
 
 
 @dataclass(frozen=True)
@@ -306,121 +248,12 @@ class Revocation:
         return _full_message(domain, "Revocation", _REVOCATION_FIELDS, self.to_message())
 
 
-def _fields(spec: str) -> list[dict[str, str]]:
-    inner = spec[spec.index("(") + 1 : -1]
-    return [{"name": n, "type": t} for t, n in (part.split(" ") for part in inner.split(","))]
-
-
-_DOMAIN_FIELDS = _fields(DOMAIN_TYPE)
-_CONSENT_FIELDS = _fields(CONSENT_TYPE)
-_VOUCHER_FIELDS = _fields(VOUCHER_TYPE)
-_REVOCATION_FIELDS = _fields(REVOCATION_TYPE)
-
-
-def _full_message(
-    domain: Eip712Domain, primary: str, fields: list[dict[str, str]], message: dict[str, Any]
-) -> dict[str, Any]:
-    return {
-        "types": {"EIP712Domain": _DOMAIN_FIELDS, primary: fields},
-        "primaryType": primary,
-        "domain": domain.to_dict(),
-        "message": message,
-    }
+_CONSENT_FIELDS = struct_fields(CONSENT_TYPE)
+_VOUCHER_FIELDS = struct_fields(VOUCHER_TYPE)
+_REVOCATION_FIELDS = struct_fields(REVOCATION_TYPE)
 
 
 # ----------------------------------------------------------------- signatures
-
-
-def _signature_bytes(signature: Any) -> bytes:
-    if isinstance(signature, str):
-        text = signature[2:] if signature.startswith("0x") else signature
-        try:
-            signature = bytes.fromhex(text)
-        except ValueError:
-            raise SignatureError("signature is not hex") from None
-    if not isinstance(signature, bytes | bytearray):
-        raise SignatureError("signature must be bytes")
-    sig = bytes(signature)
-    if len(sig) != 65:
-        raise SignatureError(f"signature must be 65 bytes, got {len(sig)}", length=len(sig))
-    r = int.from_bytes(sig[:32], "big")
-    s = int.from_bytes(sig[32:64], "big")
-    v = sig[64]
-    if v not in (27, 28):
-        raise SignatureError(f"signature v must be 27 or 28, got {v}", v=v)
-    if not 0 < r < _SECP256K1_N:
-        raise SignatureError("signature r out of range")
-    if not 0 < s <= _HALF_N:
-        raise SignatureError("signature s is not in the lower half order (malleable)")
-    return sig
-
-
-def recover_signer(digest: bytes, signature: bytes | str) -> str:
-    """Recover the checksum address that signed a 32-byte digest.
-
-    Applies the same rules as OpenZeppelin's ``ECDSA.recover``: 65 bytes, ``v`` in {27, 28},
-    low ``s``.
-
-    Raises:
-        SignatureError: If the signature is malformed or does not recover.
-    """
-    sig = _signature_bytes(signature)
-    if not isinstance(digest, bytes) or len(digest) != 32:
-        raise ValueError("digest must be 32 bytes")
-    recover = _fast_recover()
-    try:
-        if recover is not None:
-            return recover(digest, sig)
-        from eth_account import Account
-
-        return str(Account._recover_hash(digest, signature=sig))
-    except Exception as exc:  # coincurve / eth_keys raise their own errors
-        raise SignatureError(f"signature does not recover: {exc}") from exc
-
-
-def _checksum(address: bytes) -> str:
-    """EIP-55 checksum spelling of a 20-byte address."""
-    text = address.hex()
-    nibbles = keccak256(text.encode()).hex()
-    return "0x" + "".join(
-        c.upper() if int(h, 16) >= 8 else c for c, h in zip(text, nibbles[:40], strict=True)
-    )
-
-
-@functools.cache
-def _fast_recover() -> Any:
-    """Recovery straight through coincurve (5x faster than eth_account), if installed."""
-    try:
-        from coincurve import PublicKey
-    except ImportError:  # pragma: no cover - coincurve is a dependency of the project
-        return None
-
-    def recover(digest: bytes, sig: bytes) -> str:
-        rsv = sig[:64] + bytes([sig[64] - 27])
-        public = PublicKey.from_signature_and_message(rsv, digest, hasher=None)
-        return _checksum(keccak256(public.format(compressed=False)[1:])[12:])
-
-    return recover
-
-
-def _private_key(private_key: Any) -> Any:
-    return getattr(private_key, "key", private_key)
-
-
-def sign_digest(digest: bytes, private_key: Any) -> bytes:
-    """Sign a 32-byte EIP-712 digest; returns 65 bytes ``r || s || v`` (low-s, v in {27, 28}).
-
-    Args:
-        digest: The digest (from one of the ``*_digest`` functions, never an arbitrary hash).
-        private_key: 32 bytes, a hex string, or an ``eth_account`` ``LocalAccount``.
-    """
-    from eth_account import Account
-
-    signed = Account.unsafe_sign_hash(digest, _private_key(private_key))
-    r, s, v = int(signed.r), int(signed.s), int(signed.v)
-    if s > _HALF_N:  # normalise, should a backend ever return a high s
-        s, v = _SECP256K1_N - s, 55 - v
-    return _word(r) + _word(s) + bytes([v])
 
 
 def consent_digest(consent: Consent, domain: Eip712Domain) -> bytes:
@@ -450,15 +283,6 @@ def recover_consent_signer(consent: Consent, domain: Eip712Domain, signature: by
         SignatureError: If the signature is malformed.
     """
     return recover_signer(consent_digest(consent, domain), signature)
-
-
-def _check_signer(recovered: str, expected: str, what: str) -> None:
-    if recovered != expected:
-        raise SignatureError(
-            f"{what} signed by {recovered}, not by {expected}",
-            expected=expected,
-            recovered=recovered,
-        )
 
 
 def verify_consent(consent: Consent, domain: Eip712Domain, signature: bytes | str) -> None:

@@ -1,6 +1,7 @@
 """The contribution gate (proof of contribution), in the order of DESIGN.md.
 
-1. signature and consent (signer, pool, content hash, expiry, replayed nonce); schema and size;
+1. signature and consent (signer, pool, content hash — or, for a record under one consent over
+   its whole batch, inclusion in the signed root — expiry, replayed nonce); schema and size;
    per-contributor rate limits (:class:`fairwheel.quality.review.ContributorReputation`);
 2. exact duplicates after normalisation — the first accepted submitter owns the content;
 3. near duplicates across contributors — same rule of first ownership. Textual (MinHash
@@ -20,10 +21,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from fairwheel.domain.batch_consent import (
+    BatchConsent,
+    BatchRecordConsent,
+    recover_batch_consent_signer,
+)
+from fairwheel.domain.eip712 import check_signer
 from fairwheel.domain.records import (
     GateDecision,
     RecordStatus,
@@ -55,7 +62,13 @@ class QualityReason(StrEnum):
 
 
 class GateContext(Protocol):
-    """What the gate needs to know about the pool's current state."""
+    """What the gate needs to know about the pool's current state.
+
+    One context serves one submit call. :func:`check_consent` keeps the batch-consent
+    signatures it verified in the context's optional ``consent_cache`` attribute (a dict; the
+    gate attaches one to a context that has none), so a batch's signature is recovered once
+    per call however many of its records come.
+    """
 
     def nonce_used(self, contributor: str, nonce: int) -> bool: ...
 
@@ -99,17 +112,69 @@ def _reject(
     return GateDecision(RecordStatus.REJECTED, 0.0, (text,), duplicate_of)
 
 
+_CONSENT_CACHE = "consent_cache"
+
+
+def _consent_cache(ctx: GateContext) -> dict[Any, tuple[str, str]] | None:
+    """The context's cache of verified batch signatures, attached on first use if possible."""
+    cache = getattr(ctx, _CONSENT_CACHE, None)
+    if isinstance(cache, dict):
+        return cache
+    cache = {}
+    try:
+        setattr(ctx, _CONSENT_CACHE, cache)
+    except (AttributeError, TypeError):  # a context with __slots__: verify every record
+        return None
+    return cache
+
+
+def _verify_batch_once(
+    batch: BatchConsent, domain: Eip712Domain, signature: bytes | str, ctx: GateContext
+) -> None:
+    """Check the contributor signed ``batch``, recovering each (batch, signature) once per ctx.
+
+    Raises:
+        SignatureError: The signature is malformed or signed by someone else.
+    """
+    cache = _consent_cache(ctx)
+    key = (domain, batch, signature if isinstance(signature, str) else bytes(signature))
+    outcome = cache.get(key) if cache is not None else None
+    if outcome is None:
+        try:
+            outcome = (recover_batch_consent_signer(batch, domain, signature), "")
+        except SignatureError as exc:
+            outcome = ("", exc.message)
+        if cache is not None:
+            cache[key] = outcome
+    recovered, error = outcome
+    if error:
+        raise SignatureError(error)
+    check_signer(recovered, batch.contributor, "batch consent")
+
+
 def check_consent(
     sub: Submission, pool_id: int, domain: Eip712Domain, now: int, ctx: GateContext
 ) -> GateDecision | None:
-    """Step 1: the consent must be signed by its contributor, for this pool and content."""
+    """Step 1: the consent must be signed by its contributor, for this pool and content.
+
+    A :class:`~fairwheel.domain.batch_consent.BatchRecordConsent` is checked the same way, the
+    content through its inclusion proof: the batch's signature (recovered once per context),
+    the pool, the record's content hash in the signed root, the expiry, and the record's own
+    nonce (:meth:`~fairwheel.domain.batch_consent.BatchConsent.record_nonce`), so each record of
+    a signed batch passes once and a replay of the batch is ``consent_replayed``.
+    """
     consent = sub.consent
     try:
-        verify_consent(consent, domain, sub.signature)
+        if isinstance(consent, BatchRecordConsent):
+            _verify_batch_once(consent.batch, domain, sub.signature, ctx)
+        else:
+            verify_consent(consent, domain, sub.signature)
     except SignatureError as exc:
         return _reject(RejectReason.BAD_SIGNATURE, exc.message)
     if consent.pool_id != pool_id or consent.content_hash != content_hash(sub.text, sub.label):
         return _reject(RejectReason.CONSENT_MISMATCH, "consent signs another pool or content")
+    if isinstance(consent, BatchRecordConsent) and not consent.included():
+        return _reject(RejectReason.CONSENT_MISMATCH, "record is not in the signed batch")
     if consent.expiry <= now:
         return _reject(RejectReason.CONSENT_EXPIRED)
     if ctx.nonce_used(consent.contributor, consent.nonce):
