@@ -26,5 +26,7 @@ if [ $# = 0 ]; then
     # Slow, but it fits: about two minutes for 25 SIGKILLs per backend.
     echo "== crash safety: SIGKILL a working node, restart, check (SQLite and PostgreSQL)"
     pytest -m slow -s tests/test_crash_safety.py
+    echo "== the dashboard in headless Chromium (scripts/browser.sh installs it)"
+    pytest -m slow tests/test_web_browser.py
   fi
 fi

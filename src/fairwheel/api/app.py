@@ -193,7 +193,9 @@ def create_app(node: Node, config: ApiConfig | None = None, *, metrics: bool = T
         routes_paid,
         routes_pools,
         routes_quality,
+        routes_usage,
     )
+    from fairwheel.api.docs import mount_docs
     from fairwheel.api.metrics import ApiMetrics
     from fairwheel.api.middleware import IdempotencyMiddleware, LimitsMiddleware, MetricsMiddleware
     from fairwheel.api.routes_paid import _version
@@ -212,7 +214,10 @@ def create_app(node: Node, config: ApiConfig | None = None, *, metrics: bool = T
             "base units. Errors are `{code, message, details}`."
         ),
         responses=ERROR_RESPONSES,
+        docs_url=None,  # FastAPI's pages load from a CDN: ours load from the node (api/docs.py)
+        redoc_url=None,
     )
+    mount_docs(app)
     app.state.ctx = ctx
     # No 307 to a "corrected" path: `/v1/pools%2F1` or a stray trailing slash is a 404 with a
     # JSON body, not a redirect a client might follow somewhere it did not mean to go.
@@ -226,6 +231,7 @@ def create_app(node: Node, config: ApiConfig | None = None, *, metrics: bool = T
         routes_loop.router,
         routes_paid.router,
         routes_paid.meta_router,
+        *routes_usage.routers(config.dev),
     ):
         app.include_router(router)
     if config.dev:

@@ -16,7 +16,9 @@ def mount_dashboard(app: FastAPI) -> None:
     """Add the dashboard's pages and its ``/static`` files to ``app``."""
     from fastapi.staticfiles import StaticFiles
 
-    from fairwheel.web.views import HERE, router
+    from fairwheel.web import consumer, contributor, views
+    from fairwheel.web.common import HERE
 
-    app.include_router(router)
+    for module in (views, contributor, consumer):
+        app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

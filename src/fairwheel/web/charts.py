@@ -6,7 +6,7 @@ Each function returns SVG markup (``markupsafe.Markup``) with a ``<title>`` and 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from markupsafe import Markup, escape
 
@@ -72,8 +72,14 @@ def line_chart(
     height: int = 220,
     y_min: float | None = None,
     y_max: float | None = None,
+    x_format: Callable[[float], str] | None = None,
 ) -> Markup:
-    """Lines with dots, one per named series of (x, y) points; a legend when several."""
+    """Lines with dots, one per named series of (x, y) points; a legend when several.
+
+    ``x_format`` writes the x axis' end labels and the dots' titles (default: a short number;
+    for example a timestamp formatter for a series over time).
+    """
+    fx = x_format or _fmt
     points = [p for pts in series.values() for p in pts]
     if not points:
         return _empty(title, width, height)
@@ -103,8 +109,8 @@ def line_chart(
         f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + ph}" class="axis"/>',
         f'<text x="{left - 4}" y="{top + 4}" text-anchor="end">{_fmt(y1)}</text>',
         f'<text x="{left - 4}" y="{top + ph}" text-anchor="end">{_fmt(y0)}</text>',
-        f'<text x="{left}" y="{height - 18}" text-anchor="middle">{_fmt(x0)}</text>',
-        f'<text x="{left + pw}" y="{height - 18}" text-anchor="middle">{_fmt(x1)}</text>',
+        f'<text x="{left}" y="{height - 18}" text-anchor="start">{escape(fx(x0))}</text>',
+        f'<text x="{left + pw}" y="{height - 18}" text-anchor="end">{escape(fx(x1))}</text>',
         f'<text x="{left + pw / 2}" y="{height - 4}" text-anchor="middle" class="muted">'
         f"{escape(x_label)}</text>",
         f'<text x="12" y="{top + ph / 2}" text-anchor="middle" class="muted" '
@@ -118,7 +124,7 @@ def line_chart(
         for x, y in ordered:
             parts.append(
                 f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3.5" fill="{color}">'
-                f"<title>{escape(name)} {_fmt(x)}: {_fmt(y)}</title></circle>"
+                f"<title>{escape(name)} {escape(fx(x))}: {_fmt(y)}</title></circle>"
             )
         if len(series) > 1:
             ly = top + 4 + i * 14

@@ -73,7 +73,13 @@
       if (this.kind === "dev") {
         return (await api("POST", `/v1/dev/wallets/${this.address}/signature`, { kind: "typed_data", typed_data: typed })).signature;
       }
-      return window.ethereum.request({ method: "eth_signTypedData_v4", params: [this.address, JSON.stringify(typed)] });
+      // The API serves typed data as ethers/viem take it: no EIP712Domain in `types`. A JSON-RPC
+      // wallet (MetaMask's eth-sig-util) needs it listed, or it signs an empty domain.
+      const order = [["name", "string"], ["version", "string"], ["chainId", "uint256"],
+        ["verifyingContract", "address"], ["salt", "bytes32"]];
+      const EIP712Domain = order.filter(([n]) => n in typed.domain).map(([name, type]) => ({ name, type }));
+      const full = { ...typed, types: { EIP712Domain, ...typed.types } };
+      return window.ethereum.request({ method: "eth_signTypedData_v4", params: [this.address, JSON.stringify(full)] });
     },
   };
 
@@ -118,6 +124,97 @@
   const word = (hex) => hex.replace(/^0x/, "").padStart(64, "0");
   const fmtUnits = (units) => (Number(BigInt(units) / 10n ** 12n) / 1e6).toString();
 
+  // --------------------------------------------------- this browser's own records
+  function stored(store, key, fallback) {
+    try { const v = JSON.parse(store.getItem(key)); return v === null ? fallback : v; } catch (e) { return fallback; }
+  }
+  const el = (tag, cls, text) => {
+    const node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  };
+
+  // Transactions this tab sent: pending until mined, then confirmed (or failed). Kept for the
+  // tab's session, so a reload after a deposit still shows how it ended.
+  const TXLOG = "fairwheel.txlog";
+  const txlog = {
+    entries() { return stored(sessionStorage, TXLOG, []); },
+    save(list) { sessionStorage.setItem(TXLOG, JSON.stringify(list.slice(-20))); this.render(); },
+    add(label) {
+      const entry = { id: uuid(), label, state: "pending", at: Date.now() };
+      this.save([...this.entries(), entry]);
+      return entry.id;
+    },
+    update(id, fields) { this.save(this.entries().map((e) => (e.id === id ? { ...e, ...fields } : e))); },
+    render() {
+      const box = $("#tx-log");
+      if (!box) return;
+      const list = this.entries();
+      if (!list.length) return;
+      box.innerHTML = "";
+      for (const e of list.slice().reverse()) {
+        const li = el("li", `tx tx-${e.state}`);
+        li.dataset.state = e.state;
+        li.appendChild(el("strong", "", e.label));
+        const where = e.block !== undefined ? ` in block ${e.block}` : "";
+        const what = { pending: "pending…", confirmed: `confirmed${where}`, failed: `failed${e.error ? ": " + e.error : ""}` }[e.state];
+        li.appendChild(el("span", "tx-state", ` — ${what}`));
+        if (e.hash) li.appendChild(el("code", "small", ` ${e.hash.slice(0, 18)}…`));
+        box.appendChild(li);
+      }
+    },
+  };
+
+  // Run one on-chain step and log it: `send` resolves to {tx_hash, status, block_number}.
+  async function logged(label, send) {
+    const id = txlog.add(label);
+    try {
+      const tx = await send((hash) => txlog.update(id, { hash }));
+      const ok = tx === null || tx.status === undefined || Number(tx.status) === 1;
+      txlog.update(id, { state: ok ? "confirmed" : "failed", hash: tx && tx.tx_hash, block: tx ? tx.block_number : undefined,
+                         error: ok ? undefined : "reverted" });
+      if (!ok) throw new Error(`${label}: the transaction reverted`);
+      return tx;
+    } catch (err) {
+      if (txlog.entries().some((e) => e.id === id && e.state === "pending")) txlog.update(id, { state: "failed", error: err.message || String(err) });
+      throw err;
+    }
+  }
+
+  // A transaction sent by the browser wallet: its hash at once, then its receipt when mined.
+  async function walletTx(params, onHash) {
+    const hash = await window.ethereum.request({ method: "eth_sendTransaction", params: [params] });
+    onHash(hash);
+    for (let i = 0; i < 600; i++) {
+      const receipt = await window.ethereum.request({ method: "eth_getTransactionReceipt", params: [hash] });
+      if (receipt) return { tx_hash: hash, status: Number(receipt.status), block_number: Number(receipt.blockNumber) };
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    throw new Error(`transaction ${hash} not mined after 10 minutes`);
+  }
+
+  // The query and the answer of each paid call made from this browser (the node keeps only
+  // the query's hash and the records served).
+  const callsKey = () => `fairwheel.calls.${data.chain.chainId}.${(wallet.address || "").toLowerCase()}`;
+  function rememberCall(seq, entry) {
+    const all = stored(localStorage, callsKey(), {});
+    all[seq] = entry;
+    const keep = Object.keys(all).map(Number).sort((a, b) => b - a).slice(0, 500);
+    localStorage.setItem(callsKey(), JSON.stringify(Object.fromEntries(keep.map((k) => [k, all[k]]))));
+  }
+  function showCalls() {
+    const all = stored(localStorage, callsKey(), {});
+    for (const cell of document.querySelectorAll("td.qa[data-seq]")) {
+      const known = all[cell.dataset.seq];
+      if (!known) continue;
+      cell.innerHTML = "";
+      cell.appendChild(el("div", "q", `“${known.query}”`));
+      cell.appendChild(el("div", "a", `→ ${known.answer}`));
+      cell.title = "kept by this browser";
+    }
+  }
+
   // ------------------------------------------------------------------------ actions
   async function login() {
     const sel = $("#wallet-choice");
@@ -127,6 +224,51 @@
     const signature = await wallet.signPersonal(nonce.message);
     await api("POST", "/v1/auth/login", { message: nonce.message, signature });
     location.reload();
+  }
+
+  // The code of what decided a result (as fairwheel.node.queries.reason_code): "accepted", or
+  // the first word of the deciding reason.
+  function resultCode(result) {
+    const first = ((result.reasons || [])[0] || "").split(" ")[0].replace(/:$/, "");
+    if (first === "review") return "review";
+    if (result.status === "accepted") return "accepted";
+    return first === "label_issue_score" ? "label_issue" : (first || result.status);
+  }
+
+  function showUpload(upload) {
+    const out = $("#submit-result");
+    if (!out || !upload) return;
+    const terms = (data.pools || {})[String(upload.pool)] || { fixes: {} };
+    const groups = new Map();
+    for (const r of upload.results) {
+      const code = resultCode(r);
+      if (!groups.has(code)) groups.set(code, []);
+      groups.get(code).push(r);
+    }
+    out.innerHTML = "";
+    const counts = Object.entries(upload.counts).map(([k, v]) => `${v} ${k}`).join(", ");
+    out.appendChild(el("p", "upload-summary", `Upload to pool #${upload.pool}: ${counts}.`));
+    const order = [...groups.keys()].sort((x, y) => (x === "accepted") - (y === "accepted") || groups.get(y).length - groups.get(x).length);
+    for (const code of order) {
+      const rows = groups.get(code);
+      const info = terms.fixes[code] || { title: code, fix: "See the reasons; docs/quality.md explains each check." };
+      const box = el("div", `reason-group ${code === "accepted" ? "good" : "bad"}`);
+      box.dataset.reason = code;
+      box.appendChild(el("h3", "", `${info.title} — ${rows.length} record${rows.length === 1 ? "" : "s"}`));
+      box.appendChild(el("p", "fix", info.fix));
+      const list = el("ul", "small");
+      for (const r of rows.slice(0, 20)) {
+        const text = (upload.texts[r.index] || "").slice(0, 60);
+        const id = r.record_id ? ` → record ${r.record_id}` : "";
+        list.appendChild(el("li", "", `#${r.index + 1} “${text}”${id}: ${(r.reasons || []).join("; ")}`));
+      }
+      if (rows.length > 20) list.appendChild(el("li", "muted", `… and ${rows.length - 20} more`));
+      box.appendChild(list);
+      out.appendChild(box);
+    }
+    const again = el("button", "secondary", "Show them in your records");
+    again.dataset.action = "reload";
+    out.appendChild(again);
   }
 
   async function submitRecords(form) {
@@ -142,8 +284,10 @@
       signed.push({ text: records[i].text, label: records[i].label, consent: item.consent, signature });
     }
     const result = await api("POST", `/v1/pools/${pool}/contributions`, { records: signed }, { "Idempotency-Key": uuid() });
-    say(`Submitted: ${Object.entries(result.counts).map(([k, v]) => `${v} ${k}`).join(", ")}. Reloading…`);
-    setTimeout(() => location.reload(), 900);
+    const upload = { pool, counts: result.counts, results: result.results, texts: records.map((r) => r.text) };
+    sessionStorage.setItem("fairwheel.lastUpload", JSON.stringify(upload));
+    showUpload(upload);
+    say(`Submitted ${records.length} record${records.length === 1 ? "" : "s"}: ${Object.entries(result.counts).map(([k, v]) => `${v} ${k}`).join(", ")}.`);
   }
 
   async function revoke(recordId) {
@@ -155,23 +299,54 @@
     setTimeout(() => location.reload(), 700);
   }
 
+  const reloadSoon = (ms = 700) => setTimeout(() => location.reload(), ms);
+
   async function deposit(form) {
     const pool = Number(form.dataset.pool);
     const units = toUnits(form.amount.value);
+    if (units <= 0n) throw new Error("deposit a positive amount");
+    const label = `deposit ${fmtUnits(units)} FAIR into pool #${pool}`;
     if (wallet.kind === "dev") {
-      await api("POST", `/v1/dev/wallets/${wallet.address}/deposit`, { pool_id: pool, amount: units.toString() });
+      await logged(label, () => api("POST", `/v1/dev/wallets/${wallet.address}/deposit`, { pool_id: pool, amount: units.toString() }));
     } else if (data.chain.embedded) {
       throw new Error("the embedded chain lives inside the server: browser wallets cannot send to it; use a TEST KEY wallet (--dev) or run the node on an http:// chain");
     } else {
       const token = data.chain.contracts.FairToken, escrow = data.chain.contracts.UsageEscrow;
       const amount = word(units.toString(16));
       say("Approve the escrow in your wallet…");
-      await window.ethereum.request({ method: "eth_sendTransaction", params: [{ from: wallet.address, to: token, data: data.selectors.approve + word(escrow) + amount }] });
+      await logged(`approve ${fmtUnits(units)} FAIR for the escrow`, (onHash) =>
+        walletTx({ from: wallet.address, to: token, data: data.selectors.approve + word(escrow) + amount }, onHash));
       say("Confirm the deposit in your wallet…");
-      await window.ethereum.request({ method: "eth_sendTransaction", params: [{ from: wallet.address, to: escrow, data: data.selectors.deposit + word(BigInt(pool).toString(16)) + amount }] });
+      await logged(label, (onHash) =>
+        walletTx({ from: wallet.address, to: escrow, data: data.selectors.deposit + word(BigInt(pool).toString(16)) + amount }, onHash));
     }
     say("Deposited. Reloading…");
-    setTimeout(() => location.reload(), 700);
+    reloadSoon();
+  }
+
+  // Withdrawing is two transactions: request (the amount starts to thaw), then complete.
+  async function escrowCall(pool, step, units) {
+    const label = step === "request" ? `request a withdrawal of ${fmtUnits(units)} FAIR from pool #${pool}` : `complete the withdrawal from pool #${pool}`;
+    if (wallet.kind === "dev") {
+      const path = `/v1/dev/wallets/${wallet.address}/withdrawal${step === "request" ? "" : "/complete"}`;
+      const body = step === "request" ? { pool_id: pool, amount: units.toString() } : { pool_id: pool };
+      return logged(label, () => api("POST", path, body));
+    }
+    if (data.chain.embedded) throw new Error("browser wallets cannot reach the embedded chain; use a TEST KEY wallet (--dev)");
+    const escrow = data.chain.contracts.UsageEscrow;
+    const call = step === "request"
+      ? data.selectors.requestWithdraw + word(BigInt(pool).toString(16)) + word(units.toString(16))
+      : data.selectors.withdraw + word(BigInt(pool).toString(16));
+    say("Confirm in your wallet…");
+    return logged(label, (onHash) => walletTx({ from: wallet.address, to: escrow, data: call }, onHash));
+  }
+
+  async function requestWithdrawal(form) {
+    const units = toUnits(form.amount.value);
+    if (units <= 0n) throw new Error("withdraw a positive amount");
+    await escrowCall(Number(form.dataset.pool), "request", units);
+    say("Withdrawal requested: it thaws, then you complete it. Reloading…");
+    reloadSoon();
   }
 
   async function tryCall(form) {
@@ -189,6 +364,10 @@
     const res = await api("POST", `/v1/pools/${pool}/${kind}`, body,
       { "X-Fairwheel-Voucher": voucher, "X-Fairwheel-Signature": signature, "Idempotency-Key": uuid() });
     localStorage.setItem(key, quote.next_cumulative);
+    const answer = res.prediction !== null
+      ? `${res.prediction} (confidence ${res.confidence.toFixed(2)})`
+      : (res.hits.length ? res.hits.map((h) => `${h.label || "—"}: ${h.text.slice(0, 40)}`).join(" | ") : "no hits");
+    rememberCall(res.seq, { kind, query: form.query.value, answer });
     const out = $("#try-result");
     out.innerHTML = "";
     const head = document.createElement("p");
@@ -205,6 +384,9 @@
       div.textContent = `${hit.score.toFixed(3)} · ${hit.text} [${hit.label || "—"}] · record ${hit.record_id} by ${hit.contributor.slice(0, 8)}…`;
       out.appendChild(div);
     }
+    const link = el("a", "", "See it in your usage");
+    link.href = "/consumer?page=1#usage";
+    out.appendChild(link);
     say("Done.");
   }
 
@@ -224,8 +406,39 @@
       const o = await api("POST", `/v1/pools/${el.dataset.pool}/epochs`, undefined, { "Idempotency-Key": uuid() });
       say(`Epoch ${o.epoch} closed: root ${o.root.slice(0, 12)}…`); setTimeout(() => location.reload(), 900);
     },
-    async "advance-time"() { await api("POST", "/v1/dev/advance-time?seconds=3601"); say("Chain time advanced."); setTimeout(() => location.reload(), 500); },
-    async rate(el) { await api("POST", `/v1/calls/${el.dataset.seq}/feedback`, { rating: Number(el.dataset.rating) }); location.reload(); },
+    async "advance-time"(btn) {
+      const seconds = Number(btn.dataset.seconds || 3601);
+      await api("POST", `/v1/dev/advance-time?seconds=${seconds}`);
+      say("Chain time advanced."); setTimeout(() => location.reload(), 500);
+    },
+    async rate(btn) {
+      const rating = Number(btn.dataset.rating), seq = btn.dataset.seq;
+      await api("POST", `/v1/calls/${seq}/feedback`, { rating });
+      const cell = btn.closest("td") || btn.parentElement;
+      cell.innerHTML = "";
+      const stars = el("span", "stars", "★".repeat(rating));
+      stars.title = `${rating} of 5`;
+      cell.appendChild(stars);
+      say(`Call #${seq} rated ${rating} of 5.`);
+    },
+    async faucet() {
+      await logged("faucet: 1000 test FAIR and 1 test ETH", async () => {
+        await api("POST", "/v1/dev/faucet", { address: wallet.address });
+        return null;
+      });
+      say("Test tokens received. Reloading…");
+      reloadSoon();
+    },
+    async withdraw(btn) { await escrowCall(Number(btn.dataset.pool), "complete", 0n); say("Withdrawn. Reloading…"); reloadSoon(); },
+    async review(btn) {
+      const o = await api("POST", `/v1/records/${btn.dataset.record}/review`, { decision: btn.dataset.decision });
+      say(`Record ${o.record_id}: ${o.before} → ${o.after}.`); reloadSoon();
+    },
+    async reload() {
+      sessionStorage.removeItem("fairwheel.lastUpload");
+      sessionStorage.setItem("fairwheel.scrollTo", "records");
+      location.reload();
+    },
   };
 
   function guard(fn) {
@@ -258,5 +471,18 @@
     for (const form of document.querySelectorAll(".deposit-form")) {
       form.addEventListener("submit", (ev) => { ev.preventDefault(); guard(deposit)(form); });
     }
+    for (const form of document.querySelectorAll(".withdraw-form")) {
+      form.addEventListener("submit", (ev) => { ev.preventDefault(); guard(requestWithdrawal)(form); });
+    }
+    const poolChoice = $("#submit-pool");
+    const showTerms = () => {
+      for (const box of document.querySelectorAll("#submit-form [data-pool-terms]")) box.hidden = box.dataset.poolTerms !== poolChoice.value;
+    };
+    if (poolChoice) { poolChoice.addEventListener("change", showTerms); showTerms(); }
+    txlog.render();
+    if (data.session) showCalls();
+    showUpload(stored(sessionStorage, "fairwheel.lastUpload", null));
+    const target = sessionStorage.getItem("fairwheel.scrollTo");
+    if (target) { sessionStorage.removeItem("fairwheel.scrollTo"); const box = document.getElementById(target); if (box) box.scrollIntoView(); }
   });
 })();
