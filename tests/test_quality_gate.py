@@ -122,6 +122,26 @@ def test_rescoring_quarantines_late_evidence_and_keeps_pins(pool) -> None:  # ty
     assert {v.key for v in changed} >= {5, 50, 300}
 
 
+def test_rescoring_catches_a_near_copy_of_a_record_it_releases(pool) -> None:  # type: ignore[no-untyped-def]
+    """A typo'd copy accepted while its original sat in quarantine is quarantined once the
+    original is released; copies of records that stood all along are the gate's business."""
+    texts, labels, vectors, _ = pool
+    records = [PoolRecord(i, t, lab, f"0x{i % 7}")
+               for i, (t, lab) in enumerate(zip(texts, labels, strict=True))]  # fmt: skip
+    records[10] = dataclasses.replace(records[10], status=RecordStatus.QUARANTINED)
+    copy = texts[10].replace(" ", "  ", 1) + " thanks"
+    records.append(PoolRecord(300, copy, labels[10], "0xcopier"))
+    all_vectors = np.vstack([vectors, EMB.embed([copy])])
+    verdicts = {v.key: v for v in rescore_pool(records, all_vectors, POLICY).verdicts}
+    assert verdicts[10].status is RecordStatus.ACCEPTED  # released: nothing wrong with it
+    assert verdicts[300].status is RecordStatus.QUARANTINED
+    assert verdicts[300].reasons[0].startswith("near_duplicate duplicate_of 10")
+    # The same copy of a record that stood when the gate judged the copy: not re-examined.
+    records[10] = dataclasses.replace(records[10], status=RecordStatus.ACCEPTED)
+    verdicts = {v.key: v for v in rescore_pool(records, all_vectors, POLICY).verdicts}
+    assert verdicts[300].status is RecordStatus.ACCEPTED
+
+
 def test_reputation_rate_limits_and_flags() -> None:
     rep = ContributorReputation(ReputationPolicy(window_s=60, max_per_window=3,
                                                  limited_per_window=1, min_records=4,

@@ -81,6 +81,8 @@ class LabelReport:
         thresholds: ``(K,)`` per-class average self-confidence (confident learning's ``t_j``).
         temperature: The softmax temperature of the scores (1.0 for ``logreg``).
         lexical_weight: Weight of the TF-IDF probabilities in ``probs`` (None: not used).
+        warm: The last fold's classifier weights, a starting point for the next fit on (almost)
+            the same rows (:class:`LabelModel`); None for the centroid model.
     """
 
     classes: list[str]
@@ -91,6 +93,7 @@ class LabelReport:
     thresholds: FloatArray
     temperature: float = 1.0
     lexical_weight: float | None = None
+    warm: npt.NDArray[np.float32] | None = None
 
     def suggested(self, i: int) -> str:
         """The most probable class of record ``i``."""
@@ -101,7 +104,12 @@ class _Fitted:
     """A classifier fitted on some rows; :meth:`scores` gives raw ``(m, K)`` scores."""
 
     def __init__(
-        self, policy: LabelPolicy, x: FloatArray, y: npt.NDArray[np.int64], k: int
+        self,
+        policy: LabelPolicy,
+        x: FloatArray,
+        y: npt.NDArray[np.int64],
+        k: int,
+        init: npt.NDArray[np.float32] | None = None,
     ) -> None:
         self.k = k
         self.present = np.unique(y)
@@ -115,7 +123,7 @@ class _Fitted:
         elif policy.model != "logreg":
             raise ValueError(f"unknown label model {policy.model!r}: expected logreg or centroid")
         elif len(self.present) > 1:
-            self.weights = softmax_regression(x, y, k, policy.c, policy.max_iter)
+            self.weights = softmax_regression(x, y, k, policy.c, policy.max_iter, init)
 
     def scores(self, x: FloatArray) -> FloatArray:
         out = np.full((len(x), self.k), -1e9)
@@ -130,7 +138,12 @@ class _Fitted:
 
 
 def softmax_regression(
-    x: FloatArray, y: npt.NDArray[np.int64], k: int, c: float, max_iter: int
+    x: FloatArray,
+    y: npt.NDArray[np.int64],
+    k: int,
+    c: float,
+    max_iter: int,
+    init: npt.NDArray[np.float32] | None = None,
 ) -> npt.NDArray[np.float32]:
     """Multinomial logistic regression by L-BFGS, in float32 numpy.
 
@@ -138,6 +151,10 @@ def softmax_regression(
     the objective of scikit-learn's ``LogisticRegression(C=c)``. Written out because it is
     5-10x faster here (float32, no per-iteration overhead of a general optimiser) and the result
     is the same to the figures we report (``docs/quality.md``).
+
+    Args:
+        init: Starting weights ``(d + 1, k)``, e.g. a fit on overlapping rows (the objective is
+            strictly convex: the start changes the iterations needed, not the optimum).
 
     Returns:
         ``(d + 1, k)`` float32 weights, the last row the intercepts.
@@ -157,7 +174,10 @@ def softmax_regression(
         loss = -float((onehot * (z - np.log(total))).sum()) + 0.5 * float((penalty * w * w).sum())
         return loss, xb.T @ (e / total - onehot) + penalty * w
 
-    return _lbfgs(objective, np.zeros((d + 1, k), dtype=np.float32), max_iter)
+    start = np.zeros((d + 1, k), dtype=np.float32)
+    if init is not None and init.shape == start.shape:
+        start = init.astype(np.float32, copy=True)
+    return _lbfgs(objective, start, max_iter)
 
 
 def _lbfgs(
@@ -257,15 +277,26 @@ def out_of_sample_probs(
         ``(classes, probs (n, K), temperature)``; the temperature is 1.0 for ``logreg`` (its
         probabilities are already calibrated by the log-loss it minimises).
     """
-    policy = policy or LabelPolicy()
+    classes, probs, temperature, _ = _cross_validated(vectors, labels, policy or LabelPolicy())
+    return classes, probs, temperature
+
+
+def _cross_validated(
+    vectors: npt.ArrayLike, labels: Sequence[str], policy: LabelPolicy
+) -> tuple[list[str], FloatArray, float, npt.NDArray[np.float32] | None]:
+    """:func:`out_of_sample_probs` and the last fold's weights. Each fold starts from the
+    previous fold's optimum: the folds share most of their rows, so it is close."""
     x = np.asarray(vectors, dtype=np.float64)
     classes, y = encode(labels)
     k = len(classes)
     scores = np.zeros((len(y), k))
+    warm: npt.NDArray[np.float32] | None = None
     for train, test in _folds(y, policy.folds, policy.seed):
-        scores[test] = _Fitted(policy, x[train], y[train], k).scores(x[test])
+        fitted = _Fitted(policy, x[train], y[train], k, init=warm)
+        scores[test] = fitted.scores(x[test])
+        warm = fitted.weights if fitted.weights is not None else warm
     temperature = _fit_temperature(scores, y) if policy.model == "centroid" else 1.0
-    return classes, _softmax(scores, temperature), temperature
+    return classes, _softmax(scores, temperature), temperature, warm
 
 
 def _folds(
@@ -326,7 +357,7 @@ def label_issues(
             classes, np.eye(len(classes))[y], zeros, zeros.astype(bool), zeros.astype(bool),
             np.ones(len(classes)),
         )  # fmt: skip
-    classes, probs, temperature = out_of_sample_probs(vectors, labels, policy)
+    classes, probs, temperature, warm = _cross_validated(vectors, labels, policy)
     _, y = encode(labels)
     weight: float | None = None
     if texts is not None and policy.lexical:
@@ -354,7 +385,9 @@ def label_issues(
             warnings.simplefilter("ignore", UserWarning)
             issues[rows] = find_label_issues(sub_y, sub, filter_by=policy.filter_by)
     thresholds = class_thresholds(probs, y)
-    return LabelReport(classes, probs, scores, issues, judged, thresholds, temperature, weight)
+    return LabelReport(
+        classes, probs, scores, issues, judged, thresholds, temperature, weight, warm
+    )
 
 
 class LabelModel:
@@ -389,7 +422,9 @@ class LabelModel:
         self._size = len(labels)
         self._fitted = len(labels) >= self.policy.min_pool and len(self.judgeable) >= 2
         self._model = (
-            _Fitted(self.policy, x[keep], y[keep], len(self.classes)) if self._fitted else None
+            _Fitted(self.policy, x[keep], y[keep], len(self.classes), init=report.warm)
+            if self._fitted
+            else None
         )
 
     @property

@@ -171,8 +171,10 @@ def rescore_pool(
         vectors: Their embeddings ``(n, d)``, aligned with ``records``.
         policy: The pool's thresholds.
         reputation: Contributor reputations (flags), if tracked.
-        recheck_duplicates: Re-run the duplicate checks (quadratic in the pool size, batched:
-            about 2 s for 3,000 records); when False, the gate's ``suspect_of`` is trusted.
+        recheck_duplicates: Re-run the duplicate checks against the records that stand now
+            but did not when the gate judged the others (released from quarantine, here or by
+            a reviewer), and realign the gate's loose matches; when False, the gate's
+            ``suspect_of`` is trusted as it is.
 
     Returns:
         Verdicts aligned with ``records`` and the snapshot of the records left accepted.
@@ -289,7 +291,16 @@ def _duplicates(
         return out
     texts = [r.text for r in records]
     owners = [r.contributor for r in records]
-    cands = ordered_candidates(texts, vectors, owners, policy.near_duplicate)
+    # The gate judged each record against every record standing at the time (its finder), so
+    # only records standing now that were not then can hide a copy: those released from
+    # quarantine, by this rescore or by a reviewer (pinned). The gate's own loose matches are
+    # aligned again. Comparing each record with those few is linear; with all, quadratic.
+    released = [
+        j for j, r in enumerate(records)
+        if not bad[j] and (r.status == RecordStatus.QUARANTINED or r.pinned)
+    ]  # fmt: skip
+    cands = ordered_candidates(texts, vectors, owners, policy.near_duplicate, among=released)
+    row_of = {r.key: j for j, r in enumerate(records)}
     standing = np.zeros(n, dtype=bool)
     first: dict[bytes, int] = {}
     for i, rec in enumerate(records):
@@ -299,6 +310,9 @@ def _duplicates(
             out[i] = (True, f"{RejectReason.DUPLICATE.value} duplicate_of {records[owner].key}")
             continue
         live = [(records[j].key, texts[j], cos) for j, cos in cands[i] if standing[j]]
+        suspect = row_of.get(rec.suspect_of) if rec.suspect_of is not None else None
+        if suspect is not None and suspect < i and standing[suspect]:
+            live.append((records[suspect].key, texts[suspect], None))
         match = best_match(rec.text, live, policy.near_duplicate)
         if match is not None:
             out[i] = (match.strict, match.reason())
