@@ -53,6 +53,20 @@ def test_time_only_moves_forward(chain: Chain) -> None:
     assert chain.block_number() == block + 2
 
 
+def test_head_is_the_latest_block(chain: Chain) -> None:
+    """The paid-call head (read without web3's formatting on the embedded chain) is the
+    latest block, after transfers, mined blocks and time moves."""
+    for step in range(3):
+        if step == 1:
+            chain.new_account()
+        if step == 2:
+            chain.advance_time(60)
+        block = chain.w3.eth.get_block("latest")
+        head = chain.head()
+        assert (head.number, head.timestamp) == (block["number"], block["timestamp"])
+        assert head.hash == bytes(block["hash"]).hex()
+
+
 def test_snapshots_nest_and_restore(world: World) -> None:
     chain, p = world.chain, world.protocol
     before = p.token_balance(world.operator.address)
