@@ -30,18 +30,19 @@ highest label-issue scores, AUROC, and confident learning's own flags).
 
 ``--label-issues`` instead compares label-issue detection with cleanlab baselines
 (:func:`label_benchmark`).
+
+The stream is built by ``quality_stream.py`` and the label-issue experiments are in
+``quality_labels.py`` (``quality_node.py`` imports the stream's names from here).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import os
 import random
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,8 +52,6 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from fairwheel.domain.records import GateDecision, RecordStatus, Submission, normalize_text
 from fairwheel.quality.gate import GatePolicy, judge_content
-from fairwheel.quality.junk import words_of
-from fairwheel.quality.label_issues import label_issues
 from fairwheel.quality.near_duplicate import best_match, ordered_candidates
 from fairwheel.quality.review import (
     ContributorReputation,
@@ -60,10 +59,10 @@ from fairwheel.quality.review import (
     needs_refresh,
     rescore_pool,
 )
-from fairwheel.quality.synthetic import flip_label, junk_text, near_copy
 from fairwheel.valuation import group_values, retrieval_shapley
+from quality_labels import label_benchmark, label_experiment
+from quality_stream import ATTACKS, HONEST_CONTRIBUTORS, Event, build_stream, embed_all, load
 
-ATTACKS = ("exact_copy", "near_copy", "label_flip", "junk")
 DETECTOR = {
     "exact_copy": ("duplicate",),
     "near_copy": ("near_duplicate", "near_duplicate_suspect"),
@@ -76,95 +75,7 @@ DETECTOR_NAME = {
     "label_flip": "label issue",
     "junk": "junk/lang/outl.",
 }
-HONEST_CONTRIBUTORS = 10
 SEARCH_K = 5
-
-
-@dataclass
-class Event:
-    """One submission of the stream."""
-
-    text: str
-    label: str
-    contributor: str
-    kind: str  # "honest" or an attack
-    vector_of: int  # row of the embedding matrix
-    status: RecordStatus = RecordStatus.REJECTED
-    reason: str = ""
-    gate_status: RecordStatus = RecordStatus.REJECTED
-
-
-def load(path: Path) -> list[tuple[str, str]]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        label_col = "label" if "label" in (reader.fieldnames or []) else "category"
-        return [(r["text"], r[label_col]) for r in reader]
-
-
-def embed_all(texts: list[str], url: str, cache: Path | None) -> tuple[np.ndarray, str, float]:
-    """Embed once; with ``--cache-dir``, reuse vectors of an identical earlier run."""
-    from fairwheel.config import default_cache_dir
-    from fairwheel.embed import open_embedder
-
-    key = hashlib.sha256((url + "\n" + "\n".join(texts)).encode()).hexdigest()[:20]
-    if cache is not None and (cache / f"{key}.npy").exists():
-        return np.load(cache / f"{key}.npy"), f"{url} (cached)", 0.0
-    embedder = open_embedder(url, default_cache_dir())
-    start = time.perf_counter()
-    vectors = embedder.embed(texts)
-    seconds = time.perf_counter() - start
-    if cache is not None:
-        cache.mkdir(parents=True, exist_ok=True)
-        np.save(cache / f"{key}.npy", vectors)
-    return vectors, embedder.model_id, seconds
-
-
-def build_stream(
-    train: list[tuple[str, str]], n_honest: int, m: int, rng: random.Random
-) -> tuple[list[Event], list[str]]:
-    """Honest rows and attacks in one random arrival order; returns events and texts to embed."""
-    rows = rng.sample(train, n_honest + m)
-    honest, fresh = rows[:n_honest], rows[n_honest:]
-    labels = sorted({lab for _, lab in train})
-    vocabulary = sorted({w for t, _ in honest for w in words_of(t)})
-    kinds = ["honest"] * n_honest + [a for a in ATTACKS for _ in range(m)]
-    rng.shuffle(kinds)
-    # Copies need an earlier honest arrival: no attack in the first 2% of the stream.
-    head = max(1, len(kinds) // 50)
-    early = [i for i in range(head) if kinds[i] != "honest"]
-    late_honest = [i for i in range(head, len(kinds)) if kinds[i] == "honest"]
-    for i, j in zip(early, late_honest, strict=False):
-        kinds[i], kinds[j] = kinds[j], kinds[i]
-    texts: list[str] = []
-    events: list[Event] = []
-    arrived: list[int] = []  # indexes into events of honest arrivals so far
-    h = f = 0
-    for kind in kinds:
-        if kind == "honest":
-            text, label = honest[h]
-            h += 1
-            who = f"honest-{rng.randrange(HONEST_CONTRIBUTORS)}"
-            texts.append(text)
-            events.append(Event(text, label, who, kind, len(texts) - 1))
-            arrived.append(len(events) - 1)
-            continue
-        if kind == "exact_copy":
-            src = events[rng.choice(arrived)]
-            text = rng.choice((str.upper, str.lower, lambda s: "  " + s + " "))(src.text)
-            events.append(Event(text, src.label, kind, kind, src.vector_of))
-            continue
-        if kind == "near_copy":
-            src = events[rng.choice(arrived)]
-            text, label = near_copy(src.text, rng), src.label
-        elif kind == "label_flip":
-            text, true = fresh[f]
-            f += 1
-            label = flip_label(true, labels, rng)
-        else:
-            text, label = junk_text(rng, vocabulary), rng.choice(labels)
-        texts.append(text)
-        events.append(Event(text, label, kind, kind, len(texts) - 1))
-    return events, texts
 
 
 def simulate(
@@ -291,151 +202,6 @@ def payout_shares(vectors: np.ndarray, owners: list[str], queries: np.ndarray) -
 
 def family(reason: str) -> str:
     return reason.split()[0] if reason else ""
-
-
-def label_experiment(
-    texts_vectors: np.ndarray, labels: list[str], policy: GatePolicy, rng: random.Random
-) -> str:
-    classes = sorted(set(labels))
-    noisy = list(labels)
-    flipped = np.zeros(len(labels), dtype=bool)
-    for i in rng.sample(range(len(labels)), len(labels) // 10):
-        noisy[i] = flip_label(labels[i], classes, rng)
-        flipped[i] = True
-    start = time.perf_counter()
-    report = label_issues(texts_vectors, noisy, policy.label)
-    seconds = time.perf_counter() - start
-    k = int(flipped.sum())
-    top = np.zeros(len(labels), dtype=bool)
-    top[np.argsort(-report.scores, kind="stable")[:k]] = True
-    tp = int((top & flipped).sum())
-    f1 = 2 * tp / (top.sum() + k)
-    auroc = _auroc(report.scores, flipped)
-    flagged = report.issues
-    ftp = int((flagged & flipped).sum())
-    return (
-        f"label issues: {len(labels)} honest rows, {k} labels flipped (10%), "
-        f"out-of-sample {policy.label.model} ({policy.label.folds} folds) + confident learning, "
-        f"{seconds:.1f} s\n"
-        f"  F1 of the 10% highest label-issue scores {f1:.3f}   AUROC {auroc:.4f}\n"
-        f"  confident learning flags {int(flagged.sum())}: precision "
-        f"{ftp / max(1, int(flagged.sum())):.3f}  recall {ftp / k:.3f}"
-    )
-
-
-def _auroc(scores: np.ndarray, positive: np.ndarray) -> float:
-    """Probability that a positive outranks a negative (ties count half)."""
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores))
-    s = scores[order]
-    i = 0
-    while i < len(s):  # average ranks of ties
-        j = i
-        while j + 1 < len(s) and s[j + 1] == s[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    pos = int(positive.sum())
-    neg = len(scores) - pos
-    return float((ranks[positive].sum() - pos * (pos + 1) / 2) / (pos * neg))
-
-
-_QUESTIONS = {  # question type -> phrasings; {t} is a topic
-    "date": ("When did {t} start?", "In what year was {t} founded?", "What date is {t} held?",
-             "When does {t} usually happen?"),
-    "place": ("Where is {t} based?", "In which city did {t} begin?", "Where can I find {t}?",
-              "What country hosts {t}?"),
-    "person": ("Who founded {t}?", "Who is in charge of {t}?", "Which person invented {t}?",
-               "Who was the first to study {t}?"),
-    "number": ("How many people work on {t}?", "How much does {t} cost?",
-               "What is the size of {t}?", "How many times has {t} changed?"),
-    "reason": ("Why is {t} important?", "Why did {t} fail?", "What caused {t} to grow?",
-               "Why do people care about {t}?"),
-    "definition": ("What is {t}?", "What does {t} mean?", "Can you define {t}?",
-                   "What is meant by {t}?"),
-}  # fmt: skip
-_TOPICS = (
-    "the olympic games", "the red cross", "jazz music", "the printing press", "bitcoin",
-    "the roman empire", "photosynthesis", "the world cup", "the internet", "the eiffel tower",
-    "vaccination", "the stock market", "the silk road", "quantum computing", "the nobel prize",
-    "origami", "the amazon rainforest", "chess", "the moon landing", "electric cars",
-    "the harvest festival", "the local library", "solar power", "the city marathon",
-)  # fmt: skip
-
-
-def question_types(n: int, seed: int) -> list[tuple[str, str]]:
-    """``n`` generated questions labelled by the kind of answer they ask for (six types)."""
-    rng = random.Random(seed)
-    kinds = sorted(_QUESTIONS)
-    seen: set[str] = set()
-    out: list[tuple[str, str]] = []
-    while len(out) < min(n, len(kinds) * 4 * len(_TOPICS)):
-        kind = kinds[len(out) % len(kinds)]
-        text = rng.choice(_QUESTIONS[kind]).format(t=rng.choice(_TOPICS))
-        if text not in seen:
-            seen.add(text)
-            out.append((text, kind))
-    return out
-
-
-def _f1(flags: np.ndarray, truth: np.ndarray) -> float:
-    tp = int((flags & truth).sum())
-    return 2 * tp / max(1, int(flags.sum()) + int(truth.sum()))
-
-
-def label_benchmark(args: argparse.Namespace) -> None:
-    """cleanlab on TF-IDF, cleanlab on the embedding, and ours, at 5/10/20% uniform flips.
-
-    Each cell is the F1 of the flags against the flipped rows. The baselines are cleanlab's
-    standard recipe: ``find_label_issues`` (default ``prune_by_noise_rate``) on 5-fold
-    out-of-fold probabilities of scikit-learn's ``LogisticRegression`` (default C=1).
-    """
-    from cleanlab.filter import find_label_issues
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import cross_val_predict
-
-    from fairwheel.quality.label_issues import LabelPolicy, encode
-    from fairwheel.quality.lexical import tfidf_features
-    from fairwheel.sim.data import synthetic_support_queries
-
-    rng = random.Random(args.seed)
-    bank = load(args.data / "train.csv")
-    sets = {
-        "banking77": rng.sample(bank, min(args.n_label, len(bank))),
-        "support(gen)": [
-            (x.text, x.label) for x in synthetic_support_queries(args.n_label, seed=args.seed)
-        ],
-        "qtype(gen)": question_types(args.n_label, args.seed),
-    }
-    policy = LabelPolicy(lexical=True)  # "ours" is the blend; "ours-emb" runs without texts
-    print("label issues: F1 of the flags vs the flipped rows (uniform flips, seed "
-          f"{args.seed}); cleanlab: find_label_issues, 5-fold LogisticRegression")  # fmt: skip
-    print(f"{'dataset':13s} {'rows':>5s} {'cls':>4s} {'noise':>5s} {'cl+tfidf':>8s} "
-          f"{'cl+embed':>8s} {'ours-emb':>8s} {'ours':>6s} {'w_lex':>5s}")  # fmt: skip
-    for name, rows in sets.items():
-        texts = [t for t, _ in rows]
-        vectors, _, _ = embed_all(texts, args.embedder, args.cache_dir)
-        x_tfidf = tfidf_features(texts)
-        classes = sorted({lab for _, lab in rows})
-        for noise in (0.05, 0.10, 0.20):
-            nrng = random.Random(f"{args.seed}-{name}-{noise}")
-            noisy = [lab for _, lab in rows]
-            truth = np.zeros(len(rows), dtype=bool)
-            for i in nrng.sample(range(len(rows)), round(noise * len(rows))):
-                noisy[i] = flip_label(noisy[i], classes, nrng)
-                truth[i] = True
-            _, y = encode(noisy)
-            cells = []
-            for x in (x_tfidf, vectors):
-                probs = cross_val_predict(
-                    LogisticRegression(max_iter=1000), x, y, cv=5, method="predict_proba"
-                )
-                cells.append(_f1(find_label_issues(y, probs), truth))
-            emb = label_issues(vectors, noisy, policy)
-            ours = label_issues(vectors, noisy, policy, texts=texts)
-            print(f"{name:13s} {len(rows):5d} {len(classes):4d} {noise:5.0%} {cells[0]:8.3f} "
-                  f"{cells[1]:8.3f} {_f1(emb.issues, truth):8.3f} "
-                  f"{_f1(ours.issues, truth):6.3f} {ours.lexical_weight:5.2f}")  # fmt: skip
 
 
 def main() -> None:

@@ -110,3 +110,60 @@ def test_serve_listens_where_the_config_file_says(tmp_path, monkeypatch) -> None
     assert "http://127.0.0.1:9137" in result.output
     ctx = seen["app"].state.ctx  # type: ignore[attr-defined]
     assert ctx.config.rate_per_second == 0
+
+
+# ------------------------------------------ variables once read by hand, now settings (#13)
+
+
+def test_fairwheel_operator_key_sets_the_secret_operator_key_setting(tmp_path, monkeypatch) -> None:
+    from fairwheel.config import Settings
+
+    key = "0x" + "ab" * 32
+    assert load_settings(home=tmp_path).operator_key is None  # none: home/operator.key
+    monkeypatch.setenv("FAIRWHEEL_OPERATOR_KEY", key)
+    settings = load_settings(home=tmp_path)
+    assert settings.operator_key is not None
+    assert settings.operator_key.get_secret_value() == key
+    assert key not in settings.model_dump_json() and key not in repr(settings)
+    # A worker of `serve --workers` rebuilds the parent's settings from JSON, which never holds
+    # the key: it reads the key from the environment it inherited, as the parent did.
+    rebuilt = Settings.model_validate_json(settings.model_dump_json()).operator_key
+    assert rebuilt is not None and rebuilt.get_secret_value() == key
+    monkeypatch.setenv("FAIRWHEEL_HOME", str(tmp_path))
+    printed = CliRunner().invoke(app, ["settings"])
+    assert printed.exit_code == 0 and key not in printed.output
+    monkeypatch.setenv("FAIRWHEEL_OPERATOR_KEY", "")  # empty means unset, as it always did
+    assert load_settings(home=tmp_path).operator_key is None
+
+
+def test_the_config_file_may_not_hold_the_operator_key(tmp_path, monkeypatch) -> None:
+    from fairwheel.errors import ConfigError
+
+    body = 'operator_key = "0x' + "ab" * 32 + '"\n'
+    monkeypatch.setenv("FAIRWHEEL_CONFIG", str(_config(tmp_path, body)))
+    with pytest.raises(ConfigError, match="operator_key"):
+        load_settings(home=tmp_path)
+
+
+def test_the_node_signs_with_the_operator_key_setting(node_factory, monkeypatch) -> None:
+    from eth_account import Account
+
+    account = Account.create()
+    monkeypatch.setenv("FAIRWHEEL_OPERATOR_KEY", "0x" + bytes(account.key).hex())
+    node = node_factory()
+    assert node.operator.address == account.address
+    assert not (node.settings.home / "operator.key").exists()
+
+
+def test_fairwheel_anvil_sets_the_anvil_setting_find_anvil_reads(tmp_path, monkeypatch) -> None:
+    from fairwheel.chain.local import find_anvil
+    from fairwheel.config import from_environment
+
+    fake = str(tmp_path / "bin" / "anvil")
+    monkeypatch.setenv("FAIRWHEEL_ANVIL", fake)
+    assert load_settings(home=tmp_path).anvil == fake
+    assert from_environment("anvil") == fake and find_anvil() == fake
+    monkeypatch.setenv("FAIRWHEEL_ANVIL", "")  # empty: the npm package, then PATH
+    assert load_settings(home=tmp_path).anvil == "" and find_anvil() != ""
+    monkeypatch.delenv("FAIRWHEEL_ANVIL")
+    assert from_environment("anvil") is None

@@ -24,7 +24,6 @@ raise :class:`ApiError` with the server's code.
 from __future__ import annotations
 
 import json
-import secrets
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -32,38 +31,18 @@ from typing import Any
 import httpx
 
 from fairwheel import errors as E
-from fairwheel.domain.records import content_hash
+from fairwheel.client_wire import (
+    account_address,
+    deposit_transactions,
+    signed_records,
+    voucher_headers,
+)
+from fairwheel.client_wire import raise_for as _raise_for
 from fairwheel.errors import ApiError  # re-exported: it used to be defined here
 
 __all__ = ["ApiError", "FairwheelClient"]
 
 Json = Any
-
-
-def _raise_for(response: httpx.Response) -> None:
-    """Raise the API's JSON error as the class of its ``code`` (from :func:`errors.by_code`).
-
-    ``details['status']`` is set to the HTTP status. A code this client does not know raises
-    :class:`ApiError` with the server's ``code``; an answer that is not a JSON error raises
-    :class:`ApiError` (``http_error``) with the start of its text.
-    """
-    if response.is_success:
-        return
-    try:
-        body = response.json()
-        code, message, details = body["code"], body["message"], dict(body.get("details") or {})
-        if not isinstance(code, str) or not isinstance(message, str):
-            raise TypeError(code)
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise ApiError(response.text[:500], status=response.status_code) from None
-    details.setdefault("status", response.status_code)
-    cls = E.by_code().get(code)
-    if cls is None:
-        error: E.FairwheelError = ApiError(message, **details)
-        error.code = code
-    else:
-        error = cls(message, **details)
-    raise error
 
 
 class FairwheelClient:
@@ -103,9 +82,7 @@ class FairwheelClient:
     # ----------------------------------------------------------------- plumbing
     @property
     def address(self) -> str:
-        if self.account is None:
-            raise E.ConfigError("this client has no account (pass one to sign)")
-        return str(self.account.address)
+        return account_address(self.account)
 
     def request(
         self,
@@ -240,39 +217,12 @@ class FairwheelClient:
         lifetime: int = 365 * 24 * 3600,
     ) -> list[dict[str, Any]]:
         """Sign an EIP-712 consent for each (text, label) locally; returns the request records."""
-        from fairwheel.domain.typed_data import Consent, sign_consent
-
         domain = self._domain("consent_domain")
         expiry = int(self.chain()["now"]) + lifetime
-        out = []
-        for text, label in records:
-            consent = Consent(
-                self.address,
-                pool_id,
-                content_hash(text, label),
-                licence,
-                purposes,
-                expiry,
-                secrets.randbits(64),
-            )
-            signature = sign_consent(consent, domain, self.account.key)
-            out.append(
-                {
-                    "text": text,
-                    "label": label,
-                    "signature": "0x" + signature.hex(),
-                    "consent": {
-                        "contributor": consent.contributor,
-                        "pool_id": pool_id,
-                        "content_hash": "0x" + consent.content_hash.hex(),
-                        "licence": licence,
-                        "purposes": purposes,
-                        "expiry": expiry,
-                        "nonce": str(consent.nonce),
-                    },
-                }
-            )
-        return out
+        return signed_records(
+            self.account, domain, pool_id, records,
+            licence=licence, purposes=purposes, expiry=expiry,
+        )  # fmt: skip
 
     def submit(
         self,
@@ -370,8 +320,6 @@ class FairwheelClient:
 
     # -------------------------------------------------------------- paying
     def _voucher(self, pool_id: int, kind: str) -> tuple[dict[str, str], int]:
-        from fairwheel.domain.typed_data import Voucher, sign_voucher
-
         quote = self.get(f"/v1/pools/{pool_id}/quote", payer=self.address, kind=kind)
         price, server_spent = int(quote["price"]), int(quote["spent"])
         if int(self.pool(pool_id)[f"{kind}_price"]) != price:
@@ -384,19 +332,9 @@ class FairwheelClient:
                 f"the node says {server_spent} was spent in pool {pool_id}, this "
                 f"client signed only {known}: refusing to sign more"
             )
-        voucher = Voucher(self.address, pool_id, known + price)
-        signature = sign_voucher(voucher, self._domain("voucher_domain"), self.account.key)
-        header = json.dumps(
-            {
-                "payer": voucher.payer,
-                "pool_id": pool_id,
-                "cumulative_amount": str(voucher.cumulative_amount),
-            }
-        )
-        return (
-            {"X-Fairwheel-Voucher": header, "X-Fairwheel-Signature": "0x" + signature.hex()},
-            voucher.cumulative_amount,
-        )
+        cumulative = known + price
+        domain = self._domain("voucher_domain")
+        return voucher_headers(self.account, domain, pool_id, cumulative), cumulative
 
     def _pay(self, pool_id: int, kind: str, body: Json) -> Json:
         headers, cumulative = self._voucher(pool_id, kind)
@@ -426,25 +364,8 @@ class FairwheelClient:
         """Approve and deposit into escrow with transactions signed here, relayed by the node."""
         chain = self.chain()
         info = self.get(f"/v1/chain/accounts/{self.address}")
-        token, escrow = chain["contracts"]["FairToken"], chain["contracts"]["UsageEscrow"]
-        approve = bytes.fromhex("095ea7b3") + _word(int(escrow, 16)) + _word(amount)
-        deposit = bytes.fromhex("e2bbb158") + _word(pool_id) + _word(amount)
-        out = []
-        for i, (to, data) in enumerate(((token, approve), (escrow, deposit))):
-            tx = {
-                "type": 2,
-                "chainId": int(chain["chain_id"]),
-                "nonce": int(info["nonce"]) + i,
-                "to": to,
-                "data": "0x" + data.hex(),
-                "value": 0,
-                "gas": 200_000,
-                "maxFeePerGas": int(info["max_fee_per_gas"]),
-                "maxPriorityFeePerGas": int(info["max_priority_fee_per_gas"]),
-            }
-            raw = self.account.sign_transaction(tx).raw_transaction
-            out.append(self.post("/v1/chain/transactions", {"raw": "0x" + bytes(raw).hex()}))
-        return out
+        raws = deposit_transactions(self.account, chain, info, pool_id, amount)
+        return [self.post("/v1/chain/transactions", {"raw": raw}) for raw in raws]
 
     # ------------------------------------------------------- earnings, operator
     def claim(self, pool_id: int, account: str | None = None) -> Json:
@@ -515,7 +436,3 @@ class FairwheelClient:
             **{k: str(v) if k.endswith("price") else v for k, v in fields.items()},
         }
         return self.post("/v1/pools", body)
-
-
-def _word(value: int) -> bytes:
-    return int(value).to_bytes(32, "big")

@@ -18,8 +18,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from fairwheel.errors import ConfigError
 
@@ -132,8 +140,33 @@ class JobSettings(BaseModel):
     inline_rescore: bool = True
 
 
+def _operator_key_from_env() -> SecretStr | None:
+    """The default of :attr:`Settings.operator_key`: ``$FAIRWHEEL_OPERATOR_KEY`` (empty: none).
+
+    Settings built the usual way get the same value from the environment source; this default
+    is for settings rebuilt from JSON (``Settings.model_validate_json``, as each worker of
+    ``fairwheel serve --workers`` does), which never carries the key (it is excluded from every
+    dump), so that a worker reads it from the environment it inherited, as the parent did.
+    """
+    key = from_environment("operator_key")
+    return key if key else None
+
+
 class Settings(BaseSettings):
-    """Node settings. Empty URLs are derived from ``home`` (see :meth:`resolved`)."""
+    """Node settings. Empty URLs are derived from ``home`` (see :meth:`resolved`).
+
+    Every field is also read from ``FAIRWHEEL_<NAME>`` (``FAIRWHEEL_CHAIN_URL``); among them:
+
+    Attributes:
+        operator_key: The operator's private key (``0x`` hex) from ``FAIRWHEEL_OPERATOR_KEY``;
+            unset or empty: the key in ``home/operator.key`` (made on the first open). A
+            secret: never dumped (``fairwheel settings`` leaves it out) nor shown in a repr,
+            and refused in the config file.
+        anvil: The anvil executable of the default chain (``anvil://``), from
+            ``FAIRWHEEL_ANVIL``; empty: the project's npm package, then ``PATH``
+            (:func:`fairwheel.chain.local.find_anvil`, which runs without settings, reads it
+            from the environment with :func:`from_environment`).
+    """
 
     model_config = SettingsConfigDict(
         env_prefix="FAIRWHEEL_", env_nested_delimiter="__", extra="forbid"
@@ -175,6 +208,18 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     # The background jobs (``fairwheel worker``).
     jobs: JobSettings = Field(default_factory=JobSettings)
+    # The operator key (``FAIRWHEEL_OPERATOR_KEY``); None: ``home/operator.key``.
+    operator_key: SecretStr | None = Field(default_factory=_operator_key_from_env, exclude=True)
+    # The anvil executable (``FAIRWHEEL_ANVIL``); empty: the npm package, then ``PATH``.
+    anvil: str = ""
+
+    @field_validator("operator_key", mode="before")
+    @classmethod
+    def _empty_key_is_none(cls, value: object) -> object:
+        """An empty ``FAIRWHEEL_OPERATOR_KEY`` means no key, as it always has."""
+        if value == "" or (isinstance(value, SecretStr) and not value.get_secret_value()):
+            return None
+        return value
 
     @field_validator("chain_url")
     @classmethod
@@ -232,6 +277,26 @@ def _file_values() -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {config_path}: {exc}") from exc
 
 
+def from_environment(name: str) -> Any:
+    """Setting ``name`` as the environment alone gives it (``FAIRWHEEL_<NAME>``, through the
+    same pydantic-settings source as :class:`Settings`), validated as that field's type; None
+    when the variable is unset.
+
+    For code that runs where no :class:`Settings` object exists (the chain port locating anvil
+    for a bare ``anvil://`` URL, a test's skip marker): it reads no other setting and no config
+    file, so nothing else can make it fail.
+    """
+    field = Settings.model_fields[name]
+    value, _, _ = EnvSettingsSource(Settings).get_field_value(field, name)
+    if value is None:
+        return None
+    return TypeAdapter(field.annotation or str).validate_python(value)
+
+
+#: Settings the config file may not hold: secrets belong in the environment (or a key file).
+_NOT_IN_FILE = ("operator_key",)
+
+
 def _env_names() -> set[str]:
     return {name for name in Settings.model_fields if f"FAIRWHEEL_{name.upper()}" in os.environ}
 
@@ -262,7 +327,14 @@ def load_settings(**overrides: Any) -> Settings:
     """
     env_names = _env_names()
     merged: dict[str, Any] = {}
-    for key, value in _file_values().items():
+    file_values = _file_values()
+    secrets = sorted(set(file_values) & set(_NOT_IN_FILE))
+    if secrets:
+        raise ConfigError(
+            f"invalid settings: {', '.join(secrets)} may not be in the config file (a secret): "
+            "set FAIRWHEEL_OPERATOR_KEY, or let the node keep home/operator.key"
+        )
+    for key, value in file_values.items():
         if isinstance(value, dict):
             # Keys the environment sets win over the file's (pydantic merges the rest).
             env_keys = _env_section_names(key)

@@ -207,6 +207,8 @@ def _remote(
         typer.Option(help="File with your private key (0x hex); or set FAIRWHEEL_KEY."),
     ] = None,
 ) -> None:
+    # The remote user's own key, not a node setting: `remote` talks to a node over HTTP and
+    # never builds Settings (a node's config must not hold, print or ship a user's key).
     key = os.environ.get("FAIRWHEEL_KEY")
     if key_file is not None:
         key = key_file.read_text().strip()

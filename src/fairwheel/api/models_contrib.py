@@ -11,17 +11,8 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
-from fairwheel.api.models import (
-    U64,
-    Address,
-    Amount,
-    Hash32,
-    Id,
-    Model,
-    Signature,
-    SubmissionIn,
-    TypedData,
-)
+from fairwheel.api.models_base import U64, Address, Amount, Hash32, Id, Model, Signature, TypedData
+from fairwheel.api.models_records import SubmissionIn
 
 #: Most records one contribution request carries, single and batch records together.
 MAX_RECORDS = 1000

@@ -109,6 +109,8 @@ def app() -> FastAPI:
     from fairwheel.config import Settings
     from fairwheel.node import Node
 
+    # The bootstrap of a worker process, before any Settings exist: the parent's resolved
+    # settings, handed over as JSON (uvicorn starts workers by import string, no arguments).
     raw = os.environ.get(SETTINGS_ENV)
     if not raw:
         raise ConfigError(f"{SETTINGS_ENV} is not set: start workers with fairwheel serve")

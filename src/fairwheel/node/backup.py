@@ -23,41 +23,47 @@ the chain's lock, so no node can start meanwhile. A node on an ``http(s)://`` ch
 during a backup: the chain keeps its own state. An ``embedded://`` chain lives only in its
 process, so its home is refused (it could never be reopened).
 
-:func:`restore` checks the manifest and every hash before it writes anything, builds the new home
-in a temporary folder beside it and renames it into place; a PostgreSQL restore runs in one
-transaction (``psql``), so a failure leaves the target database as it was.
+:func:`restore` (:mod:`fairwheel.node.backup_restore`) checks the manifest and every hash before
+it writes anything, builds the new home in a temporary folder beside it and renames it into
+place; a PostgreSQL restore runs in one transaction (``psql``), so a failure leaves the target
+database as it was. The files' hashed copies and the archive are :mod:`fairwheel.node.backup_files`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import shutil
 import sqlite3
-import tarfile
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from fairwheel.config import Settings, redact_url
-from fairwheel.errors import BackendError, ConfigError, Conflict, NotFound, VerificationError
-from fairwheel.node.backup_pg import pg_dump, pg_restore
+from fairwheel.errors import BackendError, ConfigError, Conflict, NotFound
+from fairwheel.node.backup_files import (
+    FORMAT,
+    FORMAT_VERSION,
+    MANIFEST,
+    copy_private,
+    describe,
+    fairwheel_version,
+    sqlite_facts,
+    write_archive,
+    write_private,
+)
+from fairwheel.node.backup_pg import pg_dump
+from fairwheel.node.backup_restore import RestoreReport, restore
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "BackupReport", "RestoreReport", "backup", "restore"]
 
-FORMAT = "fairwheel-backup"
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
 _SQLITE_FILE, _PG_FILE = "database.sqlite", "database.pgdump"
 _HOME_PARTS = ("blobs", "epochs")  # folders of the home copied whole
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -83,27 +89,6 @@ class BackupReport:
     size: int
     chain: str
     notes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class RestoreReport:
-    """What :func:`restore` put back.
-
-    Attributes:
-        home: The new home.
-        database_url: Where the database went (redacted).
-        rows: Rows per table, checked against the manifest.
-        chain: ``anvil`` or ``rpc``, as in the backup's manifest.
-        chain_id: The chain the node's contracts live on.
-        advice: How to reopen the node (which chain URL).
-    """
-
-    home: Path
-    database_url: str
-    rows: dict[str, int]
-    chain: str
-    chain_id: int | None
-    advice: str
 
 
 # ---------------------------------------------------------------------------------- backup
@@ -143,7 +128,7 @@ def backup(settings: Settings, dest: Path) -> BackupReport:
         try:
             report = _write_backup(s, stage, chain_dir, dest)
             if dest.name.endswith((".tar.gz", ".tgz")):
-                _tar(stage, dest)
+                write_archive(stage, dest)
             else:
                 stage.rename(dest)
         except OSError as exc:
@@ -164,7 +149,7 @@ def _write_backup(s: Settings, stage: Path, chain_dir: Path | None, dest: Path) 
     else:
         raise ConfigError(f"cannot back up the database {redact_url(s.database_url)}")
     os.chmod(stage / db_file, 0o600)
-    files[db_file] = _describe(stage / db_file)
+    files[db_file] = describe(stage / db_file)
     # After the database: a blob or epoch file is written before the rows that name it.
     blobs = Path(s.blobs_url.removeprefix("file://")) if s.blobs_url.startswith("file://") else None
     sources = {"blobs": blobs, "epochs": s.home / "epochs"}
@@ -174,20 +159,20 @@ def _write_backup(s: Settings, stage: Path, chain_dir: Path | None, dest: Path) 
             for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
                 rel = f"home/{part}/{path.relative_to(root).as_posix()}"
                 with contextlib.suppress(FileNotFoundError):  # a temp file renamed meanwhile
-                    files[rel] = _copy(path, stage / rel)
+                    files[rel] = copy_private(path, stage / rel)
     notes = []
     if blobs is None:
         notes.append(f"blobs at {s.blobs_url} are not files: their content is not in the backup")
     key = s.home / "operator.key"
     if key.is_file():
-        files["home/operator.key"] = _copy(key, stage / "home/operator.key")
+        files["home/operator.key"] = copy_private(key, stage / "home/operator.key")
     else:
         notes.append("the operator key comes from FAIRWHEEL_OPERATOR_KEY: keep it yourself")
     if chain_dir is not None:
         state = chain_dir / "state.json"
         if not state.is_file():
             raise NotFound(f"no chain state at {state}: the home's chain was lost")
-        files["home/chain/state.json"] = _copy(state, stage / "home/chain/state.json")
+        files["home/chain/state.json"] = copy_private(state, stage / "home/chain/state.json")
     chain_id = facts["meta"].get("chain_id")
     chain = {
         "kind": "anvil" if chain_dir is not None else "rpc",
@@ -197,7 +182,7 @@ def _write_backup(s: Settings, stage: Path, chain_dir: Path | None, dest: Path) 
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "fairwheel_version": _version(),
+        "fairwheel_version": fairwheel_version(),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "home": str(s.home),
         "database": {"backend": database, "file": db_file, "schema": facts.get("schema"),
@@ -206,7 +191,7 @@ def _write_backup(s: Settings, stage: Path, chain_dir: Path | None, dest: Path) 
         "files": files,
         "notes": notes,
     }  # fmt: skip
-    _write_private(stage / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+    write_private(stage / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
     for folder in [stage, *(p for p in stage.rglob("*") if p.is_dir())]:
         os.chmod(folder, 0o700)
     return BackupReport(
@@ -278,245 +263,10 @@ def _sqlite_backup(path: Path, out: Path) -> dict[str, Any]:
             try:
                 src.backup(dst)  # one step: a consistent snapshot, whatever other writers do
                 dst.execute("PRAGMA journal_mode=DELETE")  # the copy is one self-contained file
-                return _sqlite_facts(dst)
+                return sqlite_facts(dst)
             finally:
                 dst.close()
         finally:
             src.close()
     except sqlite3.Error as exc:
         raise BackendError(f"cannot back up the database {path}: {exc}") from exc
-
-
-def _sqlite_facts(db: sqlite3.Connection) -> dict[str, Any]:
-    version = int(db.execute("PRAGMA user_version").fetchone()[0])
-    tables = [r[0] for r in db.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-        "ORDER BY name"
-    )]  # fmt: skip
-    if version == 0 or "meta" not in tables:
-        raise ConfigError("the database holds no Fairwheel node (no schema version)")
-    rows = {t: int(db.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0]) for t in tables}
-    meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-    return {"schema_version": version, "rows": rows, "meta": meta}
-
-
-def _copy(src: Path, dst: Path) -> dict[str, Any]:
-    """Copy ``src`` to ``dst`` (mode 0600) and describe it: its SHA-256 and size."""
-    dst.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    digest, size = hashlib.sha256(), 0
-    with open(src, "rb") as fin, _open_private(dst) as fout:
-        while chunk := fin.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-            fout.write(chunk)
-    return {"sha256": digest.hexdigest(), "size": size}
-
-
-def _describe(path: Path) -> dict[str, Any]:
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return {"sha256": digest.hexdigest(), "size": size}
-
-
-def _open_private(path: Path) -> IO[bytes]:
-    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    with _open_private(path) as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _tar(stage: Path, dest: Path) -> None:
-    partial = dest.with_name(f".{dest.name}.partial-{uuid.uuid4().hex[:8]}")
-    try:
-        with _open_private(partial) as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
-            for path in sorted(stage.rglob("*")):
-                tar.add(path, arcname=path.relative_to(stage).as_posix(), recursive=False)
-        partial.rename(dest)
-    finally:
-        partial.unlink(missing_ok=True)
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("fairwheel")
-    except PackageNotFoundError:  # pragma: no cover - a source tree without metadata
-        return "unknown"
-
-
-# --------------------------------------------------------------------------------- restore
-
-
-def restore(source: Path, settings: Settings) -> RestoreReport:
-    """Restore the backup at ``source`` into ``settings.home`` (and ``settings.database_url``).
-
-    Nothing is written before the manifest and every file's hash check out; the home is built
-    beside its final place and renamed into it, and a PostgreSQL database is loaded in one
-    transaction, so a failure leaves neither half restored.
-
-    Raises:
-        NotFound: no backup at ``source``.
-        VerificationError: not a backup, a missing file or a hash that does not match.
-        ConfigError: a backup format or schema newer than this Fairwheel, a database URL of the
-            other backend, or ``pg_restore``/``psql`` missing.
-        Conflict: the home or the target database is not empty.
-        BackendError: the database refused the restore.
-    """
-    s = settings.resolved()
-    home = s.home
-    if not source.exists():
-        raise NotFound(f"no backup at {source}")
-    if home.exists() and (not home.is_dir() or any(home.iterdir())):
-        raise Conflict(f"{home} is not empty: restore into a new home")
-    try:
-        home.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BackendError(f"cannot restore into {home}: {exc}") from exc
-    with _opened(source, home.parent) as root:
-        manifest = _checked_manifest(root)
-        backend = manifest["database"]["backend"]
-        target = s.database_url
-        if backend == "sqlite" and not target.startswith("sqlite:///"):
-            raise ConfigError(f"{source} holds a SQLite database: restore it to sqlite:///…")
-        if backend == "postgresql" and not target.startswith(("postgresql://", "postgres://")):
-            raise ConfigError(
-                f"{source} holds a PostgreSQL dump: give --database-url postgresql://… "
-                "(an empty database, or an empty schema with ?options=-csearch_path%3DNAME)"
-            )
-        staging = home.parent / f".{home.name}.restoring-{uuid.uuid4().hex[:8]}"
-        staging.mkdir(mode=0o700)
-        try:
-            for rel in manifest["files"]:
-                if rel.startswith("home/"):
-                    dst = staging / rel.removeprefix("home/")
-                    dst.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                    _copy(root / rel, dst)
-            (staging / "epochs").mkdir(exist_ok=True, mode=0o700)
-            rows = _restore_database(manifest, root, target, home, staging)
-            staging.rename(home)  # an empty existing home is replaced
-        except OSError as exc:
-            raise BackendError(f"cannot restore into {home}: {exc}") from exc
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    chain = manifest["chain"]
-    if chain["kind"] == "anvil":
-        advice = f"the chain state is in {home / 'chain'}: reopen with the default anvil://"
-    else:
-        advice = (
-            f"the backup holds no chain state: reopen with --chain-url (FAIRWHEEL_CHAIN_URL) "
-            f"naming an RPC of chain {chain['chain_id']}, where the contracts live"
-        )
-    return RestoreReport(
-        home=home, database_url=redact_url(target), rows=rows, chain=chain["kind"],
-        chain_id=chain["chain_id"], advice=advice,
-    )  # fmt: skip
-
-
-@contextlib.contextmanager
-def _opened(source: Path, scratch: Path) -> Iterator[Path]:
-    """The backup's folder: ``source`` itself, or a ``.tar.gz`` extracted beside the home."""
-    if source.is_dir():
-        yield source
-        return
-    if not tarfile.is_tarfile(source):
-        raise VerificationError(f"{source} is not a Fairwheel backup (a folder or a .tar.gz)")
-    where = Path(tempfile.mkdtemp(prefix=".fairwheel-backup-", dir=scratch))
-    try:
-        try:
-            with tarfile.open(source, "r:*") as tar:
-                tar.extractall(where, filter="data")  # no links out, no absolute paths
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            raise VerificationError(f"{source} is damaged: {exc}") from exc
-        yield where
-    finally:
-        shutil.rmtree(where, ignore_errors=True)
-
-
-def _checked_manifest(root: Path) -> dict[str, Any]:
-    from fairwheel.store.sqlite import SCHEMA_VERSION
-
-    try:
-        manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
-        files, database = manifest["files"], manifest["database"]
-        if manifest.get("format") != FORMAT:
-            raise ValueError("not a Fairwheel backup")
-        version, schema = int(manifest["format_version"]), int(database["schema_version"])
-        manifest["chain"].get("kind")
-    except FileNotFoundError:
-        raise VerificationError(f"{root} is not a Fairwheel backup: no {MANIFEST}") from None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise VerificationError(f"{root / MANIFEST} is unreadable: {exc}") from exc
-    if version != FORMAT_VERSION:
-        raise ConfigError(
-            f"backup format {version} is not the one this Fairwheel reads ({FORMAT_VERSION})"
-        )
-    if schema > SCHEMA_VERSION:
-        raise ConfigError(
-            f"the backup's database is at schema {schema}, newer than this Fairwheel's "
-            f"({SCHEMA_VERSION}): restore it with Fairwheel {manifest.get('fairwheel_version')}"
-        )
-    if database.get("backend") not in ("sqlite", "postgresql") or database.get("file") not in (
-        files
-    ):
-        raise VerificationError("the manifest names no database file")
-    for rel in files:
-        parts = Path(rel).parts
-        if (
-            Path(rel).is_absolute()
-            or ".." in parts
-            or not (rel == database["file"] or parts[0] == "home")
-        ):
-            raise VerificationError(f"the manifest names a file outside the backup: {rel!r}")
-    for rel, want in files.items():
-        path = root / rel
-        if not path.is_file():
-            raise VerificationError(f"the backup is incomplete: {rel} is missing")
-        if _describe(path) != {"sha256": want.get("sha256"), "size": want.get("size")}:
-            raise VerificationError(f"the backup is corrupt: {rel} does not match its hash")
-    return dict(manifest)
-
-
-def _restore_database(
-    manifest: dict[str, Any], root: Path, target: str, home: Path, staging: Path
-) -> dict[str, int]:
-    from fairwheel.store import open_store
-
-    database = manifest["database"]
-    dump = root / database["file"]
-    expected = {str(k): int(v) for k, v in database["rows"].items()}
-    if database["backend"] == "postgresql":
-        rows = pg_restore(dump, target, database.get("schema") or "public", expected, home)
-    else:
-        if Path(target.removeprefix("sqlite:///")) != home / "fairwheel.db":
-            raise ConfigError(
-                f"a SQLite backup is restored as {home / 'fairwheel.db'}, not "
-                f"{target}: leave the database URL unset (move the file afterwards if you must)"
-            )
-        path = staging / "fairwheel.db"
-        _copy(dump, path)
-        try:
-            db = sqlite3.connect(path)
-            try:
-                rows = _sqlite_facts(db)["rows"]
-                if rows != expected:
-                    raise VerificationError(f"the restored tables hold {rows}, not {expected}")
-                # Epoch rows name their file by absolute path: point them into the new home.
-                for (old,) in db.execute("SELECT DISTINCT file_path FROM epochs").fetchall():
-                    new = str(home / "epochs" / Path(old).name)
-                    db.execute("UPDATE epochs SET file_path = ? WHERE file_path = ?", (new, old))
-                db.commit()
-            finally:
-                db.close()
-        except sqlite3.Error as exc:
-            raise VerificationError(f"the backup's database is unusable: {exc}") from exc
-        target = f"sqlite:///{path}"
-    open_store(target).close()  # it opens (and migrates an older schema) as a node would
-    return rows
