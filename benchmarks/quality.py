@@ -51,8 +51,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from fairwheel.domain.records import GateDecision, RecordStatus, Submission, normalize_text
+from fairwheel.quality.candidates import ordered_candidates
 from fairwheel.quality.gate import GatePolicy, judge_content
-from fairwheel.quality.near_duplicate import best_match, ordered_candidates
+from fairwheel.quality.near_duplicate import best_match
 from fairwheel.quality.review import (
     ContributorReputation,
     PoolRecord,

@@ -7,12 +7,12 @@ import random
 import numpy as np
 
 from fairwheel.embed import FakeHashEmbedder
+from fairwheel.quality.candidates import ordered_candidates
 from fairwheel.quality.near_duplicate import (
     NearDuplicateFinder,
     NearDuplicateRule,
     align,
     best_match,
-    ordered_candidates,
     same_word,
 )
 from fairwheel.quality.synthetic import near_copy, recase, typo

@@ -44,10 +44,11 @@ import numpy.typing as npt
 
 from fairwheel.domain.records import RecordStatus, RejectReason, duplicate_key
 from fairwheel.errors import SchemaError
+from fairwheel.quality.candidates import ordered_candidates
 from fairwheel.quality.gate import GatePolicy, QualityReason, quality_score
 from fairwheel.quality.junk import JunkVerdict, PoolProfile, judge_standalone
 from fairwheel.quality.label_issues import LabelModel, label_issues
-from fairwheel.quality.near_duplicate import best_match, ordered_candidates
+from fairwheel.quality.near_duplicate import best_match
 
 COLUMNS = ("row", "status", "score", "label_issue_score", "duplicate_of", "reasons")
 
