@@ -22,10 +22,10 @@ import numpy as np
 import numpy.typing as npt
 
 from fairwheel.domain.records import GateDecision, RecordStatus, RejectReason, duplicate_key
+from fairwheel.quality.candidates import ordered_candidates
 from fairwheel.quality.gate import GatePolicy, QualityReason, quality_score
 from fairwheel.quality.junk import PoolProfile, judge_standalone
 from fairwheel.quality.label_issues import LabelModel, LabelReport, label_issues
-from fairwheel.quality.candidates import ordered_candidates
 from fairwheel.quality.near_duplicate import best_match
 
 
