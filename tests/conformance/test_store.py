@@ -302,6 +302,8 @@ def test_generations_change_with_servable_records_and_the_split(store: Store) ->
     seen.add(store.index_generation(1))
     _record(store, 1, "quarantined one", status="quarantined")  # nothing servable changed
     assert store.index_generation(1) in seen and len(seen) == 2
+    store.set_verdict(rid, "accepted", 0.8, ["rescored"])  # same status: nothing to rebuild
+    assert store.index_generation(1) in seen and len(seen) == 2
     store.set_verdict(rid, "quarantined", 0.0, ["label_issue"])
     seen.add(store.index_generation(1))
     store.set_status(rid, "revoked", ["revoked"])

@@ -18,9 +18,11 @@ from fairwheel.errors import NotFound
 from fairwheel.store._connection import SqlConnection
 from fairwheel.store._rows import record_row
 
-# Bump a pool's servable counter (index_generation) in the transaction of a status change.
+# Bump a pool's servable counter (index_generation) in the transaction of a status change: only
+# when the status really changes, so that a rescore confirming every verdict leaves every
+# worker's index current instead of making each one rebuild it.
 _BUMP_SERVABLE = "UPDATE pool_generations SET servable = servable + 1 WHERE "
-_POOL_OF_RECORD = "pool_id = (SELECT pool_id FROM records WHERE id = ?)"
+_POOL_OF_CHANGED_RECORD = "pool_id = (SELECT pool_id FROM records WHERE id = ? AND status != ?)"
 
 
 class RecordTables(SqlConnection):
@@ -168,7 +170,7 @@ class RecordTables(SqlConnection):
         )
 
     def set_status(self, record_id: int, status: str, reasons: Sequence[str]) -> None:
-        self._exec(_BUMP_SERVABLE + _POOL_OF_RECORD, (record_id,))
+        self._exec(_BUMP_SERVABLE + _POOL_OF_CHANGED_RECORD, (record_id, status))
         self._exec(
             "UPDATE records SET status = ?, reasons = ? WHERE id = ?",
             (status, json.dumps(list(reasons)), record_id),
@@ -183,7 +185,7 @@ class RecordTables(SqlConnection):
         pinned: bool | None = None,
     ) -> None:
         """Store a (re)scored verdict; ``pinned`` None leaves the review pin as it is."""
-        self._exec(_BUMP_SERVABLE + _POOL_OF_RECORD, (record_id,))
+        self._exec(_BUMP_SERVABLE + _POOL_OF_CHANGED_RECORD, (record_id, status))
         self._exec(
             "UPDATE records SET status = ?, score = ?, reasons = ?, "
             "pinned = COALESCE(?, pinned) WHERE id = ?",
