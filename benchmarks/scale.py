@@ -33,11 +33,12 @@ import resource
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from paid_calls import _times  # same folder: one timing loop for both benchmarks
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "banking77"
 CONTRIBUTORS = 50
@@ -48,15 +49,6 @@ def variant(text: str, rng: random.Random) -> str:
     """The text with a generated reference clause (distinct text, same intent)."""
     return (f"{text} (ref {rng.randrange(10_000, 99_999)}, card ending "
             f"{rng.randrange(1000, 9999)}, {rng.choice(CHANNELS)})")  # fmt: skip
-
-
-def _ms(fn: Callable[[int], object], calls: int) -> list[float]:
-    out = []
-    for i in range(calls):
-        start = time.perf_counter()
-        fn(i)
-        out.append((time.perf_counter() - start) * 1e3)
-    return out
 
 
 def _rss_mib() -> tuple[float, float]:
@@ -146,9 +138,9 @@ def main() -> None:
         def bare_search(i: int, index: object = index) -> object:
             return index.search(node.embedder.embed([queries[i % len(queries)]])[0], 20)  # type: ignore[attr-defined]
 
-        _ms(paid_search, 5)
-        paid = _ms(paid_search, args.calls)
-        bare_ms = _ms(bare_search, args.calls)
+        _times(paid_search, 5)
+        paid = _times(paid_search, args.calls)
+        bare_ms = _times(bare_search, args.calls)
         index.save()
         rss, peak = _rss_mib()
         accepted = node.store.status_counts(pid).get("accepted", 0)

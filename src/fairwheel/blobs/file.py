@@ -63,7 +63,7 @@ def _replace_unsynced(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _read_str_or_none(path: str) -> bytes | None:
+def _read_or_none(path: str) -> bytes | None:
     try:
         with open(path, "rb") as fh:
             return fh.read()
@@ -123,21 +123,23 @@ class FileBlobStore(SealedBlobStore):
         super().__init__(load_master_key(self.root / "master.key"))
         self._root_str = str(self.root)
 
+    # The layout, as plain strings: a paid search reads ten blobs, and pathlib's parsing cost
+    # more than the decryption.
+    def _data_file(self, key: str) -> str:
+        return f"{self._root_str}/data/{key[:2]}/{key}"
+
+    def _key_file(self, key: str, suffix: str = ".key") -> str:
+        return f"{self._root_str}/keys/{key[:2]}/{key}{suffix}"
+
     def _data_path(self, key: str) -> Path:
-        return self.root / "data" / key[:2] / key
+        return Path(self._data_file(key))
 
     def _key_path(self, key: str, suffix: str = ".key") -> Path:
-        return self.root / "keys" / key[:2] / (key + suffix)
+        return Path(self._key_file(key, suffix))
 
     def _read(self, key: str) -> tuple[bytes | None, bytes | None]:
-        # Plain strings, not Path: a paid search reads ten blobs, and pathlib's parsing cost
-        # more than the decryption.
-        sub = key[:2]
         try:
-            return (
-                _read_str_or_none(f"{self._root_str}/keys/{sub}/{key}.key"),
-                _read_str_or_none(f"{self._root_str}/data/{sub}/{key}"),
-            )
+            return _read_or_none(self._key_file(key)), _read_or_none(self._data_file(key))
         except OSError as exc:
             raise BackendError(f"cannot read blob blob:{key}: {exc}") from exc
 
@@ -162,7 +164,7 @@ class FileBlobStore(SealedBlobStore):
             raise BackendError(f"cannot write {len(items)} blobs: {exc}") from exc
 
     def _is_tombstoned(self, key: str) -> bool:
-        return os.path.exists(f"{self._root_str}/keys/{key[:2]}/{key}.destroyed")
+        return os.path.exists(self._key_file(key, ".destroyed"))
 
     def _shred(self, key: str) -> bool:
         key_path, data_path = self._key_path(key), self._data_path(key)

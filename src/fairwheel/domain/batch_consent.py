@@ -37,11 +37,10 @@ from fairwheel.domain.eip712 import (
     struct_fields,
     typed_digest,
     typed_payload,
-    uint_field,
     word,
 )
 from fairwheel.domain.merkle import StandardMerkleTree, keccak256, process_proof
-from fairwheel.domain.typed_data import PURPOSE_RESALE, PURPOSE_SEARCH, PURPOSE_TRAINING
+from fairwheel.domain.typed_data import check_consent_terms
 from fairwheel.errors import SchemaError
 
 __all__ = [
@@ -69,7 +68,6 @@ MAX_PROOF_LENGTH = 32
 
 _TYPEHASH = keccak256(BATCH_CONSENT_TYPE.encode())
 _FIELDS = struct_fields(BATCH_CONSENT_TYPE)
-_ALL_PURPOSES = PURPOSE_SEARCH | PURPOSE_TRAINING | PURPOSE_RESALE
 
 
 def content_leaf(content_hash: bytes) -> bytes:
@@ -108,14 +106,7 @@ class BatchConsent:
     def __post_init__(self) -> None:
         object.__setattr__(self, "contributor", address_field(self.contributor, "contributor"))
         object.__setattr__(self, "content_root", bytes32_field(self.content_root, "content_root"))
-        uint_field(self.pool_id, 256, "pool_id")
-        uint_field(self.purposes, 8, "purposes")
-        if self.purposes & ~_ALL_PURPOSES:
-            raise SchemaError("purposes has unknown bits", field="purposes")
-        uint_field(self.expiry, 64, "expiry")
-        uint_field(self.nonce, 256, "nonce")
-        if not isinstance(self.licence, str):
-            raise SchemaError("licence must be a string", field="licence")
+        check_consent_terms(self.pool_id, self.licence, self.purposes, self.expiry, self.nonce)
 
     def allows(self, purpose: int) -> bool:
         """Whether every bit of ``purpose`` is granted."""

@@ -116,6 +116,23 @@ def voucher_domain(chain_id: int, escrow_address: str) -> Eip712Domain:
     return Eip712Domain(ESCROW_DOMAIN_NAME, DOMAIN_VERSION, chain_id, escrow_address)
 
 
+def check_consent_terms(pool_id: int, licence: str, purposes: int, expiry: int, nonce: int) -> None:
+    """Check the terms a consent (single or over a batch) grants.
+
+    Raises:
+        SchemaError: a field out of its Solidity type's range, unknown purpose bits, or a
+            licence that is not a string.
+    """
+    _uint(pool_id, 256, "pool_id")
+    _uint(purposes, 8, "purposes")
+    if purposes & ~_ALL_PURPOSES:
+        raise SchemaError("purposes has unknown bits", field="purposes")
+    _uint(expiry, 64, "expiry")
+    _uint(nonce, 256, "nonce")
+    if not isinstance(licence, str):
+        raise SchemaError("licence must be a string", field="licence")
+
+
 @dataclass(frozen=True)
 class Consent:
     """A contributor's consent to a pool's use of one piece of content.
@@ -135,14 +152,7 @@ class Consent:
     def __post_init__(self) -> None:
         object.__setattr__(self, "contributor", _address(self.contributor, "contributor"))
         object.__setattr__(self, "content_hash", _bytes32(self.content_hash, "content_hash"))
-        _uint(self.pool_id, 256, "pool_id")
-        _uint(self.purposes, 8, "purposes")
-        if self.purposes & ~_ALL_PURPOSES:
-            raise SchemaError("purposes has unknown bits", field="purposes")
-        _uint(self.expiry, 64, "expiry")
-        _uint(self.nonce, 256, "nonce")
-        if not isinstance(self.licence, str):
-            raise SchemaError("licence must be a string", field="licence")
+        check_consent_terms(self.pool_id, self.licence, self.purposes, self.expiry, self.nonce)
 
     def allows(self, purpose: int) -> bool:
         """Whether every bit of ``purpose`` is granted."""

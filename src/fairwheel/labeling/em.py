@@ -167,7 +167,14 @@ def _e_step(
     d: _Design, params: _Params, gold_rows: np.ndarray, gold_cls: np.ndarray
 ) -> tuple[np.ndarray, float]:
     """Posteriors of the true classes, and the log-likelihood of the answers."""
-    log_joint = d.task_sums(params.log_conf) + params.log_priors
+    return posteriors(d.task_sums(params.log_conf) + params.log_priors, gold_rows, gold_cls)
+
+
+def posteriors(
+    log_joint: np.ndarray, gold_rows: np.ndarray, gold_cls: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """Normalise ``log p(task's answers, class)`` ``(tasks, K)`` into posteriors, with gold
+    tasks fixed to their class; also the log-likelihood of the answers."""
     top = log_joint.max(axis=1, keepdims=True)
     scaled = np.exp(log_joint - top)
     norm = scaled.sum(axis=1, keepdims=True)

@@ -43,6 +43,7 @@ from fairwheel.labeling import aggregate as agg_mod
 from fairwheel.labeling.aggregate import Aggregation, _Params
 from fairwheel.labeling.answers import Answers
 from fairwheel.labeling.design import Design, Prior
+from fairwheel.labeling.em import posteriors
 
 MACE = "mace"
 HDS = "hds"
@@ -143,22 +144,14 @@ def fit_mace(
         hit = np.log(theta[w] + (1.0 - theta[w]) * spam[w, lab]) - miss
         log_joint = np.bincount(t, weights=miss, minlength=n_t)[:, None] + log_priors
         log_joint += np.bincount(t * k + lab, weights=hit, minlength=n_t * k).reshape(n_t, k)
-        top = log_joint.max(axis=1, keepdims=True)
-        scaled = np.exp(log_joint - top)
-        norm = scaled.sum(axis=1, keepdims=True)
-        post = scaled / norm
-        per_task = top[:, 0] + np.log(norm[:, 0])
-        if len(gold_rows):
-            per_task[gold_rows] = log_joint[gold_rows, gold_cls]
-            post[gold_rows] = 0.0
-            post[gold_rows, gold_cls] = 1.0
+        post, likelihood = posteriors(log_joint, gold_rows, gold_cls)
         density = (
             a * float(np.log(theta).sum())
             + b * float(np.log1p(-theta).sum())
             + spam_smoothing * float(np.log(spam).sum())
             + prior_alpha * float(log_priors.sum())
         )
-        objective.append(float(per_task.sum()) + density)
+        objective.append(likelihood + density)
         if len(objective) > 1 and objective[-1] - objective[-2] < tol * answers.n_answers:
             converged = True
             break

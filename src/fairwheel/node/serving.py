@@ -308,8 +308,9 @@ class ServingService(Service):
         key = (int(model_row["id"]), str(model_row["model_hash"]))
         model = self._models.get(key)
         if model is None:
-            model = LinearModel.from_bytes(model_row["artifact"])
-            self._models = {key: model, **dict(list(self._models.items())[:3])}
+            if len(self._models) >= 4:  # the serving version and a challenger or two
+                self._models.pop(next(iter(self._models)))
+            model = self._models[key] = LinearModel.from_bytes(model_row["artifact"])
         return model
 
     def _predict_weights(
