@@ -122,7 +122,7 @@ def test_serve_dev_with_the_real_model(tmp_path: Any) -> None:
     from fairwheel.client import FairwheelClient
 
     port = _free_port()
-    code = "import typer; from fairwheel.api.cli import serve; typer.run(serve)"
+    code = "import typer; from fairwheel.cli.serve import serve; typer.run(serve)"
     args = [
         sys.executable,
         "-c",

@@ -348,7 +348,7 @@ def test_health_metrics_and_rate_limits(world: World) -> None:
 def test_remote_cli_signs_locally_and_talks_by_url(world: World, tmp_path: Any) -> None:
     from typer.testing import CliRunner
 
-    from fairwheel.api.cli import remote_app
+    from fairwheel.cli.remote import remote_app
 
     account = world.new_account("cli", deposit=10**9)
     env = {"FAIRWHEEL_URL": world.url, "FAIRWHEEL_KEY": "0x" + bytes(account.key).hex()}

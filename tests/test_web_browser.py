@@ -1,11 +1,14 @@
 """The dashboard in a real browser (issue #18): headless Chromium, driven by playwright-core,
 runs each audience's flow against a live dev server and the page's own script.
 
-* contributor: the pool's terms (labels), a CSV upload, its results grouped by reason with the
-  fix for each, a server-side search of the records, one record's history;
+* contributor: the pool's terms (labels), a CSV upload sent in two chunks with its live status
+  ("Uploading 2 of 4…", the button disabled), its results grouped by reason with the fix for
+  each, a server-side search of the records, one record's history, the pool's plots;
 * consumer: faucet, deposit (pending, then confirmed), a paid search, rating that call on its
   row, the spend chart, the usage CSV downloaded, a withdrawal requested and completed;
-* operator: the node's health, the review queue, releasing a record.
+* operator: the node's health and the chain's, the review queue, releasing a record, the
+  pool's plots, and closing an epoch with its live status (spinner, seconds elapsed, buttons
+  disabled), the result kept after the reload and the new epoch in the plots.
 
 Each flow is a Node script in ``tests/browser/`` that prints what it saw as JSON; the assertions
 here compare that with the node's own state. Screenshots go to ``tests/artifacts/screenshots/``
@@ -98,6 +101,45 @@ def run_flow(live: LiveServer, out: Path, name: str, *args: str) -> dict[str, An
     return result
 
 
+def _plots(result: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The flow's plots by key, each drawn (a real size, marks on screen, not empty)."""
+    from fairwheel.web.plots import TITLES
+
+    plots = {p["plot"]: p for p in result}
+    assert set(plots) == set(TITLES)
+    for key, plot in plots.items():
+        assert plot["title"] == TITLES[key] and not plot["empty"], key
+        assert plot["width"] > 200 and plot["height"] > 60 and plot["drawn"] > 0, key
+    return plots
+
+
+def _money(live: LiveServer) -> dict[str, int]:
+    """What pool 1's ledger and the chain say now: all paid, redeemed on-chain, still open."""
+    with live.ctx.use() as node:
+        ledger = node.queries.ledger(1)
+        payers = sorted({e["consumer"] for e in ledger})
+        return {
+            "paid": sum(int(e["price"]) for e in ledger),
+            "redeemed": sum(node.onchain.redeemed(1, p) for p in payers),
+            "open": sum(int(e["price"]) for e in node.queries.open_ledger(1)),
+        }
+
+
+def _split_matches(plot: dict[str, Any], money: dict[str, int]) -> dict[str, int]:
+    """The revenue split as drawn: each column's parts add up to its total, the closed epochs'
+    totals to what the vouchers redeemed on-chain, the open column to the open calls."""
+    totals = {}
+    for category, column in plot["columns"].items():
+        parts = {k: int(v) for k, v in column["parts"].items()}
+        assert sum(parts.values()) == int(column["total"]), category
+        totals[category] = int(column["total"])
+    closed = {c: v for c, v in totals.items() if c != "open"}
+    assert sum(closed.values()) == money["redeemed"]
+    assert totals.get("open", 0) == money["open"]
+    assert sum(totals.values()) == money["paid"]
+    return totals
+
+
 def test_contributor_uploads_and_reads_results_grouped_by_reason(
     dev: LiveServer, shots: Path, tmp_path: Path
 ) -> None:
@@ -143,6 +185,23 @@ def test_contributor_uploads_and_reads_results_grouped_by_reason(
     assert result["history"]["sections"] == ["Verdict", "Uses and earnings", "Revocation"]
     assert result["history"]["steps"][:4] == ["revoked", "unserved", "key_destroyed",
                                               "models_marked"]  # fmt: skip
+    # The live status of the upload, in two chunks of two records.
+    live = result["upload"]
+    assert live["during"]["text"] == "Uploading 2 of 4…" and live["during"]["state"] == "running"
+    assert live["during"]["disabled"] and live["during"]["spinner"]
+    assert live["during"]["progress"] == [2, 4]
+    seen = live["seen"]
+    order = ["Sign the consent for records 1–2 of 4 in your wallet…", "Uploading 0 of 4…",
+             "Sign the consent for records 3–4 of 4 in your wallet…", "Uploading 2 of 4…",
+             "Uploading 4 of 4…"]  # fmt: skip
+    assert [t for t in seen if t in order] == order
+    assert live["final"].startswith("✔ Submitted 4 records:") and live["enabledAfter"]
+    # The pool's plots, drawn in the page, match the ledger and the chain.
+    plots = _plots(result["plots"])
+    _split_matches(plots["split"], _money(dev))
+    with dev.ctx.use() as node:
+        accepted = node.queries.status_counts(1)["accepted"]
+    assert float(plots["quality"]["bars"]["accepted"]) == accepted
 
 
 def test_consumer_pays_rates_and_downloads_usage(dev: LiveServer, shots: Path) -> None:
@@ -188,9 +247,22 @@ def test_consumer_pays_rates_and_downloads_usage(dev: LiveServer, shots: Path) -
 def test_operator_sees_health_and_releases_from_the_review_queue(
     dev: LiveServer, shots: Path
 ) -> None:
+    from fairwheel.wallet import ConsumerWallet
+
+    carol = dev_account(dev, "carol")
     with dev.ctx.use() as node:
         record_id = int(node.queries.records(1, "accepted")[-1]["id"])
         node.review(record_id, release=False, note="checked by the browser test")
+        wallet = ConsumerWallet(carol, node.voucher_domain())  # calls for the epoch to close
+        wallet.spent[1] = node.spent(1, wallet.address)
+        for _ in range(2):
+            voucher, sig = wallet.pay(1, node.price_of(1, "search"))
+            node.search(1, "my card was stolen", 3, voucher, sig)
+            wallet.confirm(voucher)
+        epochs_before = node.queries.epoch_count(1)
+        block = node.health().block
+        pending = len(node.queries.unanchored(1))
+    money_before = _money(dev)
     result = run_flow(dev, shots, "operator", str(record_id))
 
     assert "✔ ok" in result["healthTitle"]
@@ -202,3 +274,24 @@ def test_operator_sees_health_and_releases_from_the_review_queue(
     assert record_id not in result["after"]
     with dev.ctx.use() as node:
         assert node.queries.record(record_id)["status"] == "accepted"
+        epochs_after = node.queries.epoch_count(1)
+        last = node.queries.last_epoch(1)
+    # The chain's health as the page showed it.
+    assert block is not None and result["chain"]["block"] >= block
+    assert {"pool": 1, "pending": pending} in result["chain"]["pending"]
+    assert "gwei max fee per gas" in result["chain"]["gas"]
+    # Closing the epoch: a live status while it ran, then the result, kept after the reload.
+    close = result["close"]
+    assert close["running"]["text"].startswith("Closing pool #1's epoch")
+    assert close["running"]["spinner"] and close["running"]["elapsed"] >= 0.4
+    assert all(close["running"]["disabled"]) and close["running"]["state"] == "running"
+    assert epochs_after == epochs_before + 1 and last is not None
+    assert close["done"].startswith(f"✔ Epoch {epochs_after} closed:")
+    assert close["kept"] == close["done"] and close["seen"][-1] == close["done"]
+    # The plots before and after: the new epoch's column, matching the ledger and the chain.
+    before = _split_matches(_plots(result["plotsBefore"])["split"], money_before)
+    money_after = _money(dev)
+    after = _split_matches(_plots(result["plotsAfter"])["split"], money_after)
+    assert before["open"] > 0 and "open" not in after
+    assert money_after["redeemed"] - money_before["redeemed"] == before["open"]
+    assert after[f"epoch {epochs_after}"] == before["open"]

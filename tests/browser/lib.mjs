@@ -92,3 +92,44 @@ export async function runFlow(name, body) {
     process.exit(1);
   }
 }
+
+/** The pool plots on the page (web/plots.py), as drawn: per figure its chart's title, its
+ * rendered size, how many marks it has, and per column its segments' values (base units). */
+export async function readPlots(page, pool = 1) {
+  return page.$$eval(`section.plots[data-pool="${pool}"] figure[data-plot]`, (figures) => figures.map((f) => {
+    const svg = f.querySelector("svg.chart");
+    const box = svg.getBoundingClientRect();
+    const columns = {};
+    for (const g of svg.querySelectorAll("g.column")) {
+      columns[g.dataset.category] = {
+        total: g.dataset.total,
+        parts: Object.fromEntries(Array.from(g.querySelectorAll("rect")).map((r) => [r.dataset.series, r.dataset.value])),
+      };
+    }
+    const drawn = Array.from(svg.querySelectorAll("rect[data-value], circle[data-value]"))
+      .filter((m) => { const b = m.getBoundingClientRect(); return b.width > 0 && b.height > 0; }).length;
+    return {
+      plot: f.dataset.plot, title: svg.getAttribute("aria-label"), width: box.width, height: box.height,
+      drawn, empty: svg.textContent.includes("no data yet"), columns,
+      bars: Object.fromEntries(Array.from(svg.querySelectorAll("rect[data-label]")).map((r) => [r.dataset.label, r.dataset.value])),
+      caption: (f.querySelector("figcaption") || { textContent: "" }).textContent.replace(/\s+/g, " ").trim(),
+    };
+  }));
+}
+
+/** Collect every distinct text of `selector` inside `root` as it changes (a live status line);
+ * read them back with `seenTexts(page, key)`. */
+export async function watchTexts(page, key, root, selector) {
+  await page.evaluate(({ key, root, selector }) => {
+    const seen = (window.__seen = window.__seen || {})[key] = [];
+    const box = document.querySelector(root);
+    const note = () => {
+      const node = box.querySelector(selector);
+      const text = node ? node.textContent.trim() : "";
+      if (text && seen[seen.length - 1] !== text) seen.push(text);
+    };
+    new MutationObserver(note).observe(box, { subtree: true, childList: true, characterData: true });
+  }, { key, root, selector });
+}
+
+export const seenTexts = (page, key) => page.evaluate((k) => (window.__seen || {})[k] || [], key);

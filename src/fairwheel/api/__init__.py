@@ -1,7 +1,7 @@
 """The node as a service: the HTTP API (FastAPI), wallet login and the dashboard.
 
 ``create_app(node, ApiConfig(...))`` builds the ASGI app; ``fairwheel serve`` runs it (see
-:mod:`fairwheel.api.cli`). Importing this package loads nothing heavy; the names below are
+:mod:`fairwheel.cli.serve`). Importing this package loads nothing heavy; the names below are
 resolved on first use.
 """
 

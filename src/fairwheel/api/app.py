@@ -192,6 +192,7 @@ def create_app(node: Node, config: ApiConfig | None = None, *, metrics: bool = T
         routes_loop,
         routes_paid,
         routes_pools,
+        routes_preview,
         routes_quality,
         routes_usage,
     )
@@ -227,6 +228,7 @@ def create_app(node: Node, config: ApiConfig | None = None, *, metrics: bool = T
         routes_auth.router,
         routes_pools.router,
         routes_data.router,
+        routes_preview.router,
         routes_quality.router,
         routes_loop.router,
         routes_paid.router,

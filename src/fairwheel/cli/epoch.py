@@ -8,9 +8,39 @@ from typing import Annotated
 
 import typer
 
-from fairwheel.cli._shared import fail, open_node, run_or_exit
+from fairwheel.cli._shared import (
+    ProgressOption,
+    fail,
+    pool_node,
+    read_text_file,
+    run_or_exit,
+    working,
+)
 
 epoch_app = typer.Typer(help="Epoch settlement: close, check, verify.", no_args_is_help=True)
+
+_WHERE = ("an epoch file is the JSON lines the node publishes (HOME/epochs/, or GET "
+          "/v1/pools/POOL/epochs/EPOCH/file)")  # fmt: skip
+
+
+def readable_epoch_file(file: Path) -> None:
+    """Exit with one line if ``file`` is not UTF-8 JSON lines of objects (where and why)."""
+    from fairwheel.errors import CsvError
+
+    try:
+        text = read_text_file(file)
+    except CsvError as exc:
+        fail(f"{exc.message}; {_WHERE}")
+    lines = text.splitlines()
+    if not any(line.strip() for line in lines):
+        fail(f"{file} is empty; {_WHERE}")
+    for number, line in enumerate(lines, start=1):
+        try:
+            item = json.loads(line)
+        except ValueError as exc:
+            fail(f"{file}, line {number}: not JSON ({exc}); {_WHERE}")
+        if not isinstance(item, dict):
+            fail(f"{file}, line {number}: not a JSON object; {_WHERE}")
 
 
 @epoch_app.command("check")
@@ -20,12 +50,18 @@ def epoch_check(
     """Recompute an epoch's root from its published file alone and print it."""
     from fairwheel.settlement.epoch import verify_epoch_file
 
-    check = run_or_exit(lambda: verify_epoch_file(file))
+    readable_epoch_file(file)
+    try:
+        check = run_or_exit(lambda: verify_epoch_file(file))
+    except (KeyError, TypeError, ValueError) as exc:
+        fail(f"{file} is not an epoch file (a line lacks or mistypes {exc}); {_WHERE}")
     typer.echo(json.dumps(check.__dict__, indent=1))
 
 
 @epoch_app.command("close")
-def epoch_close(pool: Annotated[int, typer.Argument(help="Pool id.")]) -> None:
+def epoch_close(
+    pool: Annotated[int, typer.Argument(help="Pool id.")], progress_bar: ProgressOption = None
+) -> None:
     """Redeem vouchers, fold the ledger into cumulative earnings and post the epoch root.
 
     With no paid call since the last close there is nothing to do: it says so and exits 0
@@ -33,12 +69,12 @@ def epoch_close(pool: Annotated[int, typer.Argument(help="Pool id.")]) -> None:
     """
 
     def work() -> dict[str, object]:
-        with open_node() as node:
-            node.queries.pool(pool)  # an unknown pool is an error, not "nothing to close"
+        with pool_node(pool) as node:  # an unknown pool is an error, not "nothing to close"
             if not node.settlement.has_open_calls(pool):
                 return {"pool_id": pool, "closed": False, "warnings": [],
                         "reason": "no paid calls since the last epoch"}  # fmt: skip
-            report = node.close_epoch(pool)
+            with working(f"closing pool {pool}'s epoch", progress_bar):
+                report = node.close_epoch(pool)
             return {"closed": True, **{k: v for k, v in report.__dict__.items() if k != "earnings"}}
 
     report = run_or_exit(work)
@@ -63,6 +99,7 @@ def epoch_verify(
     """
     from fairwheel.node.settlement import verify_file_on_chain
 
+    readable_epoch_file(file)
     verdict = run_or_exit(lambda: verify_file_on_chain(chain_url, pool, epoch, file))
     typer.echo(json.dumps(verdict.__dict__, indent=1))
     if not verdict.ok:

@@ -7,7 +7,6 @@ command runs (``--help`` stays fast).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import stat
 from pathlib import Path
@@ -102,7 +101,7 @@ def describe(node: Node, settings: Settings) -> dict[str, Any]:
     from fairwheel.config import redact_url
 
     key_file = settings.home / "operator.key"
-    from_env = bool(os.environ.get("FAIRWHEEL_OPERATOR_KEY"))
+    from_env = settings.operator_key is not None  # FAIRWHEEL_OPERATOR_KEY
     facts = node.onchain.account(node.operator.address)
     return {
         "home": str(settings.home),

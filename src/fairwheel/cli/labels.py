@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from fairwheel.cli._shared import fail
+from fairwheel.cli._shared import MAX_FIELD_CHARS, fail, text_file_problem
 from fairwheel.errors import CsvError, FairwheelError
 
 labels_app = typer.Typer(
@@ -58,8 +58,10 @@ def read_answers(path: Path) -> list[tuple[str, str, str]]:
         CsvError: If the file is missing, empty, lacks a column, or has a row
             with an empty value.
     """
-    if not path.is_file():
-        raise CsvError(f"{path}: no such file")
+    problem = text_file_problem(path)
+    if problem is not None:
+        raise CsvError(problem)
+    old_limit = csv.field_size_limit(MAX_FIELD_CHARS)
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
@@ -89,9 +91,14 @@ def read_answers(path: Path) -> list[tuple[str, str, str]]:
                     raise CsvError(f"{path}, line {line}: empty task, worker or label")
                 rows.append((t, w, lab))
     except UnicodeDecodeError as exc:
-        raise CsvError(f"{path}: not UTF-8 text ({exc.reason})") from None
+        raise CsvError(f"{path}: not UTF-8 text ({exc.reason}): save it as UTF-8") from None
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise CsvError(f"{path}: a field is over {MAX_FIELD_CHARS:,} characters: fix the "
+                           "quote that is never closed") from None  # fmt: skip
         raise CsvError(f"{path}: bad CSV ({exc})") from None
+    finally:
+        csv.field_size_limit(old_limit)
     if not rows:
         raise CsvError(f"{path}: no answers (only a header)")
     return rows

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from fairwheel.cli._shared import open_node, run_or_exit
+from fairwheel.cli._shared import ProgressOption, address, pool_node, run_or_exit, working
 
 models_app = typer.Typer(
     help="Model versions: list, roll back, promote, retrain.", no_args_is_help=True
@@ -28,7 +28,7 @@ def models_list(pool: Pool) -> None:
     """Every version with its metrics, report, serving state and revoked records."""
 
     def work() -> list[dict[str, object]]:
-        with open_node() as node:
+        with pool_node(pool) as node:
             return node.model_versions(pool)
 
     for version in run_or_exit(work):
@@ -40,7 +40,7 @@ def models_rollback(pool: Pool) -> None:
     """Serve the previously promoted version again."""
 
     def work() -> dict[str, object]:
-        with open_node() as node:
+        with pool_node(pool) as node:
             back = node.rollback(pool)
             return {"serving_model": back["id"], "version": back["version"]}
 
@@ -52,7 +52,7 @@ def models_promote(pool: Pool, model: Annotated[int, typer.Argument(help="Model 
     """Serve a kept version despite its report."""
 
     def work() -> None:
-        with open_node() as node:
+        with pool_node(pool) as node:
             node.promote(pool, model)
 
     run_or_exit(work)
@@ -64,11 +64,14 @@ def models_retrain(
     pool: Pool,
     builder: Annotated[str, typer.Option(help="The builder credited (0x…).")],
     force: Annotated[bool, typer.Option(help="Train even if nothing calls for it.")] = False,
+    progress_bar: ProgressOption = None,
 ) -> None:
     """Retrain if new data, feedback drift or a revocation calls for it (or --force)."""
 
+    address(builder, "--builder")
+
     def work() -> dict[str, object] | None:
-        with open_node() as node:
+        with pool_node(pool) as node, working(f"training pool {pool}'s model", progress_bar):
             if force:
                 return node.train(pool, builder)
             return node.upkeep(pool, builder)
@@ -84,7 +87,7 @@ def export_training(pool: Pool, out: Annotated[Path, typer.Option(help="Parquet 
     """The pool's consented, licence-permitting records with provenance columns."""
 
     def work() -> int:
-        with open_node() as node:
+        with pool_node(pool) as node:
             return node.export_training(pool, out)
 
     typer.echo(f"{run_or_exit(work)} records written to {out}")
@@ -95,7 +98,7 @@ def export_preferences(pool: Pool, out: Annotated[Path, typer.Option(help="JSONL
     """Arena votes as preference pairs: prompt, chosen, rejected, provenance."""
 
     def work() -> int:
-        with open_node() as node:
+        with pool_node(pool) as node:
             return node.export_preferences(pool, out)
 
     typer.echo(f"{run_or_exit(work)} pairs written to {out}")

@@ -11,14 +11,21 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fairwheel.cli._shared import fail, run_or_exit, settings_or_exit
+from fairwheel.cli._shared import (
+    HomeOption,
+    echo_json,
+    fail,
+    known_pool,
+    node_at,
+    pool_id,
+    run_or_exit,
+    whole,
+)
 
 if TYPE_CHECKING:
     from fairwheel.node import Node
@@ -28,25 +35,13 @@ pool_app = typer.Typer(
 )
 
 MAX_BPS = 10_000
-_WHOLE = re.compile(r"[+-]?[0-9]+")
 
-HomeOption = Annotated[
-    Path | None, typer.Option(help="The node's home (default: FAIRWHEEL_HOME, ~/.fairwheel).")
-]
 PoolArgument = Annotated[str, typer.Argument(help="Pool id (see `fairwheel pool list`).")]
 PRICE_HELP = "in token base units, a whole number >= 0"
 BPS_HELP = "basis points, 0..10000"
 
 
 # ----------------------------------------------------------------------------- reading input
-
-
-def whole(value: str, where: str, *, what: str = "a whole number") -> int:
-    """``value`` as an int, or exit with one line naming ``where`` and what was expected."""
-    text = value.strip().replace("_", "")
-    if not _WHOLE.fullmatch(text):
-        fail(f"{where} {value!r} is not {what} (e.g. 1000)")
-    return int(text)
 
 
 def amount(value: str, flag: str) -> int:
@@ -62,14 +57,6 @@ def bps(value: str, flag: str) -> int:
     number = whole(value, flag, what="a whole number of basis points")
     if not 0 <= number <= MAX_BPS:
         fail(f"{flag} {value}: basis points run from 0 to {MAX_BPS} (10000 is 100%)")
-    return number
-
-
-def pool_id(value: str) -> int:
-    """A pool id: a whole number >= 1."""
-    number = whole(value, "pool id")
-    if number < 1:
-        fail(f"pool id {value}: pool ids start at 1 (see `fairwheel pool list`)")
     return number
 
 
@@ -97,41 +84,6 @@ def label_list(value: str | None) -> list[str]:
 # ------------------------------------------------------------------------------ the node
 
 
-@contextmanager
-def node_at(home: Path | None) -> Iterator[Node]:
-    """The node at ``home`` (else the configured one), closed on exit.
-
-    A home an older ``fairwheel demo --keep`` left behind (on the embedded chain, which lived
-    only in the demo's process; today's demo keeps its homes on anvil) is refused here with what
-    it still holds, before a chain is started for it.
-    """
-    from fairwheel.node import Node
-
-    settings = settings_or_exit(home=home)
-    kept_demo = any((settings.home / n).is_file() for n in ("demo-report.json",
-                                                             "market-report.html"))  # fmt: skip
-    if kept_demo and not (settings.home / "chain" / "state.json").exists():
-        fail(f"{settings.home} is a home kept by `fairwheel demo`, which runs on the embedded "
-             "chain: that chain lived only in the demo's process, so no verb can reopen the "
-             "node; read its fairwheel.db, epochs/ and demo-report.json, or make a home the "
-             "verbs open with `fairwheel init --home NEW`")  # fmt: skip
-    node = run_or_exit(lambda: Node.open(settings))
-    try:
-        yield node
-    finally:
-        node.close()
-
-
-def known_pool(node: Node, pid: int) -> None:
-    """Exit with one line if the node has no pool ``pid``."""
-    from fairwheel.errors import NotFound
-
-    try:
-        node.queries.pool(pid)
-    except NotFound:
-        fail(f"pool {pid}: no such pool on this node (`fairwheel pool list` shows its pools)")
-
-
 def known_record(node: Node, rid: int, pid: int, flag: str) -> None:
     """Exit with one line if ``rid`` is not a record of pool ``pid``."""
     from fairwheel.errors import NotFound
@@ -147,10 +99,6 @@ def known_record(node: Node, rid: int, pid: int, flag: str) -> None:
 def pool_view(node: Node, pid: int) -> dict[str, Any]:
     """A pool as stored, with whether it is paused on-chain."""
     return {**node.queries.pool(pid), "paused": node.pools.is_paused(pid)}
-
-
-def echo_json(value: Any) -> None:
-    typer.echo(json.dumps(value, indent=1, default=str))
 
 
 # ------------------------------------------------------------------------------ the verbs

@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fairwheel.cli._shared import fail, open_node, run_or_exit
+from fairwheel.cli._shared import (
+    address,
+    fail,
+    open_node,
+    pool_node,
+    read_csv_rows,
+    run_or_exit,
+)
 
 if TYPE_CHECKING:
     from fairwheel.domain.rows import EarningUse
@@ -65,6 +72,10 @@ def demo(
         fail(f"--home {home} is not empty; a demo needs a fresh home")
     if data is not None and not data.is_file():
         fail(f"--data {data}: no such file")
+    if data is not None:
+        columns = [text_col] + ([label_col] if label_col else [])
+        hint = " (name them with --text-col, --label-col)"
+        run_or_exit(lambda: read_csv_rows(data, columns, hint=hint))
     if home is None:
         home = Path(tempfile.mkdtemp(prefix="fairwheel-demo-"))
     if epochs is not None and report is None and temporary and not keep:
@@ -130,9 +141,10 @@ def claim(
     account: Annotated[str, typer.Argument(help="The account to pay (0x…).")],
 ) -> None:
     """Claim an account's cumulative earnings on-chain (sent by the node's key, paid to ACCOUNT)."""
+    address(account, "ACCOUNT")
 
     def work() -> int:
-        with open_node() as node:
+        with pool_node(pool) as node:
             return node.claim(pool, account, sender=node.operator)
 
     typer.echo(f"claimed {run_or_exit(work)} token units for {account}")
@@ -140,6 +152,7 @@ def claim(
 
 def earnings(account: Annotated[str, typer.Argument(help="Contributor or builder (0x…).")]) -> None:
     """Every paid use that earned ACCOUNT something: when, pool, kind, amount, records served."""
+    address(account, "ACCOUNT")
 
     def work() -> list[EarningUse]:
         with open_node() as node:

@@ -8,22 +8,21 @@ from typing import Annotated, Any
 
 import typer
 
-from fairwheel.cli._shared import run_or_exit
+from fairwheel.cli._shared import read_csv_rows, run_or_exit
 from fairwheel.errors import SchemaError
 
 
 def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    if not path.is_file():
-        raise SchemaError(f"{path}: no such file")
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        rows = list(reader)
-        columns = list(reader.fieldnames or [])
-    if "label" not in columns:
-        raise SchemaError(f"{path} needs a 'label' column; it has {columns}")
+    """The header and rows of a UTF-8 CSV with a ``label`` column.
+
+    Raises:
+        CsvError: unreadable, not UTF-8, not CSV, a field over the limit, no label column.
+        SchemaError: no data rows.
+    """
+    header, rows = read_csv_rows(path, ["label"], hint=" (value needs a label column)")
     if not rows:
-        raise SchemaError(f"{path} has no rows")
-    return columns, rows
+        raise SchemaError(f"{path} has no rows: give at least one labelled row")
+    return [h.strip() for h in header], [row for _, row in rows]
 
 
 def load_features(

@@ -9,6 +9,7 @@ each given explicitly the services it calls (the graph has no cycle)::
     revocation    -> pools, contributions, versions
     serving       -> ledger, feedback, versions
     labeling      -> ledger, contributions
+    previews      -> contributions
     onchain       -> ledger
     pools, settlement, queries, testchain: ports only
 
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fairwheel.chain.escrow_cache import EscrowCache
@@ -39,6 +39,7 @@ from fairwheel.node.ledger import LedgerService
 from fairwheel.node.onchain import OnchainService
 from fairwheel.node.pools import PoolService
 from fairwheel.node.ports import NodePorts
+from fairwheel.node.preview import PreviewService
 from fairwheel.node.queries import QueryService
 from fairwheel.node.revocation import RevocationService
 from fairwheel.node.service import Service
@@ -67,6 +68,7 @@ class Node(Service):
         self.ledger = LedgerService(ports)
         self.feedback = FeedbackService(ports, self.ledger)
         self.contributions = ContributionService(ports, self.feedback)
+        self.previews = PreviewService(ports, self.contributions)
         self.versions = VersionService(ports, self.feedback)
         self.serving = ServingService(ports, self.ledger, self.feedback, self.versions)
         self.settlement = SettlementService(ports)
@@ -117,7 +119,7 @@ class Node(Service):
             raise
         try:
             if operator is None:
-                operator = Account.from_key(_operator_key(settings.home))
+                operator = Account.from_key(_operator_key(settings))
             protocol = _deployment(settings, store, chain, operator)
         except BaseException:
             chain.close()
@@ -162,6 +164,7 @@ class Node(Service):
     review = forward("contributions", ContributionService.review)
     reputation = forward("contributions", ContributionService.reputation)
     slash_report = forward("contributions", ContributionService.slash_report)
+    preview = forward("previews", PreviewService.preview)
     # serving
     search = forward("serving", ServingService.search)
     predict = forward("serving", ServingService.predict)
@@ -247,12 +250,12 @@ def _deployment(settings: Settings, store: Store, chain: Chain, operator: LocalA
         ) from exc
 
 
-def _operator_key(home: Path) -> str:
-    """The operator key: ``$FAIRWHEEL_OPERATOR_KEY`` or ``home/operator.key`` (made 0600)."""
-    key = os.environ.get("FAIRWHEEL_OPERATOR_KEY")
-    if key:
-        return key
-    path = home / "operator.key"
+def _operator_key(settings: Settings) -> str:
+    """The operator key: ``settings.operator_key`` (``$FAIRWHEEL_OPERATOR_KEY``) or
+    ``home/operator.key`` (made 0600)."""
+    if settings.operator_key is not None:
+        return settings.operator_key.get_secret_value()
+    path = settings.home / "operator.key"
     if not path.exists():
         import secrets
 

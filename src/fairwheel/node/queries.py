@@ -19,7 +19,14 @@ from fairwheel.node.service import Service
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from fairwheel.domain.rows import EpochRow, LedgerEntry, ModelRow, PoolRow, RecordRow
+    from fairwheel.domain.rows import (
+        EpochRow,
+        JobRunRow,
+        LedgerEntry,
+        ModelRow,
+        PoolRow,
+        RecordRow,
+    )
 
 __all__ = [
     "ComponentHealth",
@@ -402,6 +409,11 @@ class QueryService(Service):
     def feedback_budget(self, pool_id: int) -> tuple[int, int]:
         """``(per epoch, dust carried)`` of the pool's rater budget, in token base units."""
         return self.store.feedback_budget(pool_id)
+
+    def job_runs(self) -> list[JobRunRow]:
+        """The last run of every background job that has run (``anchor:1``, ``close:1`` …),
+        as ``serve --jobs`` records them."""
+        return self.store.job_runs()
 
     def health(self) -> NodeHealth:
         """Check the chain (latest block), the database (pools) and the loaded indexes

@@ -450,8 +450,13 @@ def verify_against_chain(protocol: Any, pool_id: int, epoch: int, file: Path) ->
     chain_hash = "0x" + bytes(info.epoch_file_hash).hex()
     try:
         check = verify_epoch_file(file)
-    except (VerificationError, ValueError, KeyError, json.JSONDecodeError) as exc:
-        reason = exc.message if isinstance(exc, VerificationError) else f"malformed file: {exc}"
+    except (VerificationError, ValueError, KeyError, json.JSONDecodeError, OSError) as exc:
+        if isinstance(exc, VerificationError):
+            reason = exc.message
+        elif isinstance(exc, OSError):
+            reason = f"unreadable file: {exc.strerror or exc}"
+        else:
+            reason = f"malformed file: {exc}"
         return Verification(pool_id, epoch, False, "", chain_root, "", chain_hash, reason)
     problem: str | None = None
     if (check.pool, check.epoch) != (pool_id, epoch):

@@ -5,28 +5,49 @@
 * :func:`rescore_pool` — judges every accepted or quarantined record again on the grown pool
   (leave-one-out and out-of-sample), so a record accepted early can be quarantined later as
   evidence accumulates (its earnings stop), and a quarantined one released.
-* :class:`ContributorReputation` — per-contributor counts, rate limits, and the rule that flags a
-  contributor whose share of rejected, quarantined or suspect records crosses a threshold; the
-  evidence is kept for a slash.
+* :class:`ContributorReputation` (in :mod:`fairwheel.quality.reputation`, re-exported here) —
+  per-contributor counts, rate limits and flags.
 
 All pure: the node feeds records and verdicts in and stores what comes out.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from fairwheel.domain.records import GateDecision, RecordStatus, RejectReason, duplicate_key
+from fairwheel.domain.records import RecordStatus, RejectReason, duplicate_key
 from fairwheel.quality.candidates import ordered_candidates
 from fairwheel.quality.gate import GatePolicy, QualityReason, quality_score
 from fairwheel.quality.junk import PoolProfile, judge_standalone
 from fairwheel.quality.label_issues import LabelModel, LabelReport, label_issues
 from fairwheel.quality.near_duplicate import best_match
+from fairwheel.quality.reputation import (
+    HONEST_MISTAKES,
+    ContributorReputation,
+    Evidence,
+    ReputationPolicy,
+    is_honest_mistake,
+)
+
+__all__ = [
+    "HONEST_MISTAKES",
+    "ContributorReputation",
+    "Evidence",
+    "PoolQuality",
+    "PoolRecord",
+    "ReputationPolicy",
+    "RescoreResult",
+    "Verdict",
+    "build_pool_quality",
+    "is_honest_mistake",
+    "needs_refresh",
+    "rescore_pool",
+    "suspect_of",
+]
 
 
 @dataclass
@@ -321,197 +342,6 @@ def _duplicates(
             standing[i] = True
             first.setdefault(key, i)
     return out
-
-
-# ---------------------------------------------------------------------------- reputation
-
-
-@dataclass(frozen=True)
-class ReputationPolicy:
-    """When a contributor is rate-limited and flagged (chosen by measurement, docs/quality.md).
-
-    Attributes:
-        window_s: Length of the rate-limit window, seconds.
-        max_per_window: Submissions anyone may make per window.
-        limited_per_window: Submissions a flagged contributor may make per window.
-        min_records: Judged submissions before the near-duplicate share can flag.
-        min_bad_records: Judged submissions before the bad share can flag. Lower than
-            ``min_records``: honest contributors' bad share is about 0.01 (a binomial tail of
-            5 in 10 is ~1e-7), while their near-duplicate share reaches 0.35 on banking77.
-        max_bad_share: Flag at this share of rejected or quarantined submissions (rate-limit
-            rejections do not count).
-        max_suspect_share: Flag at this share of near-duplicate submissions (strict or loose).
-    """
-
-    window_s: int = 3600
-    max_per_window: int = 1000
-    limited_per_window: int = 10
-    min_records: int = 20
-    min_bad_records: int = 10
-    max_bad_share: float = 0.5
-    max_suspect_share: float = 0.6
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """One submission kept as evidence for a slash proposal."""
-
-    record: Hashable
-    time: int
-    status: str
-    reason: str
-
-
-@dataclass
-class _Account:
-    total: int = 0
-    bad: int = 0
-    suspect: int = 0
-    recent: deque[int] = field(default_factory=deque)
-    evidence: list[Evidence] = field(default_factory=list)
-
-
-class ContributorReputation:
-    """Counts each contributor's verdicts; rate-limits and flags (pure, in memory).
-
-    Rebuild it from the store with :meth:`observe` over the stored history (oldest first).
-
-    Args:
-        policy: The thresholds.
-    """
-
-    def __init__(self, policy: ReputationPolicy | None = None) -> None:
-        self.policy = policy or ReputationPolicy()
-        self._accounts: dict[str, _Account] = {}
-
-    def _account(self, contributor: str) -> _Account:
-        return self._accounts.setdefault(contributor.lower(), _Account())
-
-    def check(self, contributor: str, now: int) -> GateDecision | None:
-        """The rate-limit step: a rejection if the contributor is over their limit, else None.
-
-        Call it once per submission, before the content checks; it counts the submission.
-        """
-        acc = self._account(contributor)
-        while acc.recent and acc.recent[0] <= now - self.policy.window_s:
-            acc.recent.popleft()
-        limit = (
-            self.policy.limited_per_window
-            if self.is_flagged(contributor)
-            else self.policy.max_per_window
-        )
-        if len(acc.recent) >= limit:
-            reason = f"{QualityReason.RATE_LIMITED.value} {limit} per {self.policy.window_s} s" + (
-                " (flagged)" if self.is_flagged(contributor) else ""
-            )
-            return GateDecision(RecordStatus.REJECTED, 0.0, (reason,))
-        acc.recent.append(now)
-        return None
-
-    def observe(
-        self,
-        contributor: str,
-        decision: GateDecision,
-        record: Hashable = None,
-        now: int = 0,
-        suspect: bool = False,
-    ) -> None:
-        """Count one judged submission (not rate-limit rejections: those are not evidence).
-
-        Args:
-            contributor: Who sent it.
-            decision: The gate's decision.
-            record: Its record id (kept in the evidence).
-            now: Unix time of the decision.
-            suspect: The gate found a loose near-duplicate match.
-        """
-        reason = decision.reasons[0] if decision.reasons else ""
-        if reason.startswith(QualityReason.RATE_LIMITED.value):
-            return
-        if suspect:  # the loose match is the evidence, not the accepted verdict's first reason
-            tag = QualityReason.NEAR_DUPLICATE_SUSPECT.value
-            reason = next((r for r in decision.reasons if r.startswith(tag)), reason)
-        acc = self._account(contributor)
-        acc.total += 1
-        bad = decision.status in (RecordStatus.REJECTED, RecordStatus.QUARANTINED)
-        near = suspect or reason.startswith(QualityReason.NEAR_DUPLICATE.value)
-        acc.bad += bad
-        acc.suspect += near
-        if bad or near:
-            acc.evidence.append(Evidence(record, now, decision.status.value, reason))
-
-    def replay(
-        self,
-        contributor: str,
-        decision: GateDecision,
-        record: Hashable = None,
-        now: int = 0,
-        suspect: bool = False,
-    ) -> None:
-        """Rebuild from stored history, oldest first: what :meth:`check` and :meth:`observe`
-        did for a submission that passed the consent check."""
-        reason = decision.reasons[0] if decision.reasons else ""
-        if reason.startswith(QualityReason.RATE_LIMITED.value):
-            return
-        acc = self._account(contributor)
-        while acc.recent and acc.recent[0] <= now - self.policy.window_s:
-            acc.recent.popleft()
-        acc.recent.append(now)
-        self.observe(contributor, decision, record, now, suspect)
-
-    def revise(
-        self,
-        contributor: str,
-        before: RecordStatus,
-        after: RecordStatus,
-        record: Hashable = None,
-        now: int = 0,
-        reason: str = "",
-    ) -> None:
-        """Account for a rescoring that moved a record between accepted and quarantined; a
-        record newly quarantined is kept as evidence."""
-        acc = self._account(contributor)
-        was = before in (RecordStatus.REJECTED, RecordStatus.QUARANTINED)
-        now_bad = after in (RecordStatus.REJECTED, RecordStatus.QUARANTINED)
-        acc.bad += int(now_bad) - int(was)
-        if now_bad and not was:
-            acc.evidence.append(Evidence(record, now, after.value, reason))
-
-    def shares(self, contributor: str) -> tuple[int, float, float]:
-        """``(judged submissions, bad share, suspect share)``."""
-        acc = self._account(contributor)
-        if not acc.total:
-            return 0, 0.0, 0.0
-        return acc.total, acc.bad / acc.total, acc.suspect / acc.total
-
-    def is_flagged(self, contributor: str) -> bool:
-        """Whether the contributor crossed a threshold (after enough judged submissions)."""
-        total, bad, suspect = self.shares(contributor)
-        p = self.policy
-        return (total >= p.min_bad_records and bad >= p.max_bad_share) or (
-            total >= p.min_records and suspect >= p.max_suspect_share
-        )
-
-    def flagged(self) -> set[str]:
-        """All flagged contributors (lower-case addresses)."""
-        return {c for c in self._accounts if self.is_flagged(c)}
-
-    def evidence(self, contributor: str) -> list[Evidence]:
-        """The contributor's rejected, quarantined and suspect submissions, oldest first."""
-        return list(self._account(contributor).evidence)
-
-    def slash_report(self) -> dict[str, dict[str, object]]:
-        """Per flagged contributor: counts, shares and evidence, for a slash proposal."""
-        out: dict[str, dict[str, object]] = {}
-        for c in sorted(self.flagged()):
-            total, bad, suspect = self.shares(c)
-            out[c] = {
-                "submissions": total,
-                "bad_share": round(bad, 4),
-                "suspect_share": round(suspect, 4),
-                "evidence": [e.__dict__ for e in self.evidence(c)],
-            }
-        return out
 
 
 def suspect_of(reasons: Iterable[str]) -> str | None:

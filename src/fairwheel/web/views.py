@@ -7,7 +7,7 @@ The contributor's pages are :mod:`fairwheel.web.contributor`, the consumer's
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
@@ -18,14 +18,28 @@ from fairwheel.api import usecases as uc
 from fairwheel.api.context import ApiContext, session_of
 from fairwheel.errors import NotFound
 from fairwheel.node.queries import reason_code
-from fairwheel.web.charts import bar_chart, line_chart
-from fairwheel.web.common import HERE, Ctx, render, tokens
+from fairwheel.node.settlement import Verification
+from fairwheel.web.common import HERE, Ctx, render
+from fairwheel.web.plots import chain_health, pool_plots
+
+if TYPE_CHECKING:
+    from fairwheel.node import Node
 
 __all__ = ["HERE", "router"]
 
 router = APIRouter(include_in_schema=False)
 #: Review-queue records listed per pool on the operator page (all: ``GET /v1/pools/{id}/review``).
 REVIEW_SHOWN = 50
+
+
+def _verified(node: Node, pool_id: int, epoch: int) -> Verification:
+    """The epoch's check against the chain; a file this node cannot read fails it (the page
+    still renders)."""
+    try:
+        return node.verify_epoch(pool_id, epoch)
+    except OSError as exc:
+        why = f"the epoch file cannot be read on this node ({exc.strerror or exc})"
+        return Verification(pool_id, epoch, False, "", "", "", "", why)
 
 
 def _pool_rows(ctx: ApiContext) -> list[dict[str, Any]]:
@@ -37,7 +51,7 @@ def _pool_rows(ctx: ApiContext) -> list[dict[str, Any]]:
             epochs = st.epochs(node, pid)
             verified = None
             if epochs:
-                verified = node.verify_epoch(pid, epochs[-1].epoch).ok
+                verified = _verified(node, pid, epochs[-1].epoch).ok
             rows.append({"pool": pool, "stats": stats, "epochs": epochs, "verified": verified})
     return rows
 
@@ -52,7 +66,8 @@ def explorer(request: Request, ctx: Ctx) -> HTMLResponse:
 def pool_page(
     request: Request, ctx: Ctx, pool_id: Annotated[m.PathInt, Path(ge=1, le=m.MAX_ID)]
 ) -> HTMLResponse:
-    """One pool: health, models and their accuracy, epochs and what each paid out."""
+    """One pool: health; earnings, spend, the revenue split, the quality mix and model accuracy
+    plotted from the ledger, the chain, the records and the models; models; epochs."""
     with ctx.use() as node:
         try:
             pool = node.queries.pool(pool_id)
@@ -61,34 +76,8 @@ def pool_page(
         stats = uc.pool_stats(node, pool_id)
         models = st.models(node, pool_id)
         epochs = st.epochs(node, pool_id)
-        checks = {e.epoch: node.verify_epoch(pool_id, e.epoch) for e in epochs}
-    accuracy = {
-        "accuracy": [
-            (float(v.version), float(v.metrics["accuracy"]))
-            for v in models
-            if v.metrics and "accuracy" in v.metrics
-        ]
-    }
-    payouts, previous = [], 0
-    for e in epochs:
-        payouts.append((f"epoch {e.epoch}", float(tokens(int(e.total) - previous))))
-        previous = int(e.total)
-    charts = {
-        "reasons": bar_chart(
-            sorted(stats.rejected_by_reason.items(), key=lambda kv: -kv[1]),
-            title="Rejected records by reason",
-        ),
-        "status": bar_chart(sorted(stats.records.items()), title="Records by status"),
-        "accuracy": line_chart(
-            accuracy,
-            title="Model accuracy over versions",
-            x_label="version",
-            y_label="hold-out accuracy",
-            y_min=0,
-            y_max=1,
-        ),
-        "payouts": bar_chart(payouts, title="Earnings posted per epoch", unit=" FAIR"),
-    }
+        checks = {e.epoch: _verified(node, pool_id, e.epoch) for e in epochs}
+        plots = pool_plots(node, pool_id)
     return render(
         request,
         ctx,
@@ -98,26 +87,23 @@ def pool_page(
         models=models,
         epochs=epochs,
         checks=checks,
-        charts=charts,
+        plots=plots,
     )
 
 
 @router.get("/operator", response_class=HTMLResponse)
 def operator(request: Request, ctx: Ctx) -> HTMLResponse:
-    """Operator: the node's health; per pool its records, rejections by reason, index, revenue,
+    """Operator: the node's health and the chain's (block, the operator key's balances, fee
+    advice, pending anchors, jobs, epoch closes); per pool its records, plots, index, revenue,
     epochs, model versions and review queue; actions."""
     session = session_of(request, None)
     if session is None or not session.is_operator:
         return render(request, ctx, "operator.html", rows=[], health=None)
     rows = _pool_rows(ctx)
     for row in rows:
-        stats = row["stats"]
         pid = int(row["pool"]["id"])
-        row["chart"] = bar_chart(
-            sorted(stats.rejected_by_reason.items(), key=lambda kv: -kv[1]),
-            title="Rejected by reason",
-        )
         with ctx.use() as node:
+            row["plots"] = pool_plots(node, pid)
             running = node.queries.open_fold(pid)
             row["open_calls"] = 0 if running is None else int(running["entries"])
             row["unanchored"] = len(node.queries.unanchored(pid))
@@ -137,5 +123,6 @@ def operator(request: Request, ctx: Ctx) -> HTMLResponse:
         row["rating"] = (sum(ratings) / len(ratings), len(ratings)) if ratings else None
     with ctx.use() as node:
         health = node.health()
-    return render(request, ctx, "operator.html", rows=rows, health=health,
-                   review_shown=REVIEW_SHOWN)  # fmt: skip
+        chain = chain_health(node, ctx.operator_address)
+    return render(request, ctx, "operator.html", rows=rows, health=health, chain=chain,
+                  review_shown=REVIEW_SHOWN)  # fmt: skip

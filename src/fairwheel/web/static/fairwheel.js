@@ -271,23 +271,120 @@
     out.appendChild(again);
   }
 
+  // ------------------------------------------------------------- long operations
+  // A status line with a spinner and the time elapsed while `run` works; the buttons are
+  // disabled meanwhile (and after a success too with `keep`, when the page reloads next).
+  // `run(update)` may call `update(text, done, total)` to say how far it got (a progress bar
+  // when `total` is given) and resolves to the text shown at the end.
+  const LASTOP = "fairwheel.lastOp";
+  const seconds = (t0) => ((performance.now() - t0) / 1000).toFixed(1);
+  const count = (n) => Number(n).toLocaleString("en-US");
+  async function longRun(box, buttons, first, run, keep = false) {
+    const was = buttons.map((b) => b.disabled);
+    for (const b of buttons) { b.disabled = true; b.setAttribute("aria-busy", "true"); }
+    if (buttons[0]) buttons[0].dataset.state = "running";
+    const t0 = performance.now();
+    box.innerHTML = "";
+    const line = el("div", "op running");
+    line.dataset.state = "running";
+    const text = el("span", "op-text", first);
+    const bar = el("progress", "op-progress");
+    bar.hidden = true;
+    const took = el("span", "op-elapsed muted", " 0.0 s");
+    line.append(el("span", "spinner"), text, " ", bar, took);
+    box.appendChild(line);
+    const timer = setInterval(() => { took.textContent = ` ${seconds(t0)} s`; }, 100);
+    const update = (what, done, total) => {
+      text.textContent = what;
+      if (total !== undefined) { bar.hidden = false; bar.max = total; bar.value = done; }
+    };
+    const finish = (state, what) => {
+      clearInterval(timer);
+      line.className = `op ${state}`;
+      line.dataset.state = state;
+      line.innerHTML = "";
+      line.appendChild(el("span", "op-text", `${state === "done" ? "✔" : "✘"} ${what} (${seconds(t0)} s)`));
+      for (const [i, b] of buttons.entries()) { b.removeAttribute("aria-busy"); if (state !== "done" || !keep) b.disabled = was[i]; }
+      if (buttons[0]) buttons[0].dataset.state = state;
+    };
+    try {
+      const result = await run(update);
+      finish("done", result);
+      return { text: line.textContent, took: seconds(t0) };
+    } catch (err) {
+      finish("failed", err.message || String(err));
+      throw err;
+    }
+  }
+
+  // An operator's action on a pool: its status line under the pool's buttons, kept across the
+  // reload that shows the new state.
+  async function poolOp(btn, first, run) {
+    const pool = btn.dataset.pool;
+    const box = document.querySelector(`.op-status[data-pool="${pool}"]`) || $("#status");
+    const row = btn.closest(".pool-actions");
+    const buttons = [btn, ...(row ? [...row.querySelectorAll("button")].filter((b) => b !== btn) : [])];
+    const out = await longRun(box, buttons, first, run, true);
+    sessionStorage.setItem(LASTOP, JSON.stringify({ pool, text: out.text }));
+    say(out.text);
+    reloadSoon(1200);
+  }
+
+  function showLastOp() {
+    const last = stored(sessionStorage, LASTOP, null);
+    if (!last) return;
+    sessionStorage.removeItem(LASTOP);
+    const box = document.querySelector(`.op-status[data-pool="${last.pool}"]`);
+    if (!box) return;
+    const line = el("div", "op done", last.text);
+    line.dataset.state = "done";
+    box.appendChild(line);
+  }
+
+  // ------------------------------------------------------------------- the upload
+  // Sent in chunks, each under one BatchConsent the wallet signs once; the status line says how
+  // many records are in after each chunk.
+  const UPLOAD_CHUNK = 250;
   async function submitRecords(form) {
     const file = form.csv.files[0];
     const records = file ? parseCsv(await file.text()) : parseLines(form.text.value);
     if (!records.length) throw new Error("nothing to submit");
-    const pool = form.pool.value;
-    const drafts = await api("POST", `/v1/pools/${pool}/consents`, { records, purposes: Number(form.purposes.value) });
-    const signed = [];
-    for (const [i, item] of drafts.items.entries()) {
-      say(`Signing consent ${i + 1} of ${records.length}…`);
-      const signature = await wallet.signTyped(item.typed_data);
-      signed.push({ text: records[i].text, label: records[i].label, consent: item.consent, signature });
+    const pool = form.pool.value, total = records.length;
+    const size = Math.max(1, Math.min(1000, Number(form.dataset.chunk) || UPLOAD_CHUNK));
+    const results = [], counts = {};
+    const box = $("#upload-status") || $("#status");
+    const keep = () => {
+      const upload = { pool, counts, results, texts: records.map((r) => r.text) };
+      sessionStorage.setItem("fairwheel.lastUpload", JSON.stringify(upload));
+      showUpload(upload);
+    };
+    const summary = () => Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ");
+    try {
+      await longRun(box, [...form.querySelectorAll("button")], `Uploading 0 of ${count(total)}…`, async (update) => {
+        for (let start = 0; start < total; start += size) {
+          const chunk = records.slice(start, start + size);
+          const range = chunk.length === 1 ? `record ${count(start + 1)}` : `records ${count(start + 1)}–${count(start + chunk.length)}`;
+          update(`Sign the consent for ${range} of ${count(total)} in your wallet…`, start, total);
+          const draft = await api("POST", `/v1/pools/${pool}/consents/batch`, { records: chunk, purposes: Number(form.purposes.value) });
+          const signature = await wallet.signTyped(draft.typed_data);
+          update(`Uploading ${count(start)} of ${count(total)}…`, start, total);
+          const batch = { consent: draft.consent, signature,
+            records: chunk.map((r, i) => ({ text: r.text, label: r.label, proof: draft.records[i].proof })) };
+          const out = await api("POST", `/v1/pools/${pool}/contributions`, { batches: [batch] }, { "Idempotency-Key": uuid() });
+          for (const r of out.results) results.push({ ...r, index: start + r.index });
+          for (const [k, v] of Object.entries(out.counts)) counts[k] = (counts[k] || 0) + v;
+          update(`Uploading ${count(start + chunk.length)} of ${count(total)}…`, start + chunk.length, total);
+        }
+        return `Submitted ${count(total)} record${total === 1 ? "" : "s"}: ${summary()}`;
+      });
+    } catch (err) {
+      if (results.length) keep();
+      throw new Error(results.length
+        ? `Stopped after ${count(results.length)} of ${count(total)} records (those are in; send the rest again): ${err.message}`
+        : err.message);
     }
-    const result = await api("POST", `/v1/pools/${pool}/contributions`, { records: signed }, { "Idempotency-Key": uuid() });
-    const upload = { pool, counts: result.counts, results: result.results, texts: records.map((r) => r.text) };
-    sessionStorage.setItem("fairwheel.lastUpload", JSON.stringify(upload));
-    showUpload(upload);
-    say(`Submitted ${records.length} record${records.length === 1 ? "" : "s"}: ${Object.entries(result.counts).map(([k, v]) => `${v} ${k}`).join(", ")}.`);
+    keep();
+    say(`Submitted ${count(total)} record${total === 1 ? "" : "s"}: ${summary()}.`);
   }
 
   async function revoke(recordId) {
@@ -398,13 +495,31 @@
       const out = await api("POST", `/v1/pools/${el.dataset.pool}/claims/${wallet.address}`, undefined, { "Idempotency-Key": uuid() });
       say(`Claimed ${fmtUnits(out.paid)} FAIR.`); setTimeout(() => location.reload(), 700);
     },
-    async anchor(el) { const o = await api("POST", `/v1/pools/${el.dataset.pool}/anchor`); say(`Anchored ${o.anchored} records.`); setTimeout(() => location.reload(), 700); },
-    async train(el) { say("Training…"); const o = await api("POST", `/v1/pools/${el.dataset.pool}/models`, {}); say(`Model v${o.version} registered.`); setTimeout(() => location.reload(), 700); },
-    async rollback(el) { const o = await api("POST", `/v1/pools/${el.dataset.pool}/versions/rollback`); say(`Version ${o.version} serves again.`); setTimeout(() => location.reload(), 700); },
-    async "close-epoch"(el) {
-      say("Closing the epoch: redeeming vouchers and posting the root…");
-      const o = await api("POST", `/v1/pools/${el.dataset.pool}/epochs`, undefined, { "Idempotency-Key": uuid() });
-      say(`Epoch ${o.epoch} closed: root ${o.root.slice(0, 12)}…`); setTimeout(() => location.reload(), 900);
+    async anchor(btn) {
+      await poolOp(btn, `Anchoring pool #${btn.dataset.pool}'s pending records on-chain…`, async () => {
+        const o = await api("POST", `/v1/pools/${btn.dataset.pool}/anchor`);
+        return o.anchored ? `Anchored ${count(o.anchored)} records in batch ${o.batch_id}` : "Nothing to anchor";
+      });
+    },
+    async train(btn) {
+      await poolOp(btn, `Training a new model for pool #${btn.dataset.pool}…`, async () => {
+        const o = await api("POST", `/v1/pools/${btn.dataset.pool}/models`, {});
+        const acc = o.metrics && o.metrics.accuracy !== undefined ? `, held-out accuracy ${Number(o.metrics.accuracy).toFixed(3)}` : "";
+        return `Model v${o.version} registered${acc}`;
+      });
+    },
+    async rollback(btn) {
+      await poolOp(btn, `Rolling pool #${btn.dataset.pool} back…`, async () => {
+        const o = await api("POST", `/v1/pools/${btn.dataset.pool}/versions/rollback`);
+        return `Version ${o.version} serves again`;
+      });
+    },
+    async "close-epoch"(btn) {
+      await poolOp(btn, `Closing pool #${btn.dataset.pool}'s epoch: redeeming vouchers and posting the root…`, async () => {
+        const o = await api("POST", `/v1/pools/${btn.dataset.pool}/epochs`, undefined, { "Idempotency-Key": uuid() });
+        if (!o.posted) return `Nothing to post yet: ${(o.warnings || []).slice(-1)[0] || "no voucher collected"}`;
+        return `Epoch ${o.epoch} closed: ${fmtUnits(o.paid)} FAIR paid, root ${o.root.slice(0, 12)}…`;
+      });
     },
     async "advance-time"(btn) {
       const seconds = Number(btn.dataset.seconds || 3601);
@@ -482,6 +597,7 @@
     txlog.render();
     if (data.session) showCalls();
     showUpload(stored(sessionStorage, "fairwheel.lastUpload", null));
+    showLastOp();
     const target = sessionStorage.getItem("fairwheel.scrollTo");
     if (target) { sessionStorage.removeItem("fairwheel.scrollTo"); const box = document.getElementById(target); if (box) box.scrollIntoView(); }
   });
