@@ -223,3 +223,31 @@ def test_pool_preview_on_a_local_home(tmp_path: Path) -> None:
     assert rows[2]["hint"] == "use one of the pool's 2 labels: a, b"
     shown = runner.invoke(app, ["pool", "show", "1"], env=env)
     assert json.loads(shown.stdout)["records"] == {}, "a preview stored records"
+
+
+def test_rows_past_the_rate_limit_are_not_embedded(node_factory: Any) -> None:
+    """A preview costs no more embedding than the submission could: rows past the
+    contributor's remaining rate-limit slots are rate_limited without reaching the embedder,
+    and honest mistakes take no slot."""
+    node = node_factory(rate_limit_per_hour=3)
+    examples = synthetic_support_queries(10, seed=5)
+    labels = sorted({e.label for e in examples})
+    pid = int(node.create_pool("p", search_price=1, predict_price=1, operator_fee_bps=0,
+                               builder_share_bps=0, labels=labels)["id"])  # fmt: skip
+    embedded: list[str] = []
+    real = node.ports.embedder
+
+    class CountingEmbedder:  # a fake wrapper: the real embedder, with a count of its texts
+        dim = real.dim
+
+        def embed(self, texts: list[str]) -> Any:
+            embedded.extend(texts)
+            return real.embed(texts)
+
+    node.ports._embedder = CountingEmbedder()
+    rows = [(examples[0].text, "no_such_label")] + [(e.text, e.label) for e in examples[1:6]]
+    result = node.preview(pid, rows, None)
+    reasons = [(r.status, r.reason) for r in result.rows]
+    assert reasons[0] == ("rejected", "unknown_label")
+    assert [r for _, r in reasons[4:]] == ["rate_limited", "rate_limited"]
+    assert embedded == [e.text for e in examples[1:4]]
