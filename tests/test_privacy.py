@@ -219,3 +219,32 @@ def test_a_database_from_before_is_refused_not_half_used(tmp_path) -> None:
     with pytest.raises(ConfigError) as info:
         SqliteStore(tmp_path / "old.db")
     assert info.value.details["expected"] == SCHEMA_VERSION and info.value.details["found"] == 0
+
+
+def test_served_texts_cached_in_memory_are_never_served_or_kept_after_revocation(
+    node_factory,
+) -> None:
+    """Paid searches keep served texts decrypted per process (node/serving.py): after a
+    revocation the text is gone from that cache, and a cache that still holds it (another
+    worker's, which never saw the revocation) does not serve the revoked record."""
+    node = node_factory()
+    examples = synthetic_support_queries(20, seed=6)
+    pid = _pool(node, sorted({e.label for e in examples}))
+    account = node.chain.new_account()
+    wallet = ContributorWallet(account, node.consent_domain())
+    now = node.chain.now()
+    out = node.submit(pid, [wallet.submission(pid, e.text, e.label, now=now) for e in examples])
+    node.anchor(pid)
+    consumer = _consumer(node, pid)
+    query = examples[0].text
+    first = _paid(node, pid, consumer, "search", query)
+    target = first.hits[0].record_id
+    assert first.hits[0].text == query and target == out[0].record_id
+    blob = node.store.record(target)["blob_name"]
+    assert node.serving._texts[blob] == query  # cached by the call
+    node.revoke(target, account)
+    assert blob not in node.serving._texts
+    node.serving._texts[blob] = query  # as another worker's cache still has it
+    again = _paid(node, pid, consumer, "search", query)
+    assert target not in {h.record_id for h in again.hits}
+    assert query not in {h.text for h in again.hits}

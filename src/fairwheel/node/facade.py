@@ -6,7 +6,7 @@ each given explicitly the services it calls (the graph has no cycle)::
 
     contributions -> feedback -> ledger
     versions      -> feedback
-    revocation    -> pools, contributions, versions
+    revocation    -> pools, contributions, versions, serving
     serving       -> ledger, feedback, versions
     labeling      -> ledger, contributions
     previews      -> contributions
@@ -73,7 +73,9 @@ class Node(Service):
         self.serving = ServingService(ports, self.ledger, self.feedback, self.versions)
         self.settlement = SettlementService(ports)
         self.labeling = LabelingService(ports, self.ledger, self.contributions)
-        self.revocation = RevocationService(ports, self.pools, self.contributions, self.versions)
+        self.revocation = RevocationService(
+            ports, self.pools, self.contributions, self.versions, self.serving
+        )
         self.queries = QueryService(ports)
         self.onchain = OnchainService(ports, self.ledger)
         self.testchain = TestChainService(ports)

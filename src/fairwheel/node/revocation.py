@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from fairwheel.node.contributions import ContributionService
     from fairwheel.node.pools import PoolService
     from fairwheel.node.ports import NodePorts
+    from fairwheel.node.serving import ServingService
     from fairwheel.node.versions import VersionService
 
 __all__ = ["RevocationService"]
@@ -32,11 +33,13 @@ class RevocationService(Service):
         pools: PoolService,
         contributions: ContributionService,
         versions: VersionService,
+        serving: ServingService,
     ) -> None:
         super().__init__(ports)
         self.pools = pools
         self.contributions = contributions
         self.versions = versions
+        self.serving = serving
 
     def revoke(self, record_id_: int, contributor: Any) -> str:
         """Revoke a record by its contributor's own transaction, and propagate it.
@@ -117,6 +120,7 @@ class RevocationService(Service):
             state.accepted -= rec["status"] == RecordStatus.ACCEPTED
         if rec["blob_name"]:
             self.blobs.destroy(rec["blob_name"])
+            self.serving.forget_texts([rec["blob_name"]])  # no plaintext left in this process
         marked = self.store.models_with_record(record_id_)
         with self.store.transaction():
             self.store.add_revocation_step(record_id_, "key_destroyed", "content key shredded")

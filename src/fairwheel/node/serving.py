@@ -9,7 +9,8 @@ ledger entry and the voucher are written in one transaction.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,9 @@ from fairwheel.errors import (
 )
 from fairwheel.node.ledger import LEDGER_LOCK, price_in
 from fairwheel.node.service import Service
+
+#: Served records' texts kept decrypted per process (~150 bytes each: a few MB at most).
+TEXT_CACHE_SIZE = 20_000
 
 if TYPE_CHECKING:
     from fairwheel.node.feedback import FeedbackService
@@ -151,6 +155,11 @@ class ServingService(Service):
         # Derived, keyed by what the store says they derive from: never stale across workers.
         self._models: dict[tuple[int, str], LinearModel] = {}
         self._splits: dict[int, tuple[tuple[int, str], dict[str, float]]] = {}
+        # Decrypted texts of served records by blob name. Safe across workers without any
+        # invalidation: a blob name is never reused, and a call returns a text only after the
+        # record was found servable in the store in that same call, so a revoked record's
+        # cached text is never served. Bounded, so what revocation leaves in memory is too.
+        self._texts: OrderedDict[str, str] = OrderedDict()
 
     def _check_voucher(self, pool_id: int, voucher: Voucher, signature: bytes, price: int) -> int:
         """Check the voucher against the escrow at the chain's head; return the head's time.
@@ -419,10 +428,24 @@ class ServingService(Service):
         return kept, records
 
     def _text(self, record: Mapping[str, Any]) -> str:
+        name = str(record["blob_name"])
+        text = self._texts.get(name)
+        if text is not None:
+            self._texts.move_to_end(name)
+            return text
         try:
-            return bytes(self.blobs.get(record["blob_name"])).decode()
+            text = bytes(self.blobs.get(name)).decode()
         except NotFound:
             return ""
+        self._texts[name] = text
+        if len(self._texts) > TEXT_CACHE_SIZE:
+            self._texts.popitem(last=False)
+        return text
+
+    def forget_texts(self, names: Iterable[str]) -> None:
+        """Drop the cached texts of these blobs (called when this process destroys them)."""
+        for name in names:
+            self._texts.pop(name, None)
 
     def _charge(
         self,
