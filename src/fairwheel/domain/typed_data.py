@@ -23,6 +23,7 @@ Types::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from fairwheel.domain.eip712 import (
@@ -106,11 +107,15 @@ _check_signer = check_signer
 # -------------------------------------------------------------------- domains
 
 
+# Cached: a domain checksums its address (a keccak) when built, and every paid call and
+# submission needs one; the domain is immutable.
+@lru_cache(maxsize=64)
 def consent_domain(chain_id: int, registry_address: str) -> Eip712Domain:
     """The consent (and revocation) domain: the PoolRegistry at ``registry_address``."""
     return Eip712Domain(REGISTRY_DOMAIN_NAME, DOMAIN_VERSION, chain_id, registry_address)
 
 
+@lru_cache(maxsize=64)
 def voucher_domain(chain_id: int, escrow_address: str) -> Eip712Domain:
     """The voucher domain: the UsageEscrow at ``escrow_address``."""
     return Eip712Domain(ESCROW_DOMAIN_NAME, DOMAIN_VERSION, chain_id, escrow_address)
