@@ -15,7 +15,9 @@ refused as copies, as they would be in a real pool.
 
 The node runs as under ``fairwheel serve --jobs`` (embedded chain, SQLite, hnswlib, the ONNX
 embedder, ``jobs.inline_rescore`` off): rescoring is the background job's work and is not
-timed here (``benchmarks/ingest.py`` times it). At each checkpoint it prints:
+timed here (``benchmarks/ingest.py`` times it), and the per-contributor rate limit is lifted to
+``--records`` (a bulk load; at the default 50 × 1,000 an hour the pool would stop at 50k). At
+each checkpoint it prints:
 
 * the ingest rate of the last segment (records/s through ``Node.submit`` with signed
   consents) and the bare embedder's rate on 2,000 of that segment's texts, with the ratio;
@@ -90,8 +92,11 @@ def main() -> None:
         texts.append((text, row.label, (i % len(base)) % CONTRIBUTORS))
 
     home = Path(tempfile.mkdtemp(prefix="fairwheel-scale-"))
+    # A bulk load: 50 contributors at the default 1,000 submissions an hour each would stop the
+    # pool at 50k (the embedded chain's clock does not move), so the operator lifts the limit.
     settings = load_settings(home=home, chain_url="embedded://", embedder_url=args.embedder,
-                             jobs={"inline_rescore": False})  # fmt: skip
+                             jobs={"inline_rescore": False},
+                             rate_limit_per_hour=args.records)  # fmt: skip
     node = Node.open(settings)
     pid = int(node.create_pool("scale", search_price=1000, predict_price=3000,
                                operator_fee_bps=1000, builder_share_bps=0,
