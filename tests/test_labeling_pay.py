@@ -11,7 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fairwheel.errors import SchemaError
-from fairwheel.labeling.pay import PPM, Payout, SlashProposal, split_bounty, wilson_upper
+from fairwheel.labeling.pay import (
+    PPM,
+    Payout,
+    SlashProposal,
+    split_bounty,
+    to_ppm,
+    wilson_upper,
+)
 
 WORKERS = [f"0x{i:040x}" for i in range(1, 9)]
 
@@ -37,7 +44,10 @@ def test_paid_plus_unspent_is_the_budget(budget: int, crowd: dict, rate: int | N
         assert out.rate <= rate
     for w, amount in out.paid.items():
         assert accuracy[w] >= bars[w] - 1e-6  # nobody under the bar is paid
-        assert Fraction(amount) <= Fraction(out.rate * answers[w]) * Fraction(accuracy[w]) + 1
+        # Pay is computed on the accuracy in parts per million (to_ppm), within 1 ppm of it.
+        ppm = to_ppm(accuracy[w])
+        assert abs(Fraction(ppm, PPM) - Fraction(accuracy[w])) <= Fraction(1, PPM)
+        assert Fraction(amount) <= Fraction(out.rate * answers[w]) * Fraction(ppm, PPM) + 1
     for s in out.slashes:
         assert s.worker not in out.paid and s.verify()
         assert answers[s.worker] >= 10

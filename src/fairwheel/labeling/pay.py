@@ -41,7 +41,8 @@ PPM = 1_000_000
 
 
 def to_ppm(value: float) -> int:
-    """A probability as integer parts per million, rounded down and clipped to 0..10**6.
+    """A probability as integer parts per million: ``floor(value * 10**6)`` in floating point
+    (so 0.995 is 995,000, within one part per million of the float), clipped to 0..10**6.
 
     Raises:
         SchemaError: If ``value`` is not a finite real number.
