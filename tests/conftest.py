@@ -6,6 +6,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,3 +57,24 @@ def node_factory(tmp_path: Path) -> Iterator:
         yield make
         for node in opened:
             node.close()
+
+
+@pytest.fixture
+def seeded(node_factory: Any) -> tuple[Any, int, list[Any]]:
+    """A pool (from :func:`node_factory`) with 60 records from three contributors; 20 more
+    examples kept back."""
+    from fairwheel.sim.data import synthetic_support_queries
+    from tests.contributor_support import new_contributor
+
+    node = node_factory()
+    examples = synthetic_support_queries(80, seed=3)
+    pool = node.create_pool("p", search_price=10, predict_price=20, operator_fee_bps=1000,
+                            builder_share_bps=2000,
+                            labels=sorted({e.label for e in examples}))  # fmt: skip
+    pid = int(pool["id"])
+    seeders = [new_contributor(node) for _ in range(3)]
+    now = node.onchain.now()
+    done = node.submit(pid, [seeders[i % 3].submission(pid, e.text, e.label, now=now)
+                             for i, e in enumerate(examples[:60])])  # fmt: skip
+    assert {r.status for r in done} == {"accepted"}
+    return node, pid, examples

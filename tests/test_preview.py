@@ -22,31 +22,10 @@ from typer.testing import CliRunner
 from fairwheel.chain.local import find_anvil
 from fairwheel.cli import app
 from fairwheel.sim.data import synthetic_support_queries
-from fairwheel.wallet import ContributorWallet
+from tests.contributor_support import new_contributor
 from tests.test_api_support import live_server
 
 runner = CliRunner()
-
-
-def _wallet(node: Any) -> ContributorWallet:
-    return ContributorWallet(node.testchain.new_account(), node.consent_domain())
-
-
-@pytest.fixture
-def seeded(node_factory: Any) -> tuple[Any, int, list[Any]]:
-    """A pool with 60 records from three contributors; 20 more examples kept back."""
-    node = node_factory()
-    examples = synthetic_support_queries(80, seed=3)
-    labels = sorted({e.label for e in examples})
-    pool = node.create_pool("p", search_price=10, predict_price=20, operator_fee_bps=1000,
-                            builder_share_bps=2000, labels=labels)  # fmt: skip
-    pid = int(pool["id"])
-    seeders = [_wallet(node) for _ in range(3)]
-    now = node.onchain.now()
-    done = node.submit(pid, [seeders[i % 3].submission(pid, e.text, e.label, now=now)
-                             for i, e in enumerate(examples[:60])])  # fmt: skip
-    assert {r.status for r in done} == {"accepted"}
-    return node, pid, examples
 
 
 def upload(examples: list[Any]) -> list[tuple[str, str | None]]:
@@ -109,7 +88,7 @@ def snapshot(node: Any, pid: int, who: str) -> dict[str, Any]:
 
 def test_a_preview_says_what_the_gate_would_do_and_writes_nothing(seeded: Any) -> None:
     node, pid, examples = seeded
-    me = _wallet(node)
+    me = new_contributor(node)
     rows = upload(examples)
     before = snapshot(node, pid, me.address)
     preview = node.preview(pid, rows, me.address)
@@ -146,7 +125,7 @@ def test_the_rate_limit_is_previewed_and_honest_mistakes_do_not_use_it(node_fact
     pool = node.create_pool("p", search_price=1, predict_price=1, operator_fee_bps=0,
                             builder_share_bps=0, labels=["a", "b"])  # fmt: skip
     pid = int(pool["id"])
-    me = _wallet(node)
+    me = new_contributor(node)
     rows: list[tuple[str, str | None]] = [(f"question {w} about my card", "c")
                                           for w in ("one", "two", "three")]  # fmt: skip
     rows += [(f"question {w} about my account", "a") for w in ("four", "five", "six", "seven")]
@@ -163,7 +142,7 @@ def test_the_rate_limit_is_previewed_and_honest_mistakes_do_not_use_it(node_fact
 
 def test_the_preview_route_and_the_remote_verb(seeded: Any, tmp_path: Path) -> None:
     node, pid, examples = seeded
-    me = _wallet(node)
+    me = new_contributor(node)
     rows = upload(examples)
     before = snapshot(node, pid, me.address)
     with live_server(node, rate_per_second=0) as live:

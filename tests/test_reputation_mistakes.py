@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from fairwheel.domain.records import GateDecision, RecordStatus
 from fairwheel.quality import gate
 from fairwheel.quality.review import (
@@ -17,8 +15,7 @@ from fairwheel.quality.review import (
     ReputationPolicy,
     is_honest_mistake,
 )
-from fairwheel.sim.data import synthetic_support_queries
-from fairwheel.wallet import ContributorWallet
+from tests.contributor_support import new_contributor
 
 OK = GateDecision(RecordStatus.ACCEPTED, 0.5, ("novelty 0.5",))
 UNKNOWN_LABEL = gate._reject(gate.RejectReason.UNKNOWN_LABEL, "'x'")
@@ -85,28 +82,9 @@ def test_copy_of_leaves_the_original_alone() -> None:
 # ------------------------------------------------------------------------------ on the node
 
 
-def _wallet(node: Any) -> ContributorWallet:
-    return ContributorWallet(node.testchain.new_account(), node.consent_domain())
-
-
-@pytest.fixture
-def seeded(node_factory: Any) -> tuple[Any, int, list[Any]]:
-    node = node_factory()
-    examples = synthetic_support_queries(80, seed=3)
-    pool = node.create_pool("p", search_price=10, predict_price=20, operator_fee_bps=1000,
-                            builder_share_bps=2000,
-                            labels=sorted({e.label for e in examples}))  # fmt: skip
-    pid = int(pool["id"])
-    seeders = [_wallet(node) for _ in range(3)]
-    now = node.onchain.now()
-    node.submit(pid, [seeders[i % 3].submission(pid, e.text, e.label, now=now)
-                      for i, e in enumerate(examples[:60])])  # fmt: skip
-    return node, pid, examples
-
-
 def test_a_file_with_unknown_labels_then_the_fixed_file(seeded: Any) -> None:
     node, pid, examples = seeded
-    me = _wallet(node)
+    me = new_contributor(node)
     now = node.onchain.now()
     wrong = [me.submission(pid, f"{e.text} (copy {i})", "Label From Another Pool", now=now)
              for i, e in enumerate(examples * 3)][:200]  # fmt: skip
@@ -131,7 +109,7 @@ def test_a_file_with_unknown_labels_then_the_fixed_file(seeded: Any) -> None:
 
 def test_copies_of_others_records_still_flag(seeded: Any) -> None:
     node, pid, examples = seeded
-    copier = _wallet(node)
+    copier = new_contributor(node)
     now = node.onchain.now()
     out = node.submit(pid, [copier.submission(pid, e.text, e.label, now=now)
                             for e in examples[:60]])  # fmt: skip
@@ -146,7 +124,7 @@ def test_mistakes_do_not_use_up_the_hour(node_factory: Any) -> None:
     pool = node.create_pool("p", search_price=1, predict_price=1, operator_fee_bps=0,
                             builder_share_bps=0, labels=["a"])  # fmt: skip
     pid = int(pool["id"])
-    me = _wallet(node)
+    me = new_contributor(node)
     now = node.onchain.now()
     wrong = node.submit(pid, [me.submission(pid, f"question number {i} about my card", "b",
                                             now=now) for i in range(50)])  # fmt: skip
