@@ -299,6 +299,24 @@ def read_csv_rows(
     return header, rows
 
 
+def read_text_rows(
+    path: Path, text_col: str, label_col: str, verb: str
+) -> tuple[list[int], list[tuple[str, str | None]]]:
+    """The file's ``(text, label)`` rows (``label_col`` ``""``: no labels) and the line each
+    ends on; one line and exit 1 if the file cannot be used or has no rows to ``verb``."""
+    wanted = [text_col] + ([label_col] if label_col else [])
+    hint = " (name them with --text-col and --label-col; --label-col '' for no labels)"
+    try:
+        _, rows = read_csv_rows(path, wanted, hint=hint)
+    except CsvError as exc:
+        fail(f"{exc.code}: {exc.message}")
+    if not rows:
+        fail(f"{path} has a header but no rows: nothing to {verb}")
+    lines = [line for line, _ in rows]
+    pairs = [(row[text_col], (row[label_col] or None) if label_col else None) for _, row in rows]
+    return lines, pairs
+
+
 # -------------------------------------------------------------------------------- remote
 
 

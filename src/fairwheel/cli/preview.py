@@ -29,7 +29,7 @@ from fairwheel.cli._shared import (
     node_at,
     pool_id,
     progress,
-    read_csv_rows,
+    read_text_rows,
     run_or_exit,
 )
 
@@ -47,26 +47,6 @@ ContributorOption = Annotated[
     str | None,
     typer.Option(help="Judge the rows as this account's (0x…; default: a new contributor)."),
 ]
-
-
-def read_rows(
-    path: Path, text_col: str, label_col: str
-) -> tuple[list[int], list[tuple[str, str | None]]]:
-    """The file's ``(text, label)`` rows and the line each ends on; one line and exit 1 if
-    the file cannot be used."""
-    from fairwheel.errors import CsvError
-
-    wanted = [text_col] + ([label_col] if label_col else [])
-    hint = " (name them with --text-col and --label-col; --label-col '' for no labels)"
-    try:
-        _, rows = read_csv_rows(path, wanted, hint=hint)
-    except CsvError as exc:
-        fail(f"{exc.code}: {exc.message}")
-    if not rows:
-        fail(f"{path} has a header but no rows: nothing to preview")
-    lines = [line for line, _ in rows]
-    pairs = [(row[text_col], (row[label_col] or None) if label_col else None) for _, row in rows]
-    return lines, pairs
 
 
 def report(preview: dict[str, Any], lines: list[int]) -> None:
@@ -111,7 +91,7 @@ def pool_preview(
     """
     pid = pool_id(pool)
     who = _contributor(contributor)
-    lines, rows = read_rows(csv_file, text_col, label_col)
+    lines, rows = read_text_rows(csv_file, text_col, label_col, "preview")
     with node_at(home) as node:
         known_pool(node, pid)
         with progress("embedding rows", progress_bar) as update:
@@ -142,7 +122,7 @@ def remote_preview(
         from eth_account import Account
 
         who = str(Account.from_key(checked_key(key)).address)
-    lines, rows = read_rows(csv_file, text_col, label_col)
+    lines, rows = read_text_rows(csv_file, text_col, label_col, "preview")
     if len(rows) > MAX_REMOTE_ROWS:
         fail(f"{csv_file} has {len(rows):,} rows; a remote preview takes at most "
              f"{MAX_REMOTE_ROWS:,}: split the file, or preview on the node with `fairwheel pool "

@@ -13,8 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from fairwheel.cli._shared import call_remote, echo_json, fail, read_csv_rows, read_key_file
-from fairwheel.errors import CsvError
+from fairwheel.cli._shared import call_remote, echo_json, fail, read_key_file, read_text_rows
 
 remote_app = typer.Typer(
     help="Talk to a Fairwheel node by URL; signing happens here with your key.",
@@ -66,15 +65,7 @@ def remote_submit(
     ctx: typer.Context, pool: int, csv_file: Path, text_col: str = "text", label_col: str = "label"
 ) -> None:
     """Sign consent for each row of a CSV locally and submit (streamed)."""
-    hint = " (name them with --text-col and --label-col; --label-col '' for no labels)"
-    try:
-        _, read = read_csv_rows(csv_file, [text_col] + ([label_col] if label_col else []),
-                                hint=hint)  # fmt: skip
-    except CsvError as exc:
-        fail(f"{exc.code}: {exc.message}")
-    if not read:
-        fail(f"{csv_file} has a header but no rows: nothing to submit")
-    rows = [(r[text_col], (r[label_col] or None) if label_col else None) for _, r in read]
+    _, rows = read_text_rows(csv_file, text_col, label_col, "submit")
     _run(ctx, lambda c: c.submit_stream(pool, rows), login=True)
 
 
