@@ -362,11 +362,20 @@ def call_remote(url: str, key: str | None, action: Callable[[Any], T], *, login:
             return action(client)
     except FairwheelError as exc:
         fail(f"{exc.code}: {exc.message}")
-    except (httpx.UnsupportedProtocol, httpx.InvalidURL):
-        fail(f"--url {url!r} is not a node's address: give http(s)://HOST:PORT (FAIRWHEEL_URL)")
-    except (httpx.TransportError, OSError) as exc:
-        fail(f"cannot reach the node at {url} ({exc or type(exc).__name__}): is it running? "
-             "(check --url or FAIRWHEEL_URL)")  # fmt: skip
+    except (httpx.HTTPError, OSError) as exc:
+        fail(http_error_line(exc, url))
+
+
+def http_error_line(exc: Exception, url: str) -> str:
+    """One line for a failed request to the node at ``url`` (httpx's errors, or an OSError)."""
+    import httpx
+
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return f"--url {url!r} is not a node's address: give http(s)://HOST:PORT (FAIRWHEEL_URL)"
+    if isinstance(exc, httpx.TransportError | OSError):
+        return (f"cannot reach the node at {url} ({exc or type(exc).__name__}): is it running? "
+                "(check --url or FAIRWHEEL_URL)")  # fmt: skip
+    return f"the node at {url} answered with an error: {' '.join(str(exc).split())}"
 
 
 # ------------------------------------------------------------------------------ progress

@@ -28,6 +28,8 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from fairwheel.cli._shared import http_error_line
+
 __all__ = ["FairwheelGroup", "unexpected_line", "usage_line"]
 
 
@@ -140,13 +142,7 @@ def _http_line(exc: Exception) -> str | None:
         url = str(exc.request.url)
     except RuntimeError:  # no request attached
         url = "the node"
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return (f"{url} is not a node's address: give http(s)://HOST:PORT (--url or "
-                "FAIRWHEEL_URL)")  # fmt: skip
-    if isinstance(exc, httpx.TransportError):
-        return (f"cannot reach {url} ({_one_line(str(exc)) or type(exc).__name__}): is the node "
-                "running? (check --url or FAIRWHEEL_URL)")  # fmt: skip
-    return f"the node at {url} answered with an error: {_one_line(str(exc))}"
+    return http_error_line(exc, url)
 
 
 def unexpected_line(exc: Exception, argv: Sequence[str]) -> str:
