@@ -235,6 +235,10 @@ def main() -> None:
         help="only compare label-issue detection with cleanlab baselines on three text sets",
     )  # fmt: skip
     parser.add_argument("--n-label", type=int, default=2000, help="rows per set (--label-issues)")
+    parser.add_argument(
+        "--label-seeds", type=int, default=4, help="seeds to average over (--label-issues)"
+    )
+    parser.add_argument("--jobs", type=int, default=2, help="processes (--label-issues)")
     args = parser.parse_args()
     from threadpoolctl import threadpool_limits
 

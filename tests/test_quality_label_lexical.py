@@ -89,3 +89,65 @@ def test_blend_keeps_the_better_set() -> None:
     assert w == 0.0 and np.allclose(probs, good)
     probs, w = blend_probs(uniform, good, y)
     assert w == 1.0 and log_loss(probs, y) < log_loss(uniform, y)
+
+
+def test_rank_by_self_confidence_flags_the_estimated_number_lowest_first() -> None:
+    from cleanlab.count import num_label_issues
+
+    from fairwheel.quality.label_issues import rank_by_self_confidence
+
+    rng = np.random.default_rng(5)
+    _, y = encode(["a", "b", "c"] * 40)
+    probs = np.full((120, 3), 0.05)
+    probs[np.arange(120), y] = 0.9
+    wrong = rng.choice(120, 12, replace=False)
+    probs[wrong] = 0.05
+    probs[wrong, (y[wrong] + 1) % 3] = 0.9  # confidently another class
+    flags = rank_by_self_confidence(y, probs)
+    expected = int(num_label_issues(y, probs, estimation_method="off_diagonal_calibrated"))
+    assert int(flags.sum()) == expected == 12
+    assert set(np.flatnonzero(flags)) == set(wrong.tolist())
+    clean = np.full((120, 3), 0.05)
+    clean[np.arange(120), y] = 0.9
+    assert not rank_by_self_confidence(y, clean).any()
+
+
+def test_regularisation_is_the_grid_value_of_lowest_log_loss() -> None:
+    from dataclasses import replace
+
+    from fairwheel.quality.label_issues import out_of_sample_probs
+
+    texts, labels, _ = toy()
+    vectors = FakeHashEmbedder(64).embed(texts)
+    _, y = encode(labels)
+    policy = LabelPolicy(min_per_class=20, c_grid=(0.1, 1.0, 30.0))
+    report = label_issues(vectors, labels, policy)
+    losses = {
+        c: log_loss(out_of_sample_probs(vectors, labels, replace(policy, c=c))[1], y)
+        for c in policy.c_grid
+    }
+    assert report.c == min(losses, key=losses.__getitem__)
+    assert log_loss(report.probs, y) == pytest.approx(losses[report.c])
+
+
+def test_best_tfidf_probs_keeps_the_lowest_log_loss() -> None:
+    from fairwheel.quality.label_issues import _folds
+    from fairwheel.quality.lexical import best_tfidf_probs, tfidf_probs
+
+    texts, labels, _ = toy()
+    _, y = encode(labels)
+    folds = _folds(y, 5, 0)
+    each = {c: log_loss(tfidf_probs(texts, y, 3, folds, c), y) for c in (0.01, 10.0)}
+    best = best_tfidf_probs(texts, y, 3, folds, (0.01, 10.0))
+    assert log_loss(best, y) == pytest.approx(min(each.values()))
+    assert each[10.0] < each[0.01]  # a strong penalty flattens the probabilities
+
+
+def test_audit_policy_finds_the_flips() -> None:
+    from fairwheel.quality.label_issues import AUDIT_LABEL_POLICY
+
+    texts, labels, flipped = toy()
+    vectors = FakeHashEmbedder(64).embed(texts)
+    report = label_issues(vectors, labels, AUDIT_LABEL_POLICY, texts=texts)
+    assert report.c in AUDIT_LABEL_POLICY.c_grid and report.lexical_weight is not None
+    assert _f1(report.issues, flipped) >= 0.9

@@ -19,6 +19,7 @@ from fairwheel.cli.quality import quality_app
 from fairwheel.embed import FakeHashEmbedder
 from fairwheel.errors import Conflict, SchemaError
 from fairwheel.quality.audit import CHECKS, read_csv, run_audit
+from fairwheel.quality.gate import GatePolicy
 from fairwheel.quality.label_issues import LabelModel, label_issues
 from fairwheel.sim.data import synthetic_support_queries
 
@@ -77,25 +78,29 @@ def test_tiny_files_answer_and_name_the_checks_they_skip(tmp_path: Path, n: int)
     assert set(ran) | set(skipped) == set(CHECKS)
 
 
-def test_eighty_rows_in_four_labels_score_labels_but_flag_none(tmp_path: Path) -> None:
+def test_eighty_rows_in_four_labels_get_the_label_check(tmp_path: Path) -> None:
     rows = four_label_rows(80)
     # A near copy of row 3: rejected after it was embedded, so it is scored by the pool's label
-    # model, which 20 rows per class are too few to fit (the crash of issue #17).
+    # model (before issue #17's fix, a pool too small to fit one crashed here).
     rows.append((rows[3][0] + " thanks", rows[3][1]))
     data = write_csv(tmp_path / "data.csv", rows)
     code, summary, stderr = run_cli(data, tmp_path / "report.csv")
     assert code == 0, stderr
-    assert summary["rows"] == 81 and summary["not_accepted_by"] == {"near_duplicate": 1}
-    labels = not_run(summary)["label_issues"]
-    assert labels["status"] == "partial"
-    assert (labels["needs"], labels["has"], labels["unit"]) == (2, 0, "classes of 25+ rows")
-    assert "partial: label_issues: scores only" in stderr
-    assert set(summary["checks_ran"]) == set(CHECKS) - {"label_issues"}
+    assert summary["rows"] == 81 and summary["not_accepted_by"].get("near_duplicate") == 1
+    # The audit judges classes of 5+ rows: 20 per class is enough.
+    assert set(summary["checks_ran"]) == set(CHECKS) and "label_issues" not in stderr
+    with open(tmp_path / "report.csv", newline="", encoding="utf-8") as fh:
+        report = list(csv.DictReader(fh))
+    assert float(report[80]["label_issue_score"]) > 0  # scored by the pool's model
 
+    # The gate's policy needs 25 rows per class: the check runs in part, with scores only.
     texts, labs = read_csv(data, "text", "label")
-    result = run_audit(texts, labs, FakeHashEmbedder(64))
+    result = run_audit(texts, labs, FakeHashEmbedder(64), GatePolicy())
     assert [c.name for c in result.checks] == list(CHECKS)
-    assert [c.name for c in result.not_run] == ["label_issues"]
+    (labels,) = result.not_run
+    assert labels.name == "label_issues" and labels.status == "partial"
+    assert (labels.needs, labels.has, labels.unit) == (2, 0, "classes of 25+ rows")
+    assert labels.detail.startswith("scores only")
     kept = [r for r in result.rows if r.status == "accepted"]
     assert len(kept) == 80 and any(r.label_issue_score > 0 for r in kept)  # scored out of sample
     assert all(

@@ -85,10 +85,10 @@ def audit_command(
         bool,
         typer.Option(
             "--lexical/--no-lexical",
-            help="Blend TF-IDF probabilities into the label check (experimental: see "
-            "docs/quality.md for where it helps and where it hurts).",
+            help="Blend TF-IDF probabilities into the label check (--no-lexical: the "
+            "embedding alone, faster on large files).",
         ),
-    ] = False,
+    ] = True,
     progress_bar: ProgressOption = None,
 ) -> None:
     """Write one row per input row: row, status, score, label_issue_score, duplicate_of, reasons.
@@ -103,8 +103,7 @@ def audit_command(
     """
     import dataclasses
 
-    from fairwheel.quality.audit import read_csv, run_audit, summary, write_report
-    from fairwheel.quality.gate import GatePolicy
+    from fairwheel.quality.audit import AUDIT_POLICY, read_csv, run_audit, summary, write_report
 
     problem = text_file_problem(data)
     if problem is not None:
@@ -122,11 +121,10 @@ def audit_command(
         contributors = None
         if contributor_col:
             contributors, _ = read_csv(data, contributor_col, None)
-        base = GatePolicy()
         policy = dataclasses.replace(
-            base,
+            AUDIT_POLICY,
             label=dataclasses.replace(
-                base.label, folds=folds, model=label_model, lexical=lexical
+                AUDIT_POLICY.label, folds=folds, model=label_model, lexical=lexical
             ),
         )
         model = open_embedder(embedder, default_cache_dir())

@@ -13,9 +13,12 @@ earlier row owns its content), with the gate's checks and thresholds:
 4. junk and wrong language → ``rejected`` (fixed rules, or mostly words no other row uses);
    text in unusual characters but known words, and outliers in embedding space →
    ``quarantined`` (judged leave-one-out against the other rows);
-5. label issues by confident learning on out-of-sample probabilities (embedding logistic
-   regression; with ``LabelPolicy.lexical``, blended with a TF-IDF one by cross-validated
-   log-loss) → ``quarantined``.
+5. label issues by confident learning on out-of-sample probabilities → ``quarantined``. The
+   audit's policy (:data:`AUDIT_POLICY`) goes further than the gate, which sees no texts: the
+   embedding and TF-IDF logistic regressions each take the regularisation with the lowest
+   cross-validated log-loss, their blend the weight with the lowest log-loss, and the rows of
+   lowest self-confidence are flagged, as many as cleanlab's calibrated confident joint
+   estimates are wrong.
 
 Every row gets a ``label_issue_score`` (``1 - p(given label)``; higher means the label is more
 likely wrong): out of sample for rows that reach step 5, from the model fitted on the kept rows
@@ -47,12 +50,16 @@ from fairwheel.errors import SchemaError
 from fairwheel.quality.candidates import ordered_candidates
 from fairwheel.quality.gate import GatePolicy, QualityReason, quality_score
 from fairwheel.quality.junk import JunkVerdict, PoolProfile, judge_standalone
-from fairwheel.quality.label_issues import LabelModel, label_issues
+from fairwheel.quality.label_issues import AUDIT_LABEL_POLICY, LabelModel, label_issues
 from fairwheel.quality.near_duplicate import best_match
 
 COLUMNS = ("row", "status", "score", "label_issue_score", "duplicate_of", "reasons")
 
 #: The checks of the audit, in order (the ``name`` of a :class:`CheckRun`).
+#: The gate's thresholds with the audit's label check (:data:`~fairwheel.quality.label_issues.
+#: AUDIT_LABEL_POLICY`): the default of :func:`run_audit` and ``fairwheel quality audit``.
+AUDIT_POLICY = GatePolicy(label=AUDIT_LABEL_POLICY)
+
 CHECKS = ("schema", "exact_duplicate", "near_duplicate", "junk_rules", "junk_pool", "label_issues")
 
 
@@ -189,7 +196,7 @@ def run_audit(
         texts: The texts.
         labels: Their labels (None or empty for unlabelled rows).
         embedder: Anything with ``embed(list[str]) -> (n, d)`` unit vectors.
-        policy: Thresholds (the gate's defaults if None).
+        policy: Thresholds (:data:`AUDIT_POLICY` if None).
         contributors: Optional owner per row: rows of one owner are not near duplicates of
             each other (exact copies still are).
 
@@ -199,7 +206,7 @@ def run_audit(
     Raises:
         SchemaError: ``texts``, ``labels`` and ``contributors`` differ in length.
     """
-    policy = policy or GatePolicy()
+    policy = policy or AUDIT_POLICY
     n = len(texts)
     if len(labels) != n or (contributors is not None and len(contributors) != n):
         raise SchemaError("texts, labels and contributors must have the same length")

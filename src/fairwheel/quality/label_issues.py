@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
 from fairwheel.errors import Conflict, SchemaError
+from fairwheel.quality.softmax import softmax_regression
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -47,12 +48,17 @@ class LabelPolicy:
         max_iter: L-BFGS iterations (stopping early loses nothing measurable here).
         min_per_class: Records of a class with fewer labelled records are not judged.
         min_pool: Fewer labelled records than this: no label check at all.
-        filter_by: cleanlab's ``find_label_issues`` method.
+        filter_by: cleanlab's ``find_label_issues`` method, or ``"calibrated_rank"``: the
+            records of lowest self-confidence, as many as cleanlab's calibrated confident joint
+            estimates are mislabelled (:func:`rank_by_self_confidence`).
         seed: Seed of the fold split.
         flagged_score: A flagged contributor's record with a label-issue score at or above
             this is quarantined even in a class too small to judge.
         lexical: With texts given, blend in TF-IDF probabilities (weight by log-loss).
         lexical_c: Inverse regularisation strength of the TF-IDF logistic regression.
+        c_grid: With two or more values, the embedding regression's ``c`` is the one of these
+            whose out-of-sample log-loss is lowest (``c`` is then unused).
+        lexical_c_grid: The same choice for the TF-IDF regression's ``lexical_c``.
     """
 
     model: str = "logreg"
@@ -66,6 +72,19 @@ class LabelPolicy:
     flagged_score: float = 0.9
     lexical: bool = False  # opt in: it lowered F1 on one benchmark set (docs/quality.md)
     lexical_c: float = 10.0
+    c_grid: tuple[float, ...] = ()
+    lexical_c_grid: tuple[float, ...] = ()
+
+
+#: The offline audit's label check (``fairwheel quality audit``): given the texts it can choose
+#: among more models than the gate and rank globally (``docs/quality.md``, "vs cleanlab").
+AUDIT_LABEL_POLICY = LabelPolicy(
+    lexical=True,
+    c_grid=(1.0, 3.0, 10.0, 30.0),
+    lexical_c_grid=(1.0, 10.0),
+    filter_by="calibrated_rank",
+    min_per_class=5,
+)
 
 
 @dataclass(frozen=True)
@@ -83,6 +102,7 @@ class LabelReport:
         lexical_weight: Weight of the TF-IDF probabilities in ``probs`` (None: not used).
         warm: The last fold's classifier weights, a starting point for the next fit on (almost)
             the same rows (:class:`LabelModel`); None for the centroid model.
+        c: The embedding regression's inverse regularisation strength that was used.
     """
 
     classes: list[str]
@@ -94,6 +114,7 @@ class LabelReport:
     temperature: float = 1.0
     lexical_weight: float | None = None
     warm: npt.NDArray[np.float32] | None = None
+    c: float = 10.0
 
     def suggested(self, i: int) -> str:
         """The most probable class of record ``i``."""
@@ -135,104 +156,6 @@ class _Fitted:
             logits = x.astype(np.float32) @ self.weights[:-1] + self.weights[-1]
             out[:, self.present] = logits[:, self.present]
         return out
-
-
-def softmax_regression(
-    x: FloatArray,
-    y: npt.NDArray[np.int64],
-    k: int,
-    c: float,
-    max_iter: int,
-    init: npt.NDArray[np.float32] | None = None,
-) -> npt.NDArray[np.float32]:
-    """Multinomial logistic regression by L-BFGS, in float32 numpy.
-
-    Minimises ``sum_i -log p(y_i | x_i) + ||W||^2 / (2 c)`` (the intercept is not penalised),
-    the objective of scikit-learn's ``LogisticRegression(C=c)``. Written out because it is
-    5-10x faster here (float32, no per-iteration overhead of a general optimiser) and the result
-    is the same to the figures we report (``docs/quality.md``).
-
-    Args:
-        init: Starting weights ``(d + 1, k)``, e.g. a fit on overlapping rows (the objective is
-            strictly convex: the start changes the iterations needed, not the optimum).
-
-    Returns:
-        ``(d + 1, k)`` float32 weights, the last row the intercepts.
-    """
-    n, d = x.shape
-    xb = np.hstack([x, np.ones((n, 1))]).astype(np.float32)
-    onehot = np.zeros((n, k), dtype=np.float32)
-    onehot[np.arange(n), y] = 1.0
-    penalty = np.ones((d + 1, 1), dtype=np.float32) / np.float32(c)
-    penalty[-1] = 0.0
-
-    def objective(w: npt.NDArray[np.float32]) -> tuple[float, npt.NDArray[np.float32]]:
-        z = xb @ w
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        total = e.sum(axis=1, keepdims=True)
-        loss = -float((onehot * (z - np.log(total))).sum()) + 0.5 * float((penalty * w * w).sum())
-        return loss, xb.T @ (e / total - onehot) + penalty * w
-
-    start = np.zeros((d + 1, k), dtype=np.float32)
-    if init is not None and init.shape == start.shape:
-        start = init.astype(np.float32, copy=True)
-    return _lbfgs(objective, start, max_iter)
-
-
-def _lbfgs(
-    objective: Callable[[npt.NDArray[np.float32]], tuple[float, npt.NDArray[np.float32]]],
-    w: npt.NDArray[np.float32],
-    max_iter: int,
-    memory: int = 10,
-) -> npt.NDArray[np.float32]:
-    """Minimise a smooth convex objective by L-BFGS with a backtracking (Armijo) line search."""
-    loss, grad = objective(w)
-    s_hist: list[npt.NDArray[np.float32]] = []
-    y_hist: list[npt.NDArray[np.float32]] = []
-    for _ in range(max_iter):
-        # Two-loop recursion: direction = -H grad.
-        q = grad.copy()
-        alphas = []
-        for s, yv in zip(reversed(s_hist), reversed(y_hist), strict=True):
-            a = float((s * q).sum()) / float((yv * s).sum())
-            alphas.append(a)
-            q -= a * yv
-        if s_hist:
-            q *= float((s_hist[-1] * y_hist[-1]).sum()) / float((y_hist[-1] ** 2).sum())
-        else:
-            q /= max(1.0, float(np.abs(grad).max()))
-        for s, yv, a in zip(s_hist, y_hist, reversed(alphas), strict=True):
-            b = float((yv * q).sum()) / float((yv * s).sum())
-            q += (a - b) * s
-        direction = -q
-        slope = float((grad * direction).sum())
-        if slope >= 0:  # not a descent direction: restart from the gradient
-            s_hist.clear()
-            y_hist.clear()
-            direction = -grad / max(1.0, float(np.abs(grad).max()))
-            slope = float((grad * direction).sum())
-        step = 1.0
-        for _ in range(20):
-            w_new = w + np.float32(step) * direction
-            loss_new, grad_new = objective(w_new)
-            if loss_new <= loss + 1e-4 * step * slope:
-                break
-            step *= 0.5
-        else:
-            return w
-        s_vec, y_vec = w_new - w, grad_new - grad
-        if float((s_vec * y_vec).sum()) > 1e-10:
-            s_hist.append(s_vec)
-            y_hist.append(y_vec)
-            if len(s_hist) > memory:
-                s_hist.pop(0)
-                y_hist.pop(0)
-        converged = abs(loss - loss_new) <= 1e-7 * max(1.0, abs(loss))
-        w, loss, grad = w_new, loss_new, grad_new
-        if converged:
-            break
-    return w
 
 
 def _softmax(scores: FloatArray, temperature: float) -> FloatArray:
@@ -355,39 +278,89 @@ def label_issues(
         zeros = np.zeros(n)
         return LabelReport(
             classes, np.eye(len(classes))[y], zeros, zeros.astype(bool), zeros.astype(bool),
-            np.ones(len(classes)),
+            np.ones(len(classes)), c=policy.c,
         )  # fmt: skip
-    classes, probs, temperature, warm = _cross_validated(vectors, labels, policy)
+    policy, (classes, probs, temperature, warm) = _best_c(vectors, labels, policy)
     _, y = encode(labels)
     weight: float | None = None
     if texts is not None and policy.lexical:
         if len(texts) != n:
             raise SchemaError("texts and labels must have the same length")
-        from fairwheel.quality.lexical import blend_probs, tfidf_probs
+        from fairwheel.quality.lexical import best_tfidf_probs, blend_probs
 
         folds = _folds(y, policy.folds, policy.seed)
-        lexical = tfidf_probs(texts, y, len(classes), folds, policy.lexical_c)
+        grid = policy.lexical_c_grid or (policy.lexical_c,)
+        lexical = best_tfidf_probs(texts, y, len(classes), folds, grid)
         probs, weight = blend_probs(probs, lexical, y)
     judged = np.asarray([counts[x] >= policy.min_per_class for x in labels])
     scores = np.clip(1.0 - probs[np.arange(n), y], 0.0, 1.0)
     issues = np.zeros(n, dtype=bool)
     big = [c for c in classes if counts[c] >= policy.min_per_class]
     if len(big) >= 2:
-        from cleanlab.filter import find_label_issues
-
         rows = np.flatnonzero(judged)
         cols = np.asarray([classes.index(c) for c in big], dtype=np.int64)
         sub = probs[np.ix_(rows, cols)]
         sub = sub / np.maximum(sub.sum(axis=1, keepdims=True), 1e-12)
         remap = {int(c): i for i, c in enumerate(cols)}
         sub_y = np.asarray([remap[int(v)] for v in y[rows]], dtype=np.int64)
-        with warnings.catch_warnings():  # "too few examples in class k": known, see min_per_class
-            warnings.simplefilter("ignore", UserWarning)
-            issues[rows] = find_label_issues(sub_y, sub, filter_by=policy.filter_by)
+        issues[rows] = _flag(sub_y, sub, policy.filter_by)
     thresholds = class_thresholds(probs, y)
     return LabelReport(
-        classes, probs, scores, issues, judged, thresholds, temperature, weight, warm
+        classes, probs, scores, issues, judged, thresholds, temperature, weight, warm, policy.c
     )
+
+
+_Fit = tuple[list[str], FloatArray, float, npt.NDArray[np.float32] | None]
+
+
+def _best_c(
+    vectors: npt.ArrayLike, labels: Sequence[str], policy: LabelPolicy
+) -> tuple[LabelPolicy, _Fit]:
+    """:func:`_cross_validated` at the ``c`` of ``policy.c_grid`` with the lowest log-loss."""
+    if len(policy.c_grid) < 2 or policy.model != "logreg":
+        return policy, _cross_validated(vectors, labels, policy)
+    from fairwheel.quality.lexical import log_loss
+
+    _, y = encode(labels)
+    best: tuple[float, LabelPolicy, _Fit] | None = None
+    for c in policy.c_grid:
+        trial = replace(policy, c=float(c))
+        fit = _cross_validated(vectors, labels, trial)
+        loss = log_loss(fit[1], y)
+        if best is None or loss < best[0] - 1e-9:  # ties: the earlier value
+            best = (loss, trial, fit)
+    assert best is not None
+    return best[1], best[2]
+
+
+def _flag(y: npt.NDArray[np.int64], probs: FloatArray, filter_by: str) -> npt.NDArray[np.bool_]:
+    """Confident learning's flags over rows whose every class has enough rows to be judged."""
+    with warnings.catch_warnings():  # "too few examples in class k": known, see min_per_class
+        warnings.simplefilter("ignore", UserWarning)
+        if filter_by == "calibrated_rank":
+            return rank_by_self_confidence(y, probs)
+        from cleanlab.filter import find_label_issues
+
+        return np.asarray(find_label_issues(y, probs, filter_by=filter_by), dtype=bool)
+
+
+def rank_by_self_confidence(
+    y: npt.NDArray[np.int64], probs: FloatArray
+) -> npt.NDArray[np.bool_]:
+    """The ``m`` records of lowest ``p(given label)``, ``m`` estimated by confident learning.
+
+    ``m`` is cleanlab's ``num_label_issues(..., estimation_method="off_diagonal_calibrated")``:
+    the off-diagonal mass of the confident joint after calibrating its rows to the given
+    labels' counts. Ranking all records together, not class by class, is what keeps small
+    classes of a many-class set from being over- or under-pruned (docs/quality.md).
+    """
+    from cleanlab.count import num_label_issues
+
+    m = int(num_label_issues(y, probs, estimation_method="off_diagonal_calibrated"))
+    flags = np.zeros(len(y), dtype=bool)
+    order = np.argsort(probs[np.arange(len(y)), y], kind="stable")
+    flags[order[:m]] = True
+    return flags
 
 
 class LabelModel:
@@ -409,7 +382,7 @@ class LabelModel:
         policy: LabelPolicy | None = None,
         keep: npt.NDArray[np.bool_] | None = None,
     ) -> None:
-        self.policy = policy or LabelPolicy()
+        self.policy = replace(policy or LabelPolicy(), c=report.c)  # the c chosen by CV
         self.classes = report.classes
         self.thresholds = report.thresholds
         counts = Counter(labels)

@@ -45,6 +45,7 @@ def tfidf_probs(
     folds: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]],
     c: float = 10.0,
     max_iter: int = 200,
+    features: object | None = None,
 ) -> FloatArray:
     """``(n, k)`` out-of-sample probabilities of a logistic regression on :func:`tfidf_features`.
 
@@ -55,10 +56,11 @@ def tfidf_probs(
         folds: ``(train, test)`` index pairs covering every row once as test.
         c: Inverse regularisation strength.
         max_iter: Solver iterations.
+        features: ``tfidf_features(texts)`` if already computed.
     """
     from sklearn.linear_model import LogisticRegression
 
-    x = tfidf_features(texts)
+    x = tfidf_features(texts) if features is None else features
     probs = np.zeros((len(y), k))
     for train, test in folds:
         present = np.unique(y[train])
@@ -69,6 +71,28 @@ def tfidf_probs(
         model.fit(x[train], y[train])  # type: ignore[index]
         probs[np.ix_(test, model.classes_)] = model.predict_proba(x[test])  # type: ignore[index]
     return probs
+
+
+def best_tfidf_probs(
+    texts: Sequence[str],
+    y: npt.NDArray[np.int64],
+    k: int,
+    folds: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]],
+    grid: Sequence[float],
+) -> FloatArray:
+    """:func:`tfidf_probs` at the ``c`` of ``grid`` whose out-of-sample log-loss is lowest.
+
+    The features are computed once; ties go to the earlier value of ``grid``.
+    """
+    x = tfidf_features(texts)
+    best: tuple[float, FloatArray] | None = None
+    for c in grid:
+        probs = tfidf_probs(texts, y, k, folds, float(c), features=x)
+        loss = log_loss(probs, y)
+        if best is None or loss < best[0] - 1e-9:
+            best = (loss, probs)
+    assert best is not None
+    return best[1]
 
 
 def log_loss(probs: FloatArray, y: npt.NDArray[np.int64]) -> float:
