@@ -88,6 +88,9 @@ class HnswIndex:
         self._live: set[int] = set()
         # Labels marked deleted that hnswlib may still hold; re-adding one revives its slot.
         self._deleted: set[int] = set()
+        # Copies of vectors read back from the graph, filled on first use: hnswlib's get_items
+        # costs ~17 us per vector, most of a paid search's re-scoring (docs/ports.md).
+        self._copies: dict[int, np.ndarray] = {}
         self._generation = ""
         self._file: str | None = None
         self._dirty = False
@@ -99,6 +102,7 @@ class HnswIndex:
     def _reset(self) -> None:
         self._graph = _new_graph(self.dim, _MIN_CAPACITY)
         self._live, self._deleted = set(), set()
+        self._copies = {}
         self._generation = ""
         self._dirty = True
 
@@ -127,6 +131,7 @@ class HnswIndex:
             log.warning("ignoring unreadable index in %s (%s); starting empty", self._dir, exc)
             return False
         self._graph, self._live, self._deleted = graph, live, labels - live
+        self._copies = {}
         self._generation = str(meta.get("generation", ""))
         self._file = name
         self._dirty = False
@@ -217,6 +222,8 @@ class HnswIndex:
                     self._graph.add_items(rows[fresh], id_array[fresh], replace_deleted=True)
             except RuntimeError as exc:
                 raise BackendError(f"hnswlib add failed: {exc}") from exc
+            for rid in id_array.tolist():
+                self._copies.pop(rid, None)  # the graph now holds a new vector for it
             self._live.update(id_array.tolist())
             self._dirty = True
 
@@ -274,7 +281,7 @@ class HnswIndex:
                 return [[] for _ in rows]
             if k >= n:
                 ids = np.fromiter(self._live, np.int64, n)
-                vectors = np.asarray(self._graph.get_items(ids), dtype=np.float32)
+                vectors = self._vectors(ids)
                 return [rank_exact(ids, vectors, q, k) for q in rows]
             want = min(n, max(2 * k, k + 10))
             self._graph.set_ef(max(self.ef_search, 2 * k, want))
@@ -284,13 +291,27 @@ class HnswIndex:
                 return [self.search(q, k) for q in rows]
             labels = labels.astype(np.int64)
             unique, inverse = np.unique(labels, return_inverse=True)
-            vectors = np.asarray(self._graph.get_items(unique), dtype=np.float32)
+            vectors = self._vectors(unique)
             inverse = inverse.reshape(labels.shape)
             return [rank_exact(labels[r], vectors[inverse[r]], q, k) for r, q in enumerate(rows)]
 
     def _rank(self, ids: np.ndarray, q: np.ndarray, k: int) -> list[tuple[int, float]]:
-        vectors = np.asarray(self._graph.get_items(ids), dtype=np.float32)
-        return rank_exact(ids, vectors, q, k)
+        return rank_exact(ids, self._vectors(ids), q, k)
+
+    def _vectors(self, ids: np.ndarray) -> np.ndarray:
+        """``(len(ids), dim)`` float32: the graph's stored vectors, read back once per id.
+
+        The copies are the graph's own (normalised) floats, so scores are the same whether a
+        vector was read now or before, and before or after a restart."""
+        copies = self._copies
+        missing = [i for i in ids.tolist() if i not in copies]
+        if missing:
+            fetched = np.asarray(self._graph.get_items(missing), dtype=np.float32)
+            for rid, row in zip(missing, fetched, strict=True):
+                copies[rid] = row
+        if len(ids) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([copies[i] for i in ids.tolist()])
 
     def __len__(self) -> int:
         return len(self._live)
