@@ -55,11 +55,11 @@ from fairwheel.quality.near_duplicate import best_match
 
 COLUMNS = ("row", "status", "score", "label_issue_score", "duplicate_of", "reasons")
 
-#: The checks of the audit, in order (the ``name`` of a :class:`CheckRun`).
 #: The gate's thresholds with the audit's label check (:data:`~fairwheel.quality.label_issues.
 #: AUDIT_LABEL_POLICY`): the default of :func:`run_audit` and ``fairwheel quality audit``.
 AUDIT_POLICY = GatePolicy(label=AUDIT_LABEL_POLICY)
 
+#: The checks of the audit, in order (the ``name`` of a :class:`CheckRun`).
 CHECKS = ("schema", "exact_duplicate", "near_duplicate", "junk_rules", "junk_pool", "label_issues")
 
 

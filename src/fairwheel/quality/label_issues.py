@@ -319,18 +319,12 @@ def _best_c(
     """:func:`_cross_validated` at the ``c`` of ``policy.c_grid`` with the lowest log-loss."""
     if len(policy.c_grid) < 2 or policy.model != "logreg":
         return policy, _cross_validated(vectors, labels, policy)
-    from fairwheel.quality.lexical import log_loss
+    from fairwheel.quality.lexical import lowest_log_loss
 
     _, y = encode(labels)
-    best: tuple[float, LabelPolicy, _Fit] | None = None
-    for c in policy.c_grid:
-        trial = replace(policy, c=float(c))
-        fit = _cross_validated(vectors, labels, trial)
-        loss = log_loss(fit[1], y)
-        if best is None or loss < best[0] - 1e-9:  # ties: the earlier value
-            best = (loss, trial, fit)
-    assert best is not None
-    return best[1], best[2]
+    trials = (replace(policy, c=float(c)) for c in policy.c_grid)
+    fits = ((trial, _cross_validated(vectors, labels, trial)) for trial in trials)
+    return lowest_log_loss(fits, y, key=lambda fit: fit[1][1])[1]
 
 
 def _flag(y: npt.NDArray[np.int64], probs: FloatArray, filter_by: str) -> npt.NDArray[np.bool_]:

@@ -10,12 +10,14 @@ alone was better. scikit-learn is imported inside the functions that use it.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+T = TypeVar("T")
 
 #: Candidate weights of the lexical probabilities (the rest is the embedding's).
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -85,14 +87,8 @@ def best_tfidf_probs(
     The features are computed once; ties go to the earlier value of ``grid``.
     """
     x = tfidf_features(texts)
-    best: tuple[float, FloatArray] | None = None
-    for c in grid:
-        probs = tfidf_probs(texts, y, k, folds, float(c), features=x)
-        loss = log_loss(probs, y)
-        if best is None or loss < best[0] - 1e-9:
-            best = (loss, probs)
-    assert best is not None
-    return best[1]
+    fits = (tfidf_probs(texts, y, k, folds, float(c), features=x) for c in grid)
+    return lowest_log_loss(fits, y, key=lambda probs: probs)[1]
 
 
 def log_loss(probs: FloatArray, y: npt.NDArray[np.int64]) -> float:
@@ -111,11 +107,25 @@ def blend_probs(
     Returns:
         ``(probs, weight of the lexical set)``; ties go to the earlier weight in ``weights``.
     """
-    best: tuple[float, float] | None = None
-    for w in weights:
-        loss = log_loss((1.0 - w) * embedding + w * lexical, y)
+    blends = ((float(w), (1.0 - w) * embedding + w * lexical) for w in weights)
+    w, probs = lowest_log_loss(blends, y, key=lambda blend: blend[1])[1]
+    return probs, w
+
+
+def lowest_log_loss(
+    candidates: Iterable[T], y: npt.NDArray[np.int64], key: Callable[[T], FloatArray]
+) -> tuple[float, T]:
+    """``(log-loss, candidate)`` of the candidate whose probabilities ``key(candidate)`` have
+    the lowest :func:`log_loss`; ties (within 1e-9) go to the earlier candidate.
+
+    Raises:
+        ValueError: no candidates.
+    """
+    best: tuple[float, T] | None = None
+    for candidate in candidates:
+        loss = log_loss(key(candidate), y)
         if best is None or loss < best[0] - 1e-9:
-            best = (loss, float(w))
-    assert best is not None
-    w = best[1]
-    return (1.0 - w) * embedding + w * lexical, w
+            best = (loss, candidate)
+    if best is None:
+        raise ValueError("no candidates to choose from")
+    return best
