@@ -17,7 +17,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fairwheel.domain.rows import EpochRow, LedgerEntry, ModelRow, PoolRow, RecordRow
+from fairwheel.domain.rows import (
+    EpochRow,
+    LedgerEntry,
+    ModelRow,
+    PoolRow,
+    RecordRow,
+    ServedRecord,
+)
 from fairwheel.errors import BackendError, Conflict, NotFound
 from fairwheel.settlement.ledger import make_entry, verify_chain
 from fairwheel.store import Store, open_store
@@ -164,6 +171,22 @@ def test_record_rows_are_typed_and_an_accepted_hash_is_unique(store: Store) -> N
     rejected = _record(store, 1, "hello", status="rejected")  # kept as evidence: allowed
     assert [r["id"] for r in store.records(1, "accepted")] == [rid]
     assert [r["id"] for r in store.records(1)] == [rid, rejected]
+
+
+def test_a_paid_calls_candidates_come_with_their_feedback_weights(store: Store) -> None:
+    _pool(store)
+    plain, weighted = _record(store, 1, "plain"), _record(store, 1, "weighted")
+    with store.transaction():
+        store.set_record_weights([(weighted, 0.25, 1.0, 3.0)])
+    served = store.served_records([weighted, plain, 999])
+    assert sorted(served) == [plain, weighted]  # an unknown id is left out
+    assert set(served[plain]) == _keys(ServedRecord)
+    row: dict[str, object] = dict(store.record(plain))
+    assert {k: v for k, v in served[plain].items() if k != "weight"} == {
+        k: row[k] for k in _keys(ServedRecord) - {"weight"}
+    }
+    assert served[plain]["weight"] == 1.0 and served[weighted]["weight"] == 0.25
+    assert store.served_records([]) == {}
 
 
 def test_nonces_are_spent_once(store: Store) -> None:

@@ -74,6 +74,20 @@ class RecordOwner(TypedDict):
     status: str
 
 
+class ServedRecord(TypedDict):
+    """What a paid call needs of a candidate record: whether it may be served, what to show,
+    who it pays and its feedback weight (1.0 without feedback)."""
+
+    id: int
+    contributor: str
+    blob_name: str | None
+    label: str | None
+    status: str
+    purposes: int
+    expiry: int
+    weight: float
+
+
 class ModelRow(TypedDict):
     """A registered model version of a pool."""
 

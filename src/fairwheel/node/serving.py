@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fairwheel.domain.records import RecordStatus, canonical_json
-from fairwheel.domain.rows import RecordRow
+from fairwheel.domain.rows import ServedRecord
 from fairwheel.domain.typed_data import PURPOSE_SEARCH, Voucher, verify_voucher
 from fairwheel.errors import (
     Conflict,
@@ -221,7 +221,7 @@ class ServingService(Service):
         # in the answer in coalitions without the nearer records.
         candidates, records = self._servable(self.index(pool_id).search(vector, 2 * k), now)
         ids = [rid for rid, _ in candidates]
-        candidates = reweighted(candidates, self.store.record_weights(ids))
+        candidates = reweighted(candidates, {rid: records[rid]["weight"] for rid in ids})
         values = search_values(candidates, k)
         weights = beneficiary_weights(
             values, records, self.store.credit(ids), pool["labeler_share_bps"]
@@ -413,9 +413,9 @@ class ServingService(Service):
 
     def _servable(
         self, hits: list[tuple[int, float]], now: int | None = None
-    ) -> tuple[list[tuple[int, float]], dict[int, RecordRow]]:
+    ) -> tuple[list[tuple[int, float]], dict[int, ServedRecord]]:
         """:meth:`servable`, with the rows it read (a paid call needs them: read them once)."""
-        records = self.store.records_by_ids([rid for rid, _ in hits])
+        records = self.store.served_records([rid for rid, _ in hits])
         now = self.chain.now() if now is None else now
         kept = [
             (rid, score)

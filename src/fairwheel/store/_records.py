@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from fairwheel.domain.rows import PoolRow, RecordOwner, RecordRow
+from fairwheel.domain.rows import PoolRow, RecordOwner, RecordRow, ServedRecord
 from fairwheel.errors import NotFound
 from fairwheel.store._connection import SqlConnection
 from fairwheel.store._rows import record_row
@@ -144,6 +144,27 @@ class RecordTables(SqlConnection):
                 out[int(row["id"])] = RecordOwner(
                     contributor=row["contributor"], status=row["status"]
                 )
+        return out
+
+    def served_records(self, ids: Sequence[int]) -> dict[int, ServedRecord]:
+        """The candidates of a paid call, with their feedback weights, in one query and
+        without the columns a call never reads (a search reads 20 rows, a prediction 30)."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._all(
+            "SELECT r.id, r.contributor, r.blob_name, r.label, r.status, r.purposes, r.expiry, "
+            "COALESCE(w.weight, 1.0) AS weight FROM records r "
+            f"LEFT JOIN record_weights w ON w.record_id = r.id WHERE r.id IN ({marks})",
+            list(ids),
+        )
+        out: dict[int, ServedRecord] = {}
+        for r in rows:
+            out[int(r["id"])] = ServedRecord(
+                id=int(r["id"]), contributor=r["contributor"], blob_name=r["blob_name"],
+                label=r["label"], status=r["status"], purposes=int(r["purposes"]),
+                expiry=int(r["expiry"]), weight=float(r["weight"]),
+            )  # fmt: skip
         return out
 
     def owner_of_duplicate(self, pool_id: int, dup_key: bytes) -> int | None:

@@ -30,6 +30,7 @@ from fairwheel.domain.rows import (
     PoolRow,
     RecordOwner,
     RecordRow,
+    ServedRecord,
     SessionRow,
     StoredResponseRow,
 )
@@ -122,6 +123,9 @@ class RecordStore(Protocol):
     def records(self, pool_id: int, status: str | None = None) -> list[RecordRow]: ...
     def records_by_ids(self, ids: Sequence[int]) -> dict[int, RecordRow]: ...
     def record_owners(self, ids: Sequence[int]) -> dict[int, RecordOwner]: ...
+    def served_records(self, ids: Sequence[int]) -> dict[int, ServedRecord]:
+        """A paid call's candidates: servability, display, owner and feedback weight."""
+
     def owner_of_duplicate(self, pool_id: int, dup_key: bytes) -> int | None:
         """The earliest accepted (or revoked) record with this duplicate key: its owner."""
 
