@@ -334,9 +334,14 @@ class NearDuplicateFinder:
             usable &= self._owners[:n] != self._owner_ids[owner.lower()]
         sig = self._signature(text)
         found: dict[int, float | None] = {}
-        slots = self._lsh_slots(sig) if n > self._exact_limit else np.arange(n)
-        slots = slots[usable[slots]]
-        est = np.count_nonzero(self._sigs[slots] == sig[None, :], axis=1) / NUM_PERM
+        if n > self._exact_limit:
+            slots = self._lsh_slots(sig)
+            slots = slots[usable[slots]]
+            matches = (self._sigs[slots] == sig).sum(axis=1, dtype=np.uint16)
+        else:  # compared in place (no copy of the rows); the unusable ones dropped after
+            slots = np.flatnonzero(usable)
+            matches = (self._sigs[:n] == sig).sum(axis=1, dtype=np.uint16)[slots]
+        est = matches / NUM_PERM
         for j in _top(est, self.rule.candidates):
             if est[j] >= self.rule.candidate_jaccard:
                 found[int(slots[j])] = None
