@@ -53,13 +53,21 @@ def _atomic_write(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
-def _replace_unsynced(path: Path, data: bytes) -> None:
-    """Write via a temp file and rename; the caller makes the batch durable."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+def _replace_unsynced(path: str, data: bytes, folders: set[str]) -> None:
+    """Write via a temp file and rename; the caller makes the batch durable. ``folders`` are
+    the ones known to exist (a batch writes 200 files into at most 256 of them)."""
+    folder, _, name = path.rpartition("/")
+    if folder not in folders:
+        os.makedirs(folder, exist_ok=True)
+        folders.add(folder)
+    tmp = f"{folder}/.{name}.{uuid.uuid4().hex}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+    try:
+        view = memoryview(data)
+        while view:  # os.write may write less than asked
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
     os.replace(tmp, path)
 
 
@@ -122,6 +130,7 @@ class FileBlobStore(SealedBlobStore):
             raise BackendError(f"cannot create blob folder {self.root}: {exc}") from exc
         super().__init__(load_master_key(self.root / "master.key"))
         self._root_str = str(self.root)
+        self._folders: set[str] = set()
 
     # The layout, as plain strings: a paid search reads ten blobs, and pathlib's parsing cost
     # more than the decryption.
@@ -155,10 +164,10 @@ class FileBlobStore(SealedBlobStore):
         # each phase is made durable by one sync rather than two fsyncs per file.
         try:
             for key, _, ciphertext in items:
-                _replace_unsynced(self._data_path(key), ciphertext)
+                _replace_unsynced(self._data_file(key), ciphertext, self._folders)
             os.sync()
             for key, wrapped, _ in items:
-                _replace_unsynced(self._key_path(key), wrapped)
+                _replace_unsynced(self._key_file(key), wrapped, self._folders)
             os.sync()
         except OSError as exc:
             raise BackendError(f"cannot write {len(items)} blobs: {exc}") from exc
