@@ -16,7 +16,9 @@ times, on the same queries (rows of ``test.csv``) in one process:
 * **paid predict**: ``Node.predict`` with a fresh voucher;
 
 each also with the escrow cache turned off (three contract reads a call, as before issue #15),
-and prints p50/p99 and the ratio paid / bare (issue #15 target: ≤ 1.2×).
+and prints p50/p99 and the ratio paid / bare (issue #15 target: ≤ 1.2×). Last, the floor a
+durable paid call cannot go under on this disk: one SQLite commit of one row (WAL,
+``synchronous=FULL``, as the store commits) in the node's folder, as a share of the bare search.
 """
 
 from __future__ import annotations
@@ -54,6 +56,26 @@ def _row(name: str, ms: list[float], bare: list[float] | None) -> str:
     p50, p99 = statistics.median(ms), sorted(ms)[int(0.99 * (len(ms) - 1))]
     ratio = f"{p50 / statistics.median(bare):>6.2f}x" if bare else "   1.00x"
     return f"{name:<34} {p50:>8.2f} ms {p99:>8.2f} ms {ratio}"
+
+
+def _commit_times(folder: Path, calls: int) -> list[float]:
+    """Milliseconds of one durable one-row commit (WAL, synchronous=FULL) in ``folder``."""
+    import sqlite3
+
+    db = sqlite3.connect(folder / "commit-floor.db", isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, body TEXT)")
+
+    def commit(i: int) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT INTO t(body) VALUES(?)", ("x" * 300,))
+        db.execute("COMMIT")
+
+    try:
+        return _times(commit, calls)
+    finally:
+        db.close()
 
 
 def main() -> None:
@@ -140,6 +162,7 @@ def main() -> None:
     bare_s, bare_p = results["bare search (embed + index)"], results["bare predict (embed + model)"]
     for name, ms in results.items():
         print(_row(name, ms, bare_s if "search" in name else bare_p))
+    print(_row("one durable commit (the floor)", _commit_times(home, args.calls), bare_s))
     node.close()
 
 
