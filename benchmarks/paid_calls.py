@@ -6,7 +6,8 @@ Usage::
 
 Loads ``--records`` rows of ``../shared/data/banking77/train.csv`` (CC BY 4.0; never copied)
 into a node on the embedded chain (real embedder, hnswlib index, SQLite), trains a model, then
-times, on the same queries (rows of ``test.csv``) in one process:
+times, on the same queries (rows of ``test.csv``) in one process, each bare call right before
+its paid twin:
 
 * **bare search**: embed the query + index search (2k candidates, as the node asks);
 * **paid search**: ``Node.search`` with a fresh voucher each call (k=10) — voucher signature,
@@ -38,18 +39,31 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "banking77"
 
 
+def _ms(fn: Callable[[Any], object], arg: Any) -> float:
+    start = time.perf_counter()
+    fn(arg)
+    return (time.perf_counter() - start) * 1e3
+
+
 def _times(
     fn: Callable[[Any], object], calls: int, setup: Callable[[int], Any] | None = None
 ) -> list[float]:
     """Milliseconds of ``fn`` per call. ``setup(i)``, untimed, makes call ``i``'s argument
     (the consumer's side of a paid call: signing its voucher); without it the argument is i."""
-    out = []
+    return [_ms(fn, setup(i) if setup is not None else i) for i in range(calls)]
+
+
+def _interleaved(
+    bare: Callable[[Any], object], paid: Callable[[Any], object], calls: int,
+    setup: Callable[[int], Any],
+) -> tuple[list[float], list[float]]:
+    """Milliseconds of the bare and the paid call, alternating on the same query, so that
+    drift in the machine's speed (a shared VM) falls on both alike."""
+    bare_ms, paid_ms = [], []
     for i in range(calls):
-        arg = setup(i) if setup is not None else i
-        start = time.perf_counter()
-        fn(arg)
-        out.append((time.perf_counter() - start) * 1e3)
-    return out
+        bare_ms.append(_ms(bare, i))
+        paid_ms.append(_ms(paid, setup(i)))
+    return bare_ms, paid_ms
 
 
 def _row(name: str, ms: list[float], bare: list[float] | None) -> str:
@@ -148,12 +162,12 @@ def main() -> None:
     for kind in ("search", "predict"):  # warm up
         _times(paid(kind), 5, sign(kind))
     cached = node.escrow_cache
-    results = {
-        "bare search (embed + index)": _times(bare_search, args.calls),
-        "paid search": _times(paid("search"), args.calls, sign("search")),
-        "bare predict (embed + model)": _times(bare_predict, args.calls),
-        "paid predict": _times(paid("predict"), args.calls, sign("predict")),
-    }
+    results: dict[str, list[float]] = {}
+    for kind, bare in (("search", bare_search), ("predict", bare_predict)):
+        label = "embed + index" if kind == "search" else "embed + model"
+        results[f"bare {kind} ({label})"], results[f"paid {kind}"] = _interleaved(
+            bare, paid(kind), args.calls, sign(kind)
+        )
     node.ports.escrow_cache = EscrowCache(node.protocol, capacity=0)  # three reads a call
     for kind in ("search", "predict"):
         results[f"paid {kind}, no escrow cache"] = _times(paid(kind), args.calls, sign(kind))
