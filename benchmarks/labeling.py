@@ -17,7 +17,7 @@ spammers answering at random, adversaries always answering wrong; see
 3. time to aggregate 50k answers (and 100k answers over 50 classes);
 4. label accuracy of our MV, DS (defaults), DS with ``shrink=sqrt(K)``, MACE, hierarchical DS
    (``hds``: a per-worker MACE prior of K pseudo-answers per row) and ``auto`` (DS or HDS by
-   held-out likelihood; the CLI's default) against crowd-kit's
+   held-out predictive likelihood; the CLI's default) against crowd-kit's
    MV, DS, GLAD and MACE on the same answers: simulated 2-, 4- and 20-class crowds with random
    and constant spammers, adversaries, permuters and long-tailed sparse workers, and
    banking77's test texts (77 intents, ``--data``) labelled by a simulated crowd. crowd-kit runs

@@ -4,9 +4,17 @@ No truth is needed. The non-gold tasks are dealt into ``folds`` folds by their i
 ``i`` goes to fold ``i mod folds``, in order of first appearance, so the choice is
 deterministic); gold tasks always stay in training. For each candidate and fold the model is
 fitted on the other folds' answers and scores the held-out tasks' answers by their marginal
-log-likelihood ``log sum_k pi_k prod_answers conf[w, k, l]`` (a worker with no training
+log-likelihood ``log sum_k pi_k prod_answers conf'[w, k, l]`` (a worker with no training
 answers gets the prior's row). The candidate with the highest total wins (ties: the earlier
 one) and is refitted on all answers.
+
+``conf'`` is the candidate's predictive confusion, not its MAP point: the same pseudo-count,
+:data:`SCORE_PSEUDO_ANSWERS` (one answer per row, ``1/K`` per cell: Perks' prior), is added to
+every cell of every candidate's fitted counts, ``conf'[w, k, l] = (n[w, k, l] + a[w, k, l] +
+1/K) / (n[w, k] + a[w, k] + 1)``. Without it plain Dawid–Skene (``a = 0.01`` per cell) gives a
+label a worker never gave in training a probability near zero, which held-out answers punish
+far more than it costs in labels. The row weight is one answer whatever K is (add-one per cell
+would be K answers per row, about as many as a typical worker gives per row at K = 20).
 
 Candidates, in order: plain Dawid–Skene (``ds``), and Dawid–Skene with a per-worker MACE prior
 of ``sqrt(K)`` and of ``K`` pseudo-answers per row (``hds``; :mod:`fairwheel.labeling.mace`).
@@ -23,6 +31,9 @@ from fairwheel.labeling.answers import Answers
 from fairwheel.labeling.mace import fit_mace, hierarchical
 
 AUTO = "auto"
+#: Pseudo-answers per confusion row, spread evenly over the K labels, added to every candidate's
+#: fitted counts when it scores held-out answers.
+SCORE_PSEUDO_ANSWERS = 1.0
 
 
 def candidates(k: int) -> list[tuple[str, float]]:
@@ -46,8 +57,21 @@ def _subset(answers: Answers, keep: np.ndarray) -> Answers:
     )
 
 
-def log_conf(agg: Aggregation, worker: np.ndarray, label: np.ndarray) -> np.ndarray:
-    """``(n, K)``: ``log conf[worker[j], k, label[j]]`` for arbitrary (worker, label) pairs."""
+def log_conf(
+    agg: Aggregation, worker: np.ndarray, label: np.ndarray, extra: float = 0.0
+) -> np.ndarray:
+    """``(n, K)``: ``log conf[worker[j], k, label[j]]`` for arbitrary (worker, label) pairs.
+
+    Args:
+        agg: A fitted aggregation.
+        worker: Worker indices.
+        label: Label indices.
+        extra: Pseudo-answers added to every cell on top of the fit's counts and prior (0: the
+            fitted confusion, :meth:`Aggregation.confusion`).
+
+    Returns:
+        The log probabilities; each row of the confusion still sums to 1 over labels.
+    """
     k = len(agg.classes)
     prior = agg._prior
     keys = agg._pair_worker * k + agg._pair_label
@@ -57,14 +81,24 @@ def log_conf(agg: Aggregation, worker: np.ndarray, label: np.ndarray) -> np.ndar
     counts = np.where(found[:, None], agg._counts[at], 0.0)
     cells = prior.seen(worker, label)
     denom = agg._row_totals[worker] + prior.row_sums()[worker]
-    return np.asarray(np.log(counts + cells) - np.log(denom))
+    return np.asarray(np.log(counts + cells + extra) - np.log(denom + k * extra))
 
 
-def heldout_loglik(agg: Aggregation, test: Answers, tasks: np.ndarray) -> float:
-    """Sum over ``tasks`` of the marginal log-likelihood of their answers in ``test``."""
+def heldout_loglik(agg: Aggregation, test: Answers, tasks: np.ndarray, extra: float = 0.0) -> float:
+    """Sum over ``tasks`` of the marginal log-likelihood of their answers in ``test``.
+
+    Args:
+        agg: The model fitted on the training answers.
+        test: Answers holding the held-out tasks (same worker and class indices as the fit).
+        tasks: Indices of the held-out tasks in ``test``.
+        extra: Pseudo-answers per confusion cell added before scoring (see :func:`log_conf`).
+
+    Returns:
+        ``sum_i log sum_k pi_k prod_{answers (i, w, l)} conf[w, k, l]``.
+    """
     sel = np.isin(test.task, tasks)
     n_t, k = len(test.tasks), len(test.classes)
-    lc = log_conf(agg, test.worker[sel], test.label[sel])
+    lc = log_conf(agg, test.worker[sel], test.label[sel], extra)
     joint = np.zeros((n_t, k))
     np.add.at(joint, test.task[sel], lc)
     joint = joint[tasks] + np.log(agg.priors)
@@ -84,7 +118,7 @@ def _fit(
 
 
 def auto(answers: Answers, *, gold: Mapping[str, str] | None = None, folds: int = 5) -> Aggregation:
-    """The candidate with the best held-out log-likelihood, refitted on all answers.
+    """The candidate with the best held-out predictive log-likelihood, refitted on all answers.
 
     Args:
         answers: The encoded answers.
@@ -105,12 +139,13 @@ def auto(answers: Answers, *, gold: Mapping[str, str] | None = None, folds: int 
     fold_of = np.full(len(answers.tasks), -1)
     fold_of[free_ix] = np.arange(len(free_ix)) % folds
     scores = np.zeros(len(cands))
+    extra = SCORE_PSEUDO_ANSWERS / len(answers.classes)
     for f in range(folds):
         train = _subset(answers, fold_of != f)
         tasks = np.flatnonzero(fold_of == f)
         fits: dict = {}
         for c, (method, strength) in enumerate(cands):
             fitted = _fit(train, method, strength, gold, fits)
-            scores[c] += heldout_loglik(fitted, answers, tasks)
+            scores[c] += heldout_loglik(fitted, answers, tasks, extra)
     method, strength = cands[int(np.argmax(scores))]
     return _fit(answers, method, strength, gold, {})
