@@ -335,7 +335,10 @@ def _flag(y: npt.NDArray[np.int64], probs: FloatArray, filter_by: str) -> npt.ND
             return rank_by_self_confidence(y, probs)
         from cleanlab.filter import find_label_issues
 
-        return np.asarray(find_label_issues(y, probs, filter_by=filter_by), dtype=bool)
+        # n_jobs=1: cleanlab otherwise forks a multiprocessing pool, and a fork of a process
+        # with threads (ONNX Runtime's, a server's) can deadlock in the child (seen in CI).
+        flags = find_label_issues(y, probs, filter_by=filter_by, n_jobs=1)
+        return np.asarray(flags, dtype=bool)
 
 
 def rank_by_self_confidence(
