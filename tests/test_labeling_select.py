@@ -69,7 +69,9 @@ def _constant_spammer_crowd(seed: int) -> tuple[list[tuple[str, str, str]], np.n
     return answers_from_confusions(truth, confs, 5, rng, None, ids), truth
 
 
-def test_auto_no_longer_punishes_dawid_skene_for_unseen_labels(monkeypatch) -> None:
+def test_auto_no_longer_punishes_dawid_skene_for_unseen_labels(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Binary crowd, heavy workers: MAP scoring picks HDS (a prior that only costs here),
     the predictive scoring picks plain DS, which labels at least as well."""
     rows, truth = _constant_spammer_crowd(0)
