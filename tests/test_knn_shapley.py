@@ -418,3 +418,37 @@ def test_other_bad_input() -> None:
         knn_shapley_classification(
             [[0.0], [1.0]], np.array(["a", 1], dtype=object), [[0.0]], [1], 1
         )
+
+
+# --------------------------------------------------------------------------- ranked fast path
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_ranked_retrieval_shapley_equals_the_array_game(seed: int) -> None:
+    from fairwheel.valuation import ranked_retrieval_shapley, retrieval_shapley
+
+    rng = np.random.default_rng(seed)
+    n, k = int(rng.integers(1, 40)), int(rng.integers(1, 15))
+    rel = np.sort(np.round(rng.random(n), 2))[::-1]  # rounded: ties happen
+    rel[rng.random(n) < 0.2] = 0.0
+    rel = np.sort(rel)[::-1]
+    ids = rng.permutation(1000)[:n]
+    fast = ranked_retrieval_shapley(rel.tolist(), k)
+    assert fast == pytest.approx(retrieval_shapley(rel, ids, k).tolist(), abs=1e-15)
+    assert sum(fast) == pytest.approx(float(rel[:k].sum()) / k)
+
+
+def test_ranked_retrieval_shapley_toy_game() -> None:
+    from fairwheel.valuation import ranked_retrieval_shapley
+
+    # K = 1 over relevances (1, 0.5): the best alone is worth 1, the second only without it.
+    assert ranked_retrieval_shapley([1.0, 0.5], 1) == pytest.approx([0.75, 0.25])
+    assert ranked_retrieval_shapley([], 3) == []
+
+
+@pytest.mark.parametrize("bad", [[0.5, 0.9], [1.0, -0.1], [float("nan")]])
+def test_ranked_retrieval_shapley_refuses_unranked_input(bad: list[float]) -> None:
+    from fairwheel.valuation import ranked_retrieval_shapley
+
+    with pytest.raises(SchemaError):
+        ranked_retrieval_shapley(bad, 2)

@@ -106,7 +106,7 @@ def search_weights(
     """Beneficiaries' weights for one paid search: their records' exact retrieval Shapley values.
 
     Args:
-        candidates: (record id, cosine similarity) of the servable candidates.
+        candidates: (record id, cosine similarity) of the servable candidates, best first.
         records: the candidates' store rows (for their contributors).
         k: the number of results the consumer paid for.
         credit: labelers' credit per record (see :func:`beneficiary_weights`).
@@ -117,16 +117,15 @@ def search_weights(
 
 
 def search_values(candidates: list[tuple[int, float]], k: int) -> dict[int, float]:
-    """Each candidate record's exact retrieval Shapley value for one top-``k`` search."""
-    from fairwheel.valuation import retrieval_shapley
+    """Each candidate record's exact retrieval Shapley value for one top-``k`` search.
 
-    if not candidates:
-        return {}
-    ids = np.asarray([rid for rid, _ in candidates], dtype=np.int64)
-    relevance = np.clip(np.asarray([s for _, s in candidates], dtype=np.float64), 0, None)
-    return {
-        int(rid): float(v) for rid, v in zip(ids, retrieval_shapley(relevance, ids, k), strict=True)
-    }
+    ``candidates`` are best first (as :func:`reweighted` orders them); negative cosines count
+    as relevance 0, which keeps that order.
+    """
+    from fairwheel.valuation import ranked_retrieval_shapley
+
+    values = ranked_retrieval_shapley([max(score, 0.0) for _, score in candidates], k)
+    return {rid: v for (rid, _), v in zip(candidates, values, strict=True)}
 
 
 def reweighted(

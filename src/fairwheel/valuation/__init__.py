@@ -13,6 +13,7 @@ from fairwheel.valuation.knn_shapley import (
     knn_shapley_classification,
     knn_shapley_scores,
     rank_order,
+    ranked_retrieval_shapley,
     retrieval_shapley,
 )
 from fairwheel.valuation.split import (
@@ -42,6 +43,7 @@ __all__ = [
     "knn_shapley_classification",
     "knn_shapley_scores",
     "rank_order",
+    "ranked_retrieval_shapley",
     "retrieval_shapley",
     "split_call",
 ]
