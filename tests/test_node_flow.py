@@ -298,3 +298,46 @@ def test_the_records_a_search_served_are_in_the_database(turn) -> None:
         uses = {u["seq"]: u for u in node.earnings_of(hit.contributor)}
         mine = [h.record_id for h in result.hits if h.contributor == hit.contributor]
         assert uses[result.seq]["records"] == mine
+
+
+def test_a_weight_another_worker_writes_reaches_the_next_call(turn) -> None:
+    """The candidates' rows a worker keeps (served_cache) are dropped when another
+    connection changes a feedback weight: the next search ranks and pays by the new one."""
+    from fairwheel.store import open_store
+
+    node, pid, consumer = turn["node"], turn["pid"], turn["consumer"]
+    query = turn["examples"][0].text
+    voucher, sig = consumer.pay(pid, PRICE_SEARCH)
+    first = node.search(pid, query, 3, voucher, sig)
+    consumer.confirm(voucher)
+    top = first.hits[0]
+    other = open_store(node.settings.database_url)  # another worker's connection
+    try:
+        with other.transaction():
+            other.set_record_weights([(top.record_id, 1e-6, 0.0, 50.0)])
+    finally:
+        other.close()
+    voucher, sig = consumer.pay(pid, PRICE_SEARCH)
+    after = node.search(pid, query, 3, voucher, sig)
+    assert after.hits[0].record_id != top.record_id
+    mine = [h for h in after.hits if h.record_id == top.record_id]
+    assert not mine or mine[0].score < 1e-5
+
+
+def test_a_quarantine_another_worker_writes_is_never_served(turn) -> None:
+    from fairwheel.store import open_store
+
+    node, pid, consumer = turn["node"], turn["pid"], turn["consumer"]
+    query = turn["examples"][0].text
+    voucher, sig = consumer.pay(pid, PRICE_SEARCH)
+    top = node.search(pid, query, 3, voucher, sig).hits[0]
+    consumer.confirm(voucher)
+    other = open_store(node.settings.database_url)
+    try:
+        with other.transaction():
+            other.set_status(top.record_id, "quarantined", ["review"])
+    finally:
+        other.close()
+    voucher, sig = consumer.pay(pid, PRICE_SEARCH)
+    after = node.search(pid, query, 3, voucher, sig)
+    assert top.record_id not in {h.record_id for h in after.hits}

@@ -28,12 +28,14 @@ from fairwheel.errors import (
     SignatureError,
 )
 from fairwheel.node.ledger import LEDGER_LOCK, price_in
+from fairwheel.node.served_cache import GenerationCache
 from fairwheel.node.service import Service
 
 #: Served records' texts kept decrypted per process (~150 bytes each: a few MB at most).
 TEXT_CACHE_SIZE = 20_000
 
 if TYPE_CHECKING:
+    from fairwheel.domain.rows import PoolRow
     from fairwheel.node.feedback import FeedbackService
     from fairwheel.node.ledger import LedgerService
     from fairwheel.node.ports import NodePorts
@@ -159,6 +161,21 @@ class ServingService(Service):
         # record was found servable in the store in that same call, so a revoked record's
         # cached text is never served. Bounded, so what revocation leaves in memory is too.
         self._texts: OrderedDict[str, str] = OrderedDict()
+        # Candidates' rows and labelers' credit, per pool generation (see served_cache).
+        self._served_rows: GenerationCache[ServedRecord] = GenerationCache()
+        self._credit: GenerationCache[dict[str, float]] = GenerationCache()
+        self._pools: dict[int, PoolRow] = {}  # a pool row never changes once created
+
+    def _pool(self, pool_id: int) -> PoolRow:
+        pool = self._pools.get(pool_id)
+        if pool is None:
+            pool = self._pools[pool_id] = self.store.pool(pool_id)
+        return pool
+
+    def _generation(self, pool_id: int) -> str | None:
+        """The pool's split generation, the key of the per-call caches; None inside a write
+        transaction (what it reads could still roll back)."""
+        return None if self.store.in_transaction else self.store.split_generation(pool_id)
 
     def _check_voucher(self, pool_id: int, voucher: Voucher, signature: bytes, price: int) -> int:
         """Check the voucher against the escrow at the chain's head; return the head's time.
@@ -212,20 +229,21 @@ class ServingService(Service):
         """A paid top-``k`` search over the pool, attributed by the retrieval game."""
         if not 1 <= k <= 100:
             raise SchemaError("k must be between 1 and 100")
-        pool = self.store.pool(pool_id)  # loaded once for the whole call
+        pool = self._pool(pool_id)
         price = price_in(pool, "search")
         now = self._check_voucher(pool_id, voucher, signature, price)
+        generation = self._generation(pool_id)  # before any row it keys is read
         vector = self.embedder.embed([query])[0]
         # Candidates beyond the top k take part in the retrieval game: they would be
         # in the answer in coalitions without the nearer records.
-        candidates, records = self._servable(self.index(pool_id).search(vector, 2 * k), now)
+        hits = self.index(pool_id).search(vector, 2 * k)
+        candidates, records = self._servable(pool_id, hits, now, generation)
         ids = [rid for rid, _ in candidates]
         candidates = reweighted(candidates, {rid: records[rid]["weight"] for rid in ids})
         values = search_values(candidates, k)
-        weights = beneficiary_weights(
-            values, records, self.store.credit(ids), pool["labeler_share_bps"]
-        )
-        hits = [
+        credit = self._credit.read(pool_id, generation, ids, self.store.credit)
+        weights = beneficiary_weights(values, records, credit, pool["labeler_share_bps"])
+        answer = [
             Hit(rid, score, self._text(records[rid]), records[rid]["label"],
                 records[rid]["contributor"])
             for rid, score in candidates[:k]
@@ -237,7 +255,7 @@ class ServingService(Service):
             entry = self._charge(pool, voucher, signature, "search", price, query, weights, None,
                                  now=now)  # fmt: skip
             seq = int(entry["seq"])
-            self.store.put_call_hits(seq, [h.record_id for h in hits])
+            self.store.put_call_hits(seq, [h.record_id for h in answer])
             if total > 0:  # the records behind the answer, for feedback
                 shares = [(rid, v / total) for rid, v in values.items() if v > 0]
                 self.store.put_call_records(seq, shares)
@@ -248,7 +266,7 @@ class ServingService(Service):
             attribution=dict((a, int(v)) for a, v in entry["attribution"]),
             operator_fee=int(entry["operator_fee"]),
             builder_amount=0,
-            hits=hits,
+            hits=answer,
         )
 
     def predict(
@@ -257,17 +275,18 @@ class ServingService(Service):
         """A paid prediction by the pool's serving model version, attributed by its training
         values. With ``arena``, a second version answers too (in random order) and the consumer
         can say which answer was better (:meth:`rate` with kind ``arena``)."""
-        pool = self.store.pool(pool_id)  # loaded once for the whole call
+        pool = self._pool(pool_id)
         price = price_in(pool, "predict")
         model_row = self.store.serving_model(pool_id)
         challenger = self.feedback.challenger(pool_id) if arena else None
         now = self._check_voucher(pool_id, voucher, signature, price)
+        generation = self._generation(pool_id)  # before any row it keys is read
         vector = self.embedder.embed([text])
         model = self._model(model_row)
         proba = model.predict_proba(vector)[0]
         best = int(np.argmax(proba))
-        weights = self._predict_weights(pool, model_row)
-        behind = self._neighbours(pool_id, vector[0], model.classes[best], now)
+        weights = self._predict_weights(pool, model_row, generation)
+        behind = self._neighbours(pool_id, vector[0], model.classes[best], now, generation)
         answers = None
         if challenger is not None:
             other = self._model(challenger)
@@ -322,7 +341,7 @@ class ServingService(Service):
         return model
 
     def _predict_weights(
-        self, pool: Mapping[str, Any], model_row: Mapping[str, Any]
+        self, pool: Mapping[str, Any], model_row: Mapping[str, Any], generation: str | None
     ) -> dict[str, float]:
         """Who a prediction by this version pays, by weight: its training records' values, for
         records still accepted, times their feedback weights, shared with labelers.
@@ -332,7 +351,9 @@ class ServingService(Service):
         a call instead of four reads over the whole training set.
         """
         pool_id = int(pool["id"])
-        key = (int(model_row["id"]), self.store.split_generation(pool_id))
+        if generation is None:
+            generation = self.store.split_generation(pool_id)
+        key = (int(model_row["id"]), generation)
         cached = self._splits.get(pool_id)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -396,10 +417,11 @@ class ServingService(Service):
             raise SignatureError("the call receipt was not signed by this node")
 
     def _neighbours(
-        self, pool_id: int, vector: np.ndarray, label: str, now: int
+        self, pool_id: int, vector: np.ndarray, label: str, now: int, generation: str | None
     ) -> list[tuple[int, float]]:
         """The records behind a prediction: up to 10 nearest servable records with its label."""
-        hits, records = self._servable(self.index(pool_id).search(vector, 30), now)
+        found = self.index(pool_id).search(vector, 30)
+        hits, records = self._servable(pool_id, found, now, generation)
         same = [rid for rid, _ in hits if records[rid]["label"] == label][:10]
         return [(rid, 1.0 / len(same)) for rid in same]
 
@@ -408,13 +430,19 @@ class ServingService(Service):
     ) -> list[tuple[int, float]]:
         """Drop hits whose record may not be served at ``now`` (chain time; default: the
         latest block's): revoked, demoted, consent expired."""
-        return self._servable(hits, now)[0]
+        return self._servable(pool_id, hits, now, self._generation(pool_id))[0]
 
     def _servable(
-        self, hits: list[tuple[int, float]], now: int | None = None
+        self,
+        pool_id: int,
+        hits: list[tuple[int, float]],
+        now: int | None,
+        generation: str | None,
     ) -> tuple[list[tuple[int, float]], dict[int, ServedRecord]]:
-        """:meth:`servable`, with the rows it read (a paid call needs them: read them once)."""
-        records = self.store.served_records([rid for rid, _ in hits])
+        """:meth:`servable`, with the rows it read (a paid call needs them: read them once),
+        from the copy kept for ``generation`` (:meth:`_generation`, read before the hits)."""
+        ids = [rid for rid, _ in hits]
+        records = self._served_rows.read(pool_id, generation, ids, self.store.served_records)
         now = self.chain.now() if now is None else now
         kept = [
             (rid, score)
