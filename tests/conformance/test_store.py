@@ -78,14 +78,17 @@ def _record(store: Store, pool_id: int, text: str, status: str = "accepted") -> 
         )  # fmt: skip
 
 
-def _append(store: Store, pool_id: int, price: int, payer: str = BOB) -> LedgerEntry:
+def _append(
+    store: Store, pool_id: int, price: int, payer: str = BOB, dust_out: int = 0
+) -> LedgerEntry:
     with store.transaction():
-        seq, prev = store.ledger_tail(pool_id)
+        seq, prev, _ = store.ledger_tail(pool_id)
         body, digest = make_entry(
             seq=seq + 1, time=1_700_000_000 + seq, pool=pool_id, consumer=payer, kind="search",
             price=price, voucher_amount=price * (seq + 1), query_hash="0x" + "11" * 32,
             operator_fee=price // 10, builder=None, builder_amount=0,
-            attribution=[(ALICE, price - price // 10)], dust_in=0, dust_out=0, prev_hash=prev,
+            attribution=[(ALICE, price - price // 10)], dust_in=0, dust_out=dust_out,
+            prev_hash=prev,
         )  # fmt: skip
         import json
 
@@ -235,7 +238,18 @@ def test_ledger_sequence_is_global_and_each_pool_chains_by_hash(store: Store) ->
     assert other["prev_hash"] == "0x" + "00" * 32  # pool 2's own chain
     assert verify_chain(store.ledger(1)) == second["hash"]
     assert [e["seq"] for e in store.ledger()] == [1, 2, 3]
-    assert store.ledger_tail(2) == (3, other["hash"])
+    assert store.ledger_tail(2) == (3, other["hash"], 0)
+    assert store.ledger_tail(9) == (3, "0x" + "00" * 32, 0)  # a pool without entries
+
+
+def test_the_ledger_tail_carries_the_pool_s_last_dust(store: Store) -> None:
+    _pool(store, 1)
+    _pool(store, 2)
+    _append(store, 1, 100, dust_out=BIG)
+    last = _append(store, 2, 10, dust_out=7)
+    assert store.ledger_tail(1) == (2, store.ledger(1)[-1]["hash"], BIG)
+    assert store.ledger_tail(2) == (2, last["hash"], 7)
+    assert store.ledger_tail(1).dust == store.pool_dust(1)
 
 
 def test_the_open_fold_adds_beyond_64_bits(store: Store) -> None:

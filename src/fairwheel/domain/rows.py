@@ -7,7 +7,7 @@ units whatever the backend stores (SQLite keeps it as decimal text: base units o
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import NamedTuple, TypedDict
 
 __all__ = [
     "EarningUse",
@@ -72,6 +72,16 @@ class RecordOwner(TypedDict):
 
     contributor: str
     status: str
+
+
+class LedgerTail(NamedTuple):
+    """Where the next ledger entry of a pool attaches: the ledger's last sequence number
+    (global, 0 if empty), the pool's last entry hash (genesis if none) and the rounding dust
+    it carried out (0 if none)."""
+
+    seq: int
+    prev_hash: str
+    dust: int
 
 
 class ServedRecord(TypedDict):

@@ -14,6 +14,7 @@ from fairwheel.errors import SchemaError
 from fairwheel.node.service import Service
 
 if TYPE_CHECKING:
+    from fairwheel.domain.rows import LedgerTail
     from fairwheel.domain.typed_data import Voucher
 
 __all__ = ["LEDGER_LOCK", "LedgerService", "price_in"]
@@ -70,20 +71,25 @@ class LedgerService(Service):
         dust_in: int,
         dust_out: int,
         now: int | None = None,
+        tail: LedgerTail | None = None,
     ) -> dict[str, Any]:
         """Append one hash-chained entry and store its voucher, stamped with chain time
         ``now`` (default: the latest block's).
 
         Runs inside the caller's transaction, never one of its own: the entry belongs to the
         caller's unit of work (a paid call, a job's payout) and commits with the rest of it.
+        A caller that already holds ``LEDGER_LOCK`` and read ``store.ledger_tail`` under it
+        (for the dust it carries) passes that ``tail`` rather than have it read twice.
         """
         from fairwheel.settlement.ledger import make_entry
 
         if not self.store.in_transaction:
             raise RuntimeError("LedgerService.append must run inside the caller's transaction")
-        self.store.lock(LEDGER_LOCK)  # sequence numbers are global: one appender at a time
+        if tail is None:
+            self.store.lock(LEDGER_LOCK)  # sequence numbers are global: one appender at a time
+            tail = self.store.ledger_tail(pool_id)
         stamp = int(self.chain.now() if now is None else now)
-        seq, prev_hash = self.store.ledger_tail(pool_id)
+        seq, prev_hash = tail.seq, tail.prev_hash
         body, digest = make_entry(
             seq=seq + 1, time=stamp, pool=pool_id, consumer=voucher.payer,
             kind=kind, price=price, voucher_amount=voucher.cumulative_amount,

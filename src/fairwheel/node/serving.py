@@ -500,7 +500,8 @@ class ServingService(Service):
         self.store.lock(LEDGER_LOCK)
         if voucher.cumulative_amount <= self.ledger.spent(pool_id, voucher.payer):
             raise ReplayError("voucher was used by a concurrent call")
-        split = split_call(price, weights, policy, kind=kind, dust_in=self.store.pool_dust(pool_id))
+        tail = self.store.ledger_tail(pool_id)  # under the lock: no other call reads this dust
+        split = split_call(price, weights, policy, kind=kind, dust_in=tail.dust)
         builder_amount = split.builder if builder else 0
         return self.ledger.append(
             pool_id, voucher, signature, kind=kind, price=price,
@@ -508,5 +509,5 @@ class ServingService(Service):
             operator_fee=split.operator_fee + (split.builder - builder_amount),
             builder=builder, builder_amount=builder_amount,
             attribution=sorted(split.contributors.items()),
-            dust_in=split.dust_in, dust_out=split.dust_out, now=now,
+            dust_in=split.dust_in, dust_out=split.dust_out, now=now, tail=tail,
         )  # fmt: skip

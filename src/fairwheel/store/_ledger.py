@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from fairwheel.domain.rows import EpochRow, LedgerEntry, ModelRow
+from fairwheel.domain.rows import EpochRow, LedgerEntry, LedgerTail, ModelRow
 from fairwheel.errors import NotFound
 from fairwheel.store._connection import SqlConnection
 from fairwheel.store._rows import epoch_row, ledger_entry, model_row
@@ -60,16 +60,21 @@ class LedgerTables(SqlConnection):
         return {int(r["record_id"]): float(r["value"]) for r in rows}
 
     # -- ledger --------------------------------------------------------------
-    def ledger_tail(self, pool_id: int) -> tuple[int, str]:
-        """The last sequence number of the whole ledger (0 if empty) and the hash of the pool's
-        last entry (the genesis hash if none): each pool's entries form their own hash chain,
-        so a pool's epoch file verifies alone; sequence numbers are unique across pools."""
-        row = self._one("SELECT COALESCE(MAX(seq), 0) AS seq FROM ledger")
-        last = self._one(
-            "SELECT hash FROM ledger WHERE pool_id = ? ORDER BY seq DESC LIMIT 1", (pool_id,)
+    def ledger_tail(self, pool_id: int) -> LedgerTail:
+        """The last sequence number of the whole ledger (0 if empty), the hash of the pool's
+        last entry (the genesis hash if none) and the dust it carried out (0 if none), in one
+        read: each pool's entries form their own hash chain, so a pool's epoch file verifies
+        alone; sequence numbers are unique across pools."""
+        last = "FROM ledger WHERE pool_id = ? ORDER BY seq DESC LIMIT 1"
+        row = self._one(
+            f"SELECT (SELECT COALESCE(MAX(seq), 0) FROM ledger) AS seq, (SELECT hash {last}) "
+            f"AS hash, (SELECT body {last}) AS body",
+            (pool_id, pool_id),
         )
-        seq = int(row["seq"]) if row else 0
-        return seq, "0x" + "00" * 32 if last is None else str(last["hash"])
+        if row is None or row["hash"] is None:
+            return LedgerTail(int(row["seq"]) if row else 0, "0x" + "00" * 32, 0)
+        dust = int(json.loads(row["body"])["dust_out"])
+        return LedgerTail(int(row["seq"]), str(row["hash"]), dust)
 
     def append_ledger(self, seq: int, pool_id: int, body: str, entry_hash: str) -> None:
         self._exec(

@@ -26,6 +26,7 @@ from fairwheel.domain.rows import (
     EpochRow,
     JobRunRow,
     LedgerEntry,
+    LedgerTail,
     ModelRow,
     PoolRow,
     RecordOwner,
@@ -209,7 +210,9 @@ class LedgerStore(Protocol):
         """The payer's largest accepted voucher with ``above < cumulative <= at_most``."""
 
     def prune_vouchers(self, pool_id: int, collected: Mapping[str, int]) -> None: ...
-    def ledger_tail(self, pool_id: int) -> tuple[int, str]: ...
+    def ledger_tail(self, pool_id: int) -> LedgerTail:
+        """The ledger's last sequence number, the pool's last hash and its carried dust."""
+
     def append_ledger(self, seq: int, pool_id: int, body: str, entry_hash: str) -> None: ...
     def pool_dust(self, pool_id: int) -> int:
         """Rounding dust the pool carries into its next call."""
