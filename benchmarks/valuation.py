@@ -109,7 +109,7 @@ def attribution_figures(searches: int, n_records: int) -> None:
 
     from fairwheel.config import load_settings
     from fairwheel.node import Node
-    from fairwheel.node.serving import search_weights
+    from fairwheel.node.paid_weights import search_weights
     from fairwheel.sim.data import load_csv, synthetic_support_queries
     from fairwheel.valuation import SplitPolicy, split_call
     from fairwheel.wallet import ConsumerWallet, ContributorWallet

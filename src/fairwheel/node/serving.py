@@ -28,6 +28,7 @@ from fairwheel.errors import (
     SignatureError,
 )
 from fairwheel.node.ledger import LEDGER_LOCK, price_in
+from fairwheel.node.paid_weights import beneficiary_weights, reweighted, search_values
 from fairwheel.node.served_cache import GenerationCache
 from fairwheel.node.service import Service
 
@@ -35,7 +36,7 @@ from fairwheel.node.service import Service
 TEXT_CACHE_SIZE = 20_000
 
 if TYPE_CHECKING:
-    from fairwheel.domain.rows import PoolRow
+    from fairwheel.domain.rows import ModelRow, PoolRow
     from fairwheel.node.feedback import FeedbackService
     from fairwheel.node.ledger import LedgerService
     from fairwheel.node.ports import NodePorts
@@ -73,72 +74,6 @@ class PaidResult:
     arena: list[dict[str, Any]] | None = None
 
 
-def beneficiary_weights(
-    values: Mapping[int, float],
-    records: Mapping[int, Mapping[str, Any]],
-    credit: Mapping[int, Mapping[str, float]] | None = None,
-    labeler_share_bps: int = 0,
-) -> dict[str, float]:
-    """Sum records' values per beneficiary; labelled records share theirs with their labelers.
-
-    A record with labeler credit gives ``labeler_share_bps`` of its value to the labelers
-    whose answers confirmed its label (by their credit shares), the rest to its contributor.
-    """
-    weights: dict[str, float] = {}
-    part = labeler_share_bps / 10_000
-    for rid, value in values.items():
-        shares = (credit or {}).get(rid)
-        owner = records[rid]["contributor"]
-        if shares and part > 0:
-            weights[owner] = weights.get(owner, 0.0) + value * (1 - part)
-            for labeler, share in shares.items():
-                weights[labeler] = weights.get(labeler, 0.0) + value * part * share
-        else:
-            weights[owner] = weights.get(owner, 0.0) + value
-    return weights
-
-
-def search_weights(
-    candidates: list[tuple[int, float]],
-    records: Mapping[int, Mapping[str, Any]],
-    k: int,
-    credit: Mapping[int, Mapping[str, float]] | None = None,
-    labeler_share_bps: int = 0,
-) -> dict[str, float]:
-    """Beneficiaries' weights for one paid search: their records' exact retrieval Shapley values.
-
-    Args:
-        candidates: (record id, cosine similarity) of the servable candidates, best first.
-        records: the candidates' store rows (for their contributors).
-        k: the number of results the consumer paid for.
-        credit: labelers' credit per record (see :func:`beneficiary_weights`).
-        labeler_share_bps: the pool's labeler share.
-    """
-    values = search_values(candidates, k)
-    return beneficiary_weights(values, records, credit, labeler_share_bps)
-
-
-def search_values(candidates: list[tuple[int, float]], k: int) -> dict[int, float]:
-    """Each candidate record's exact retrieval Shapley value for one top-``k`` search.
-
-    ``candidates`` are best first (as :func:`reweighted` orders them); negative cosines count
-    as relevance 0, which keeps that order.
-    """
-    from fairwheel.valuation import ranked_retrieval_shapley
-
-    values = ranked_retrieval_shapley([max(score, 0.0) for _, score in candidates], k)
-    return {rid: v for (rid, _), v in zip(candidates, values, strict=True)}
-
-
-def reweighted(
-    candidates: list[tuple[int, float]], weights: Mapping[int, float]
-) -> list[tuple[int, float]]:
-    """Candidates with their scores times their feedback weight (1.0 without feedback),
-    best first: records behind bad answers sink in the ranking and in the revenue share."""
-    scored = [(rid, score * weights.get(rid, 1.0)) for rid, score in candidates]
-    return sorted(scored, key=lambda c: (-c[1], c[0]))
-
-
 class ServingService(Service):
     """Paid search and prediction."""
 
@@ -155,6 +90,7 @@ class ServingService(Service):
         self.versions = versions
         # Derived, keyed by what the store says they derive from: never stale across workers.
         self._models: dict[tuple[int, str], LinearModel] = {}
+        self._model_rows: dict[int, ModelRow] = {}
         self._splits: dict[int, tuple[tuple[int, str], dict[str, float]]] = {}
         # Decrypted texts of served records by blob name. Safe across workers without any
         # invalidation: a blob name is never reused, and a call returns a text only after the
@@ -277,7 +213,7 @@ class ServingService(Service):
         can say which answer was better (:meth:`rate` with kind ``arena``)."""
         pool = self._pool(pool_id)
         price = price_in(pool, "predict")
-        model_row = self.store.serving_model(pool_id)
+        model_row = self._serving_model(pool_id)
         challenger = self.feedback.challenger(pool_id) if arena else None
         now = self._check_voucher(pool_id, voucher, signature, price)
         generation = self._generation(pool_id)  # before any row it keys is read
@@ -327,6 +263,19 @@ class ServingService(Service):
             notice=self.versions.serving_notice(model_row),
             arena=answers,
         )
+
+    def _serving_model(self, pool_id: int) -> ModelRow:
+        """``store.serving_model``, with the version's row (its artifact included) read once per
+        process: a registered version never changes, only which one serves."""
+        stack = self.store.serving_stack(pool_id)
+        if not stack:
+            raise NotFound(f"pool {pool_id} has no promoted model yet", pool_id=pool_id)
+        row = self._model_rows.get(stack[-1])
+        if row is None:
+            if len(self._model_rows) >= 4:
+                self._model_rows.pop(next(iter(self._model_rows)))
+            row = self._model_rows[stack[-1]] = self.store.model(stack[-1])
+        return row
 
     def _model(self, model_row: Mapping[str, Any]) -> LinearModel:
         """The version's model, deserialised once per process (a version never changes)."""
