@@ -150,3 +150,27 @@ def test_finder_takes_the_callers_neighbours() -> None:
     assert finder.find(copy, owner="0xhonest", neighbours=[(0, 0.97)]) is None
     finder.remove(0)
     assert finder.find(copy, owner="0xcopier", neighbours=[(0, 0.97)]) is None
+
+
+def test_agreements_count_equal_positions_like_the_plain_sum() -> None:
+    from fairwheel.quality.near_duplicate import NUM_PERM, agreements
+
+    rng = np.random.default_rng(5)
+    sigs = rng.integers(0, 4, size=(300, NUM_PERM), dtype=np.uint16)  # many equal positions
+    sig = sigs[7].copy()
+    expected = (sigs == sig).sum(axis=1)
+    got = agreements(sigs, sig)
+    assert got.tolist() == expected.tolist()
+    assert int(got[7]) == NUM_PERM
+    assert agreements(sigs[[3, 1]], sig).tolist() == expected[[3, 1]].tolist()
+
+
+def test_the_candidate_limit_breaks_ties_to_the_earliest_text() -> None:
+    """Twelve equal texts of other owners tie on every signature position: the candidates
+    aligned (at most ``rule.candidates``) are the earliest, so the owner is the first."""
+    finder = NearDuplicateFinder(NearDuplicateRule(candidates=3))
+    text = "how do i activate the new card i received"
+    for key in range(12):
+        finder.add(100 - key, text, owner=f"owner-{key}")
+    match = finder.find(text + " today", owner="someone-else")
+    assert match is not None and match.owner == 100
