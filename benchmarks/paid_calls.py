@@ -17,7 +17,8 @@ its paid twin:
 * **paid predict**: ``Node.predict`` with a fresh voucher;
 
 each also with the escrow cache turned off (three contract reads a call, as before issue #15),
-and prints p50/p99 and the ratio paid / bare (issue #15 target: ≤ 1.2×). Last, the floor a
+and prints p50/p99, the ratio paid / bare (issue #15 target: ≤ 1.2×) and the paid call's
+overhead (the median over calls of paid minus its bare twin). Last, the floor a
 durable paid call cannot go under on this disk: one SQLite commit of one row (WAL,
 ``synchronous=FULL``, as the store commits) in the node's folder, as a share of the bare search.
 """
@@ -66,10 +67,16 @@ def _interleaved(
     return bare_ms, paid_ms
 
 
-def _row(name: str, ms: list[float], bare: list[float] | None) -> str:
+def _row(name: str, ms: list[float], bare: list[float] | None, paired: bool = False) -> str:
+    """One line: p50, p99, the ratio of p50s to ``bare``'s and, for calls timed right after
+    their bare twin (``paired``), the median of the per-pair differences (the overhead, which
+    the shared machine's drift moves less than the ratio)."""
     p50, p99 = statistics.median(ms), sorted(ms)[int(0.99 * (len(ms) - 1))]
     ratio = f"{p50 / statistics.median(bare):>6.2f}x" if bare else "   1.00x"
-    return f"{name:<34} {p50:>8.2f} ms {p99:>8.2f} ms {ratio}"
+    extra = ""
+    if bare and paired:
+        extra = f" {statistics.median(p - b for p, b in zip(ms, bare, strict=True)):>8.2f} ms"
+    return f"{name:<34} {p50:>8.2f} ms {p99:>8.2f} ms {ratio}{extra}"
 
 
 def _commit_times(folder: Path, calls: int) -> list[float]:
@@ -172,10 +179,11 @@ def main() -> None:
     for kind in ("search", "predict"):
         results[f"paid {kind}, no escrow cache"] = _times(paid(kind), args.calls, sign(kind))
     node.ports.escrow_cache = cached
-    print(f"{'':<34} {'p50':>11} {'p99':>11} {'ratio':>7}")
+    print(f"{'':<34} {'p50':>11} {'p99':>11} {'ratio':>7} {'overhead':>11}")
     bare_s, bare_p = results["bare search (embed + index)"], results["bare predict (embed + model)"]
     for name, ms in results.items():
-        print(_row(name, ms, bare_s if "search" in name else bare_p))
+        paired = name.startswith("paid") and "no escrow" not in name
+        print(_row(name, ms, bare_s if "search" in name else bare_p, paired))
     print(_row("one durable commit (the floor)", _commit_times(home, args.calls), bare_s))
     node.close()
 
