@@ -174,3 +174,17 @@ def test_the_candidate_limit_breaks_ties_to_the_earliest_text() -> None:
         finder.add(100 - key, text, owner=f"owner-{key}")
     match = finder.find(text + " today", owner="someone-else")
     assert match is not None and match.owner == 100
+
+
+def test_unpaired_answers_more_than_limit_exactly_as_the_full_count() -> None:
+    from fairwheel.quality.near_duplicate import _unpaired
+
+    vocabulary = ["card", "crad", "cards", "my", "ym", "pin", "pins", "transfer", "transfre",
+                  "a", "top", "up", "account", "acount", "refund", "euro"]  # fmt: skip
+    rng = random.Random(11)
+    for _ in range(2000):
+        mine = tuple(rng.choice(vocabulary) for _ in range(rng.randint(0, 8)))
+        theirs = tuple(rng.choice(vocabulary) for _ in range(rng.randint(0, 8)))
+        full = sum(not any(same_word(w, o) for o in theirs) for w in mine)
+        for limit in (0, 1, 2, 3):
+            assert (_unpaired(mine, theirs, limit) > limit) == (full > limit), (mine, theirs)

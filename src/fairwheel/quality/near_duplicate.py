@@ -22,6 +22,7 @@ prefix raises ``added``. Honest paraphrases usually change words on both sides. 
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -117,15 +118,24 @@ def words(text: str) -> tuple[str, ...]:
 
 
 def _unpaired(mine: tuple[str, ...], theirs: tuple[str, ...], limit: int) -> int:
-    """How many of ``mine`` have no :func:`same_word` partner in ``theirs`` (counted up to
-    ``limit + 1``): a lower bound on the words an alignment leaves out of ``mine``."""
+    """How many of ``mine`` have no :func:`same_word` partner in ``theirs`` — a lower bound on
+    the words an alignment leaves out of ``mine`` — counted only as far as the one question
+    callers ask: the result exceeds ``limit`` exactly when the true count does.
+
+    Words with an exact partner are skipped by a set lookup; the typo-tolerant comparison runs
+    only while the answer is open, and only against words whose length is within two.
+    """
     exact = set(theirs)
+    loose = [word for word in mine if word not in exact]
     missing = 0
-    for word in mine:
-        if word not in exact and not any(same_word(word, other) for other in theirs):
+    for left, word in zip(range(len(loose), 0, -1), loose, strict=True):
+        if missing + left <= limit:
+            return missing + left  # within limit even if no word left has a partner
+        size = len(word)
+        if not any(same_word(word, other) for other in theirs if abs(len(other) - size) <= 2):
             missing += 1
             if missing > limit:
-                break
+                return missing
     return missing
 
 
@@ -348,8 +358,9 @@ class NearDuplicateFinder:
         for j in _most(matches, self.rule.candidates):
             found[int(slots[j])] = None
         if neighbours is not None:
-            known = [(self._slot[key], cos) for key, cos in neighbours if key in self._slot]
-            nearest = sorted((cos, i) for i, cos in known if usable[i])[-3:]
+            slot = self._slot
+            known = ((cos, slot[key]) for key, cos in neighbours if key in slot)
+            nearest = heapq.nlargest(3, ((cos, i) for cos, i in known if usable[i]))
             found.update({i: float(cos) for cos, i in nearest})
         elif vector is not None and self._dim is not None:
             sims = self._vectors[:n] @ np.asarray(vector, dtype=np.float32)
