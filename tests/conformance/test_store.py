@@ -200,6 +200,27 @@ def test_nonces_are_spent_once(store: Store) -> None:
         store.use_nonce(ALICE, 7)
 
 
+def test_a_write_that_fails_behind_later_statements_rolls_back_all_with_a_conflict(
+    store: Store,
+) -> None:
+    """On PostgreSQL a transaction's statements are pipelined: a broken constraint surfaces
+    at the next read or the commit. It is still the port's Conflict, and nothing is kept."""
+    with store.transaction():
+        store.use_nonce(ALICE, 1)
+    with pytest.raises(Conflict), store.transaction():
+        store.use_nonce(BOB, 2)
+        store.use_nonce(ALICE, 1)  # the duplicate
+        store.use_nonce(BOB, 3)
+        store.nonce_used(BOB, 2)  # a read after it
+    with pytest.raises(Conflict), store.transaction():
+        store.use_nonce(BOB, 4)
+        store.use_nonce(ALICE, 1)  # nothing read after it: surfaces at the commit
+    assert not any(store.nonce_used(BOB, n) for n in (2, 3, 4))
+    with store.transaction():  # the connection works on
+        store.use_nonce(BOB, 5)
+    assert store.nonce_used(BOB, 5)
+
+
 def test_embeddings_round_trip_as_float32(store: Store) -> None:
     _pool(store)
     rid = _record(store, 1, "vec")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Protocol
 
 from fairwheel.errors import FairwheelError
@@ -53,26 +53,34 @@ class SqlConnection(ABC):
         """The port's error for a driver's exception: ``Conflict`` for a broken constraint,
         ``BackendError`` for any other database failure; None for a non-driver exception."""
 
-    def _exec(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+    @contextmanager
+    def _mapped(self) -> Iterator[None]:
+        """Raise the driver's exceptions inside the block as the port's (:meth:`_port_error`)."""
         try:
-            return self._execute(sql, params)
+            yield
         except Exception as exc:
             mapped = self._port_error(exc)
             if mapped is None:
                 raise
             raise mapped from exc
 
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        with self._mapped():
+            return self._execute(sql, params)
+
     def _exec_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """One statement over many rows, with :meth:`_exec`'s error mapping."""
         if not rows:
             return
-        try:
+        with self._mapped():
             self._execute_many(sql, rows)
-        except Exception as exc:
-            mapped = self._port_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Row]:
+        """The result rows, fetched with the error mapping (in a pipelined transaction an
+        earlier statement's failure surfaces when results are fetched)."""
+        cur = self._exec(sql, params)
+        with self._mapped():
+            yield from cur
 
     @abstractmethod
     def _begin(self) -> None: ...
@@ -84,11 +92,21 @@ class SqlConnection(ABC):
     def _rollback(self) -> None: ...
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        row: Row | None = self._exec(sql, params).fetchone()
+        cur = self._exec(sql, params)
+        with self._mapped():
+            row: Row | None = cur.fetchone()
         return row
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return list(self._exec(sql, params).fetchall())
+        cur = self._exec(sql, params)
+        with self._mapped():
+            return list(cur.fetchall())
+
+    def _batched(self) -> AbstractContextManager[None]:
+        """Where a backend may send a transaction's statements without waiting for each
+        result (PostgreSQL's pipeline mode: one round trip per read instead of per
+        statement); the block ends before a rollback is sent. Default: as they come."""
+        return nullcontext()
 
     def _insert_id(self, sql: str, params: Sequence[Any]) -> int:
         """Run an ``INSERT … RETURNING id`` and answer the new row's id."""
@@ -101,20 +119,24 @@ class SqlConnection(ABC):
     def transaction(self) -> Iterator[None]:
         """Run a block atomically; nested blocks join the outer transaction."""
         with self._lock:
-            outer = self._depth == 0
-            if outer:
-                self._begin()
-            self._depth += 1
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._depth = 1
             try:
-                yield
+                with self._batched():
+                    self._begin()
+                    yield
+                    self._commit()
             except BaseException:
-                self._depth -= 1
-                if outer:
-                    self._rollback()
+                self._rollback()  # after the batch: an aborted batch would skip it
                 raise
-            self._depth -= 1
-            if outer:
-                self._commit()
+            finally:
+                self._depth = 0
 
     @property
     def in_transaction(self) -> bool:

@@ -151,11 +151,11 @@ class LedgerTables(SqlConnection):
 
     def open_entry_lines(self, pool_id: int) -> Iterator[tuple[int, str, str]]:
         """``(seq, body JSON, hash)`` of the open epoch's entries, streamed in order."""
-        cur = self._exec(
+        rows = self._rows(
             "SELECT seq, body, hash FROM ledger WHERE pool_id = ? AND epoch IS NULL ORDER BY seq",
             (pool_id,),
         )
-        for row in cur:
+        for row in rows:
             yield int(row["seq"]), str(row["body"]), str(row["hash"])
 
     def seal_open_epoch(self, pool_id: int, epoch: int, last_seq: int) -> None:

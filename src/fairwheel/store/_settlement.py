@@ -80,12 +80,12 @@ class SettlementTables(SqlConnection):
 
     def unsettled_lines(self, pool_id: int) -> Iterator[tuple[int, str, str]]:
         """``(seq, body JSON, hash)`` of entries published earlier but not yet collected."""
-        cur = self._exec(
+        rows = self._rows(
             "SELECT l.seq, l.body, l.hash FROM unsettled u JOIN ledger l ON l.seq = u.seq "
             "WHERE u.pool_id = ? ORDER BY u.seq",
             (pool_id,),
         )
-        for row in cur:
+        for row in rows:
             yield int(row["seq"]), str(row["body"]), str(row["hash"])
 
     def has_unsettled(self, pool_id: int) -> bool:

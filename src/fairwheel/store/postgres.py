@@ -17,7 +17,8 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -85,7 +86,7 @@ class PostgresStore(
             ) from exc
         try:
             with self.transaction():
-                self._exec("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+                self._one("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
                 migrate(self, self.where)
         except BaseException:
             self._db.close()
@@ -111,6 +112,14 @@ class PostgresStore(
             return BackendError(f"database error on {self.where}: {_first_line(exc)}")
         return None
 
+    @contextmanager
+    def _batched(self) -> Iterator[None]:
+        """The transaction in pipeline mode: writes are sent without waiting, and a read or
+        the commit waits for everything before it (``tests/conformance`` runs every store
+        test through it). A failure raised at a sync point is mapped like any other."""
+        with self._mapped(), self._db.pipeline():
+            yield
+
     def _begin(self) -> None:
         self._exec("BEGIN")
 
@@ -131,7 +140,8 @@ class PostgresStore(
         worker) that asks for it waits until this transaction ends."""
         if not self.in_transaction:
             raise RuntimeError("Store.lock must run inside a transaction")
-        self._exec("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (name,))
+        # Fetched, not only sent: in a pipelined transaction the caller holds it on return.
+        self._one("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (name,))
 
     # -- migrations (fairwheel.store._migrate) -------------------------------
     def _schema_version(self) -> int:
