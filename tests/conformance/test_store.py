@@ -320,6 +320,19 @@ def test_served_records_keep_their_rank_and_unknown_calls_served_none(store: Sto
     assert store.call_records([5]) == {5: [(10, 0.25), (30, 0.75)]}
 
 
+def test_many_served_rows_in_one_call_and_a_record_named_twice_keeps_its_last_share(
+    store: Store,
+) -> None:
+    ids = list(range(1, 1201))  # more rows than one multi-row statement carries
+    with store.transaction():
+        store.put_call_hits(7, ids[::-1])
+        store.put_call_records(7, [(1, 0.5), (2, 0.5), (1, 0.25)])
+        store.put_call_records(8, [(i, 1 / len(ids)) for i in ids])
+    assert store.call_hits([7]) == {7: ids[::-1]}
+    assert store.call_records([7]) == {7: [(1, 0.25), (2, 0.5)]}
+    assert [r for r, _ in store.call_records([8])[8]] == ids
+
+
 def test_model_rows_are_typed(store: Store) -> None:
     _pool(store)
     with store.transaction():
@@ -375,3 +388,4 @@ def test_generations_change_with_servable_records_and_the_split(store: Store) ->
     split.add(store.split_generation(1))
     assert len(split) == 4
     assert store.split_generation(2) == other == "s0:f0"  # another pool's marks stay
+    assert store.generations(1) == (store.index_generation(1), store.split_generation(1))

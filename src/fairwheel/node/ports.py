@@ -91,8 +91,9 @@ class NodePorts:
             self._blobs = open_blobs(self.settings.blobs_url)
         return self._blobs
 
-    def index(self, pool_id: int) -> VectorIndex:
-        """The pool's vector index, rebuilt from the store if missing or stale."""
+    def index(self, pool_id: int, generation: str | None = None) -> VectorIndex:
+        """The pool's vector index, rebuilt from the store if missing or stale (against
+        ``generation``, the pool's ``Store.index_generation`` if the caller just read it)."""
         index = self._indexes.get(pool_id)
         if index is None:
             from fairwheel.index import open_index
@@ -100,7 +101,8 @@ class NodePorts:
             url = self.settings.index_url.rstrip("/") + f"/pool-{pool_id}"
             index = open_index(url, self.embedder.dim)
             self._indexes[pool_id] = index
-        generation = self.store.index_generation(pool_id)
+        if generation is None:
+            generation = self.store.index_generation(pool_id)
         if index.generation != generation:
             self._rebuild_index(pool_id, index, generation)
         return index

@@ -65,8 +65,8 @@ class Service:
     def blobs(self) -> BlobStore:
         return self.ports.blobs
 
-    def index(self, pool_id: int) -> VectorIndex:
-        return self.ports.index(pool_id)
+    def index(self, pool_id: int, generation: str | None = None) -> VectorIndex:
+        return self.ports.index(pool_id, generation)
 
     def voucher_domain(self) -> Eip712Domain:
         return self.ports.voucher_domain()

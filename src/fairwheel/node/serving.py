@@ -108,10 +108,13 @@ class ServingService(Service):
             pool = self._pools[pool_id] = self.store.pool(pool_id)
         return pool
 
-    def _generation(self, pool_id: int) -> str | None:
-        """The pool's split generation, the key of the per-call caches; None inside a write
-        transaction (what it reads could still roll back)."""
-        return None if self.store.in_transaction else self.store.split_generation(pool_id)
+    def _generations(self, pool_id: int) -> tuple[str | None, str | None]:
+        """The pool's index and split generations in one read (the index's freshness check
+        and the key of the per-call caches); None inside a write transaction (what it reads
+        could still roll back)."""
+        if self.store.in_transaction:
+            return None, None
+        return self.store.generations(pool_id)
 
     def _check_voucher(self, pool_id: int, voucher: Voucher, signature: bytes, price: int) -> int:
         """Check the voucher against the escrow at the chain's head; return the head's time.
@@ -168,11 +171,11 @@ class ServingService(Service):
         pool = self._pool(pool_id)
         price = price_in(pool, "search")
         now = self._check_voucher(pool_id, voucher, signature, price)
-        generation = self._generation(pool_id)  # before any row it keys is read
+        index_generation, generation = self._generations(pool_id)  # before any row it keys
         vector = self.embedder.embed([query])[0]
         # Candidates beyond the top k take part in the retrieval game: they would be
         # in the answer in coalitions without the nearer records.
-        hits = self.index(pool_id).search(vector, 2 * k)
+        hits = self.index(pool_id, index_generation).search(vector, 2 * k)
         candidates, records = self._servable(pool_id, hits, now, generation)
         ids = [rid for rid, _ in candidates]
         candidates = reweighted(candidates, {rid: records[rid]["weight"] for rid in ids})
@@ -216,13 +219,15 @@ class ServingService(Service):
         model_row = self._serving_model(pool_id)
         challenger = self.feedback.challenger(pool_id) if arena else None
         now = self._check_voucher(pool_id, voucher, signature, price)
-        generation = self._generation(pool_id)  # before any row it keys is read
+        index_generation, generation = self._generations(pool_id)  # before any row it keys
         vector = self.embedder.embed([text])
         model = self._model(model_row)
         proba = model.predict_proba(vector)[0]
         best = int(np.argmax(proba))
         weights = self._predict_weights(pool, model_row, generation)
-        behind = self._neighbours(pool_id, vector[0], model.classes[best], now, generation)
+        behind = self._neighbours(
+            pool_id, vector[0], model.classes[best], now, (index_generation, generation)
+        )
         answers = None
         if challenger is not None:
             other = self._model(challenger)
@@ -366,11 +371,16 @@ class ServingService(Service):
             raise SignatureError("the call receipt was not signed by this node")
 
     def _neighbours(
-        self, pool_id: int, vector: np.ndarray, label: str, now: int, generation: str | None
+        self,
+        pool_id: int,
+        vector: np.ndarray,
+        label: str,
+        now: int,
+        generations: tuple[str | None, str | None],
     ) -> list[tuple[int, float]]:
         """The records behind a prediction: up to 10 nearest servable records with its label."""
-        found = self.index(pool_id).search(vector, 30)
-        hits, records = self._servable(pool_id, found, now, generation)
+        found = self.index(pool_id, generations[0]).search(vector, 30)
+        hits, records = self._servable(pool_id, found, now, generations[1])
         same = [rid for rid, _ in hits if records[rid]["label"] == label][:10]
         return [(rid, 1.0 / len(same)) for rid in same]
 
@@ -379,7 +389,7 @@ class ServingService(Service):
     ) -> list[tuple[int, float]]:
         """Drop hits whose record may not be served at ``now`` (chain time; default: the
         latest block's): revoked, demoted, consent expired."""
-        return self._servable(pool_id, hits, now, self._generation(pool_id))[0]
+        return self._servable(pool_id, hits, now, self._generations(pool_id)[1])[0]
 
     def _servable(
         self,
@@ -389,7 +399,7 @@ class ServingService(Service):
         generation: str | None,
     ) -> tuple[list[tuple[int, float]], dict[int, ServedRecord]]:
         """:meth:`servable`, with the rows it read (a paid call needs them: read them once),
-        from the copy kept for ``generation`` (:meth:`_generation`, read before the hits)."""
+        from the copy kept for ``generation`` (:meth:`_generations`, read before the hits)."""
         ids = [rid for rid, _ in hits]
         records = self._served_rows.read(pool_id, generation, ids, self.store.served_records)
         now = self.chain.now() if now is None else now

@@ -136,10 +136,11 @@ class FlywheelTables(SqlConnection):
 
     # -- the records behind answers, feedback, arena -------------------------------------
     def put_call_records(self, seq: int, shares: Sequence[tuple[int, float]]) -> None:
-        self._exec_many(
+        latest = {int(r): float(s) for r, s in shares}  # a record named twice: the last share
+        self._exec_rows(
             "INSERT INTO call_records(seq, record_id, share) VALUES(?,?,?) "
             "ON CONFLICT(seq, record_id) DO UPDATE SET share = excluded.share",
-            [(seq, int(r), float(s)) for r, s in shares],
+            [(seq, r, s) for r, s in latest.items()],
         )
 
     def call_records(self, seqs: Sequence[int]) -> dict[int, list[tuple[int, float]]]:
@@ -156,7 +157,7 @@ class FlywheelTables(SqlConnection):
 
     def put_call_hits(self, seq: int, record_ids: Sequence[int]) -> None:
         """Keep the records a paid call served, in rank order (inside the call's transaction)."""
-        self._exec_many(
+        self._exec_rows(
             "INSERT INTO call_hits(seq, rank, record_id) VALUES(?,?,?) "
             "ON CONFLICT(seq, rank) DO UPDATE SET record_id = excluded.record_id",
             [(seq, rank, int(r)) for rank, r in enumerate(record_ids)],

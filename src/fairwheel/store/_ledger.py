@@ -133,7 +133,7 @@ class LedgerTables(SqlConnection):
                 [pool_id, *added],
             )
         }
-        self._exec_many(
+        self._exec_rows(
             "INSERT INTO open_earnings(pool_id, account, amount) VALUES(?,?,?) "
             "ON CONFLICT(pool_id, account) DO UPDATE SET amount = excluded.amount",
             [(pool_id, a, str(v + current.get(a, 0))) for a, v in added.items()],

@@ -281,10 +281,15 @@ class RecordTables(SqlConnection):
     def split_generation(self, pool_id: int) -> str:
         """A marker that changes whenever who a paid call pays may change: a record's status,
         a feedback weight or a labeler's credit."""
+        return self.generations(pool_id)[1]
+
+    def generations(self, pool_id: int) -> tuple[str, str]:
+        """:meth:`index_generation` and :meth:`split_generation` in one read."""
         row = self._one(
             "SELECT servable, split FROM pool_generations WHERE pool_id = ?", (pool_id,)
         )
-        return f"s{row['servable']}:f{row['split']}" if row else "s0:f0"
+        servable, split = (row["servable"], row["split"]) if row else (0, 0)
+        return f"s{servable}", f"s{servable}:f{split}"
 
     # -- batches ------------------------------------------------------------
     def insert_batch(self, batch: dict[str, Any]) -> None:

@@ -162,6 +162,9 @@ class RecordStore(Protocol):
         """A marker that changes whenever who a paid call pays may change (a record's status,
         a feedback weight, a labeler's credit)."""
 
+    def generations(self, pool_id: int) -> tuple[str, str]:
+        """``(index_generation, split_generation)`` of the pool, in one read."""
+
     def records_of(self, contributor: str) -> list[RecordRow]:
         """Every record a contributor sent, in any pool, oldest first."""
 
