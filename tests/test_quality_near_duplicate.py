@@ -9,6 +9,7 @@ import numpy as np
 from fairwheel.embed import FakeHashEmbedder
 from fairwheel.quality.candidates import ordered_candidates
 from fairwheel.quality.near_duplicate import (
+    BUCKET_CAP,
     NearDuplicateFinder,
     NearDuplicateRule,
     align,
@@ -135,6 +136,34 @@ def test_finder_past_its_exact_limit_finds_what_brute_force_finds() -> None:
     bucketed.remove(0)
     after = bucketed.find(texts[0] + "!", owner="0xcopier")
     assert after is None or after.owner != 0
+
+
+def test_finder_buckets_stay_capped_on_templated_texts_and_still_catch_copies() -> None:
+    """Texts sharing a boilerplate clause fill the same buckets; a bucket keeps its first
+    ``BUCKET_CAP`` texts, so a query's candidates stop growing with the pool, and copies of
+    early and late texts alike are still caught as brute force catches them."""
+    rng = random.Random(8)
+    texts = [
+        f"{q.text} (ref {rng.randrange(10_000, 99_999)}, card ending {rng.randrange(1000, 9999)}"
+        f", via app)"
+        for q in synthetic_support_queries(700, seed=4)
+    ]
+    exact = NearDuplicateFinder()
+    bucketed = NearDuplicateFinder(exact_limit=50)
+    for key, text in enumerate(texts):
+        exact.add(key, text, owner=f"0x{key % 7}")
+        bucketed.add(key, text, owner=f"0x{key % 7}")
+    bucketed.find(texts[0], owner="0xcopier")  # builds the buckets
+    assert bucketed._buckets is not None
+    sizes = [len(slots) for bucket in bucketed._buckets for slots in bucket.values()]
+    assert max(sizes) == BUCKET_CAP  # the clause filled some buckets: the cap was needed
+    agree = 0
+    for key in range(0, len(texts), 25):
+        copy = typo(texts[key], rng)
+        want, got = exact.find(copy, owner="0xcopier"), bucketed.find(copy, owner="0xcopier")
+        assert want is not None and got is not None, copy
+        agree += (got.kind, got.owner) == (want.kind, want.owner)
+    assert agree >= 0.9 * len(range(0, len(texts), 25))
 
 
 def test_finder_takes_the_callers_neighbours() -> None:

@@ -39,6 +39,13 @@ NUM_PERM = 120
 BANDS = 40
 SHINGLE = 3
 
+#: Most texts an LSH bucket keeps (its first, in first-ownership order). A band value shared by
+#: more is boilerplate (a template, a reference clause): without a cap, every text carrying it
+#: collides with all earlier ones, and a query's candidates grow with the pool (7,300 slots a
+#: query at 100k templated texts, 4.4 ms). A later text stays reachable through its other bands
+#: and the caller's embedding neighbours; a near copy matches in ~20 of the 40 bands.
+BUCKET_CAP = 32
+
 
 def make_hasher() -> MinHasher:
     """The MinHasher whose signatures the near-duplicate check compares."""
@@ -281,7 +288,8 @@ class NearDuplicateFinder:
     Signatures are kept in an array. Up to ``exact_limit`` texts they are compared by brute
     force (no LSH misses; 120 comparisons per stored text); past it, candidates come from LSH
     buckets (40 bands of 3 rows: a pair at Jaccard 0.5 is found with probability 0.994, at 0.25
-    with 0.47), so that a query costs the same in a pool of 100,000 as of 20,000. The three
+    with 0.47), each holding at most ``BUCKET_CAP`` texts, so that a query costs about the same
+    in a pool of 100,000 as of 20,000. The three
     nearest embedding neighbours are candidates too: those the caller found (``neighbours``,
     e.g. from the pool's vector index) or, with vectors stored (``dim``), by brute force. Only
     texts of *other* owners are compared when owners are given; removed texts (quarantined,
@@ -396,7 +404,9 @@ class NearDuplicateFinder:
     def _bucket(self, slot: int) -> None:
         assert self._buckets is not None
         for bucket, key in zip(self._buckets, self._band_keys(self._sigs[slot]), strict=True):
-            bucket.setdefault(key, []).append(slot)
+            slots = bucket.setdefault(key, [])
+            if len(slots) < BUCKET_CAP:  # a full bucket keeps its earliest texts
+                slots.append(slot)
 
     def add(
         self,
