@@ -15,6 +15,7 @@ from fairwheel.quality.near_duplicate import (
     align,
     best_match,
     same_word,
+    top_k,
 )
 from fairwheel.quality.synthetic import near_copy, recase, typo
 from fairwheel.sim.data import synthetic_support_queries
@@ -217,3 +218,19 @@ def test_unpaired_answers_more_than_limit_exactly_as_the_full_count() -> None:
         full = sum(not any(same_word(w, o) for o in theirs) for w in mine)
         for limit in (0, 1, 2, 3):
             assert (_unpaired(mine, theirs, limit) > limit) == (full > limit), (mine, theirs)
+
+
+def test_top_k_takes_the_largest_in_position_order_with_ties_to_the_earliest() -> None:
+    values = np.array([0.5, 0.9, 0.5, -np.inf, 0.7, 0.5])
+    assert top_k(values, 2).tolist() == [1, 4]
+    assert top_k(values, 3).tolist() == [1, 4, 0]  # three tie at 0.5: the earliest is taken
+    assert top_k(values, 4).tolist() == [1, 4, 0, 2]
+    assert top_k(values, 9).tolist() == list(range(6))
+    counts = np.array([3, 1, 3, 3], dtype=np.uint64)
+    assert top_k(counts, 2).tolist() == [0, 2]
+    rng = np.random.default_rng(3)
+    for _ in range(200):  # the same set as a full stable sort, whatever the input
+        v = rng.integers(0, 5, size=int(rng.integers(1, 30))).astype(np.float64)
+        k = int(rng.integers(1, 10))
+        want = sorted(sorted(range(len(v)), key=lambda i: (-v[i], i))[:k])
+        assert sorted(top_k(v, k).tolist()) == want

@@ -1,8 +1,13 @@
-"""The per-generation copy of candidates' rows (``fairwheel.node.served_cache``)."""
+"""The per-generation copy of candidates' rows and the small LRU of never-changing values
+(``fairwheel.node.served_cache``)."""
 
 from __future__ import annotations
 
-from fairwheel.node.served_cache import GenerationCache
+from collections.abc import Callable
+
+import pytest
+
+from fairwheel.node.served_cache import GenerationCache, LruCache
 
 
 class FakeRows:
@@ -61,3 +66,31 @@ def test_repeated_ids_are_read_once() -> None:
     load = FakeRows({1: "a"})
     assert cache.read(1, "g", [1, 1], load) == {1: "a"}
     assert load.asked == [[1]]
+
+
+def test_lru_cache_loads_once_drops_the_least_recently_used_and_keeps_nothing_on_failure() -> None:
+    loads: list[str] = []
+
+    def loader(key: str) -> Callable[[], str]:
+        def load() -> str:
+            loads.append(key)
+            return key.upper()
+
+        return load
+
+    cache: LruCache[str, str] = LruCache(2)
+    assert cache.get("a", loader("a")) == "A" and cache.get("b", loader("b")) == "B"
+    assert cache.get("a", loader("a")) == "A"  # held: not loaded again, now the most recent
+    cache.get("c", loader("c"))  # over capacity: "b" was the least recently used
+    assert "b" not in cache and "a" in cache and "c" in cache and len(cache) == 2
+    assert loads == ["a", "b", "c"]
+
+    def failing() -> str:
+        raise KeyError("gone")
+
+    with pytest.raises(KeyError):
+        cache.get("d", failing)
+    assert "d" not in cache and len(cache) == 2
+    cache.forget("a")
+    cache.forget("never held")
+    assert "a" not in cache and len(cache) == 1

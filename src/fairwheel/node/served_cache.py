@@ -13,12 +13,49 @@ on every call.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Generic, TypeVar
 
-__all__ = ["GenerationCache"]
+__all__ = ["GenerationCache", "LruCache"]
 
+K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+
+
+class LruCache(Generic[K, V]):
+    """At most ``capacity`` values of something that never changes under its key (a model
+    version, a blob's text), the least recently used dropped first.
+
+    Args:
+        capacity: Most values kept.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._values: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K, load: Callable[[], V]) -> V:
+        """The value under ``key``, from ``load()`` the first time (nothing is kept if it
+        raises)."""
+        value = self._values.get(key)
+        if value is not None:
+            self._values.move_to_end(key)
+            return value
+        value = self._values[key] = load()
+        if len(self._values) > self._capacity:
+            self._values.popitem(last=False)
+        return value
+
+    def forget(self, key: K) -> None:
+        """Drop the value under ``key``, if held."""
+        self._values.pop(key, None)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values
+
+    def __len__(self) -> int:
+        return len(self._values)
 
 
 class GenerationCache(Generic[V]):

@@ -9,7 +9,6 @@ ledger entry and the voucher are written in one transaction.
 from __future__ import annotations
 
 import secrets
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -29,7 +28,7 @@ from fairwheel.errors import (
 )
 from fairwheel.node.ledger import LEDGER_LOCK, price_in
 from fairwheel.node.paid_weights import beneficiary_weights, reweighted, search_values
-from fairwheel.node.served_cache import GenerationCache
+from fairwheel.node.served_cache import GenerationCache, LruCache
 from fairwheel.node.service import Service
 
 #: Served records' texts kept decrypted per process (~150 bytes each: a few MB at most).
@@ -89,14 +88,15 @@ class ServingService(Service):
         self.feedback = feedback
         self.versions = versions
         # Derived, keyed by what the store says they derive from: never stale across workers.
-        self._models: dict[tuple[int, str], LinearModel] = {}
-        self._model_rows: dict[int, ModelRow] = {}
+        # The serving version and a challenger or two: a registered version never changes.
+        self._models: LruCache[tuple[int, str], LinearModel] = LruCache(4)
+        self._model_rows: LruCache[int, ModelRow] = LruCache(4)
         self._splits: dict[int, tuple[tuple[int, str], dict[str, float]]] = {}
         # Decrypted texts of served records by blob name. Safe across workers without any
         # invalidation: a blob name is never reused, and a call returns a text only after the
         # record was found servable in the store in that same call, so a revoked record's
         # cached text is never served. Bounded, so what revocation leaves in memory is too.
-        self._texts: OrderedDict[str, str] = OrderedDict()
+        self._texts: LruCache[str, str] = LruCache(TEXT_CACHE_SIZE)
         # Candidates' rows and labelers' credit, per pool generation (see served_cache).
         self._served_rows: GenerationCache[ServedRecord] = GenerationCache()
         self._credit: GenerationCache[dict[str, float]] = GenerationCache()
@@ -275,24 +275,14 @@ class ServingService(Service):
         stack = self.store.serving_stack(pool_id)
         if not stack:
             raise NotFound(f"pool {pool_id} has no promoted model yet", pool_id=pool_id)
-        row = self._model_rows.get(stack[-1])
-        if row is None:
-            if len(self._model_rows) >= 4:
-                self._model_rows.pop(next(iter(self._model_rows)))
-            row = self._model_rows[stack[-1]] = self.store.model(stack[-1])
-        return row
+        return self._model_rows.get(stack[-1], lambda: self.store.model(stack[-1]))
 
     def _model(self, model_row: Mapping[str, Any]) -> LinearModel:
         """The version's model, deserialised once per process (a version never changes)."""
         from fairwheel.training.classifier import LinearModel
 
         key = (int(model_row["id"]), str(model_row["model_hash"]))
-        model = self._models.get(key)
-        if model is None:
-            if len(self._models) >= 4:  # the serving version and a challenger or two
-                self._models.pop(next(iter(self._models)))
-            model = self._models[key] = LinearModel.from_bytes(model_row["artifact"])
-        return model
+        return self._models.get(key, lambda: LinearModel.from_bytes(model_row["artifact"]))
 
     def _predict_weights(
         self, pool: Mapping[str, Any], model_row: Mapping[str, Any], generation: str | None
@@ -415,23 +405,15 @@ class ServingService(Service):
 
     def _text(self, record: Mapping[str, Any]) -> str:
         name = str(record["blob_name"])
-        text = self._texts.get(name)
-        if text is not None:
-            self._texts.move_to_end(name)
-            return text
         try:
-            text = bytes(self.blobs.get(name)).decode()
+            return self._texts.get(name, lambda: bytes(self.blobs.get(name)).decode())
         except NotFound:
             return ""
-        self._texts[name] = text
-        if len(self._texts) > TEXT_CACHE_SIZE:
-            self._texts.popitem(last=False)
-        return text
 
     def forget_texts(self, names: Iterable[str]) -> None:
         """Drop the cached texts of these blobs (called when this process destroys them)."""
         for name in names:
-            self._texts.pop(name, None)
+            self._texts.forget(name)
 
     def _charge(
         self,

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from fairwheel.quality.near_duplicate import NUM_PERM, NearDuplicateRule, _top, make_hasher
+from fairwheel.quality.near_duplicate import NUM_PERM, NearDuplicateRule, make_hasher, top_k
 
 __all__ = ["ordered_candidates"]
 
@@ -69,13 +69,13 @@ def ordered_candidates(
             sims[blocked] = -np.inf
         for r, i in enumerate(rows):
             found: dict[int, float | None] = {}
-            for j in _top(est[r], k_hash):
+            for j in top_k(est[r], k_hash):
                 if est[r, j] >= rule.candidate_jaccard:
-                    found[j] = None
+                    found[int(j)] = None
             if sims is not None:
-                for j in _top(sims[r], k_cos):
+                for j in top_k(sims[r], k_cos):
                     if np.isfinite(sims[r, j]):
-                        found[j] = float(sims[r, j])
+                        found[int(j)] = float(sims[r, j])
             out[int(i)] = sorted(found.items())
     return out
 
@@ -117,11 +117,11 @@ def _candidates_among(
             sims[blocked] = -np.inf
         for r, i in enumerate(rows):
             found: dict[int, float | None] = {}
-            for c in _top(est[r], k_hash):
+            for c in top_k(est[r], k_hash):
                 if est[r, c] >= rule.candidate_jaccard:
                     found[int(cols[c])] = None
             if sims is not None:
-                for c in _top(sims[r], k_cos):
+                for c in top_k(sims[r], k_cos):
                     if np.isfinite(sims[r, c]):
                         found[int(cols[c])] = float(sims[r, c])
             out[int(i)] = sorted(found.items())

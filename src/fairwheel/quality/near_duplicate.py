@@ -363,7 +363,7 @@ class NearDuplicateFinder:
             matches = agreements(self._sigs[:n], sig)
             slots = np.flatnonzero((matches >= need) & usable)
             matches = matches[slots]
-        for j in _most(matches, self.rule.candidates):
+        for j in top_k(matches, self.rule.candidates):
             found[int(slots[j])] = None
         if neighbours is not None:
             slot = self._slot
@@ -373,7 +373,7 @@ class NearDuplicateFinder:
         elif vector is not None and self._dim is not None:
             sims = self._vectors[:n] @ np.asarray(vector, dtype=np.float32)
             sims[~usable] = -np.inf
-            for i in _top(sims, 3):
+            for i in top_k(sims, 3):
                 if np.isfinite(sims[i]):
                     found[int(i)] = float(sims[i])
         cands = [(self._keys[i], self._texts[i], found[i]) for i in sorted(found)]
@@ -473,23 +473,18 @@ def agreements(sigs: npt.NDArray[np.uint16], sig: npt.NDArray[np.uint16]) -> npt
     return (np.add.reduce(equal, axis=1) * _LANES) >> np.uint64(56)
 
 
-def _most(counts: npt.NDArray[np.uint64], k: int) -> npt.NDArray[np.intp]:
-    """Positions of the ``k`` largest counts, ties at the k-th broken to the earliest."""
-    if len(counts) <= k:
-        return np.arange(len(counts))
-    kth = np.partition(counts, len(counts) - k)[len(counts) - k]
-    above = np.flatnonzero(counts > kth)
-    return np.concatenate([above, np.flatnonzero(counts == kth)[: k - len(above)]])
+def top_k(values: npt.NDArray[Any], k: int) -> npt.NDArray[np.intp]:
+    """Positions of the ``k`` largest values (all of them if fewer): those above the k-th
+    value in position order, then the earliest of its ties — the same answer whatever order
+    partitioning leaves."""
+    if len(values) <= k:
+        return np.arange(len(values))
+    kth = np.partition(values, len(values) - k)[len(values) - k]
+    above = np.flatnonzero(values > kth)
+    return np.concatenate([above, np.flatnonzero(values == kth)[: k - len(above)]])
 
 
 @lru_cache(maxsize=16)
 def _least_agreements(jaccard: float) -> int:
     """The fewest equal positions whose estimate (``m / NUM_PERM``) reaches ``jaccard``."""
     return next((m for m in range(NUM_PERM + 1) if m / NUM_PERM >= jaccard), NUM_PERM + 1)
-
-
-def _top(values: npt.NDArray[np.floating[Any]], k: int) -> list[int]:
-    """Positions of the ``k`` largest values (fewer if there are fewer), unordered."""
-    if len(values) <= k:
-        return list(range(len(values)))
-    return [int(i) for i in np.argpartition(-values, k - 1)[:k]]
