@@ -30,6 +30,7 @@ from fairwheel.node.ledger import LEDGER_LOCK, price_in
 from fairwheel.node.paid_weights import beneficiary_weights, reweighted, search_values
 from fairwheel.node.served_cache import GenerationCache, LruCache
 from fairwheel.node.service import Service
+from fairwheel.node.training_neighbours import EXACT_LIMIT, LabelGroups, label_groups
 
 #: Served records' texts kept decrypted per process (~150 bytes each: a few MB at most).
 TEXT_CACHE_SIZE = 20_000
@@ -91,6 +92,7 @@ class ServingService(Service):
         # The serving version and a challenger or two: a registered version never changes.
         self._models: LruCache[tuple[int, str], LinearModel] = LruCache(4)
         self._model_rows: LruCache[int, ModelRow] = LruCache(4)
+        self._training: LruCache[int, LabelGroups] = LruCache(2)  # the serving version's
         self._splits: dict[int, tuple[tuple[int, str], dict[str, float]]] = {}
         # Decrypted texts of served records by blob name. Safe across workers without any
         # invalidation: a blob name is never reused, and a call returns a text only after the
@@ -226,8 +228,9 @@ class ServingService(Service):
         best = int(np.argmax(proba))
         weights = self._predict_weights(pool, model_row, generation)
         behind = self._neighbours(
-            pool_id, vector[0], model.classes[best], now, (index_generation, generation)
-        )
+            pool_id, int(model_row["id"]), vector[0], model.classes[best], now,
+            (index_generation, generation),
+        )  # fmt: skip
         answers = None
         if challenger is not None:
             other = self._model(challenger)
@@ -363,15 +366,26 @@ class ServingService(Service):
     def _neighbours(
         self,
         pool_id: int,
+        model_id: int,
         vector: np.ndarray,
         label: str,
         now: int,
         generations: tuple[str | None, str | None],
     ) -> list[tuple[int, float]]:
-        """The records behind a prediction: up to 10 nearest servable records with its label."""
-        found = self.index(pool_id, generations[0]).search(vector, 30)
-        hits, records = self._servable(pool_id, found, now, generations[1])
-        same = [rid for rid, _ in hits if records[rid]["label"] == label][:10]
+        """The records behind a prediction: up to 10 of the version's training records with
+        its label nearest the query, that may still be served (node/training_neighbours.py)."""
+        groups = self._training.get(model_id, lambda: label_groups(self.store, model_id))
+        group = groups.ids.get(label)
+        if group is None:
+            return []
+        if len(group) <= EXACT_LIMIT:
+            found = groups.nearest(label, vector, 40)
+        else:  # too many to compare here: the pool's nearest that are this group's
+            hits = self.index(pool_id, generations[0]).search(vector, 30)
+            at = np.searchsorted(group, [rid for rid, _ in hits]).clip(max=len(group) - 1)
+            found = [hit for hit, i in zip(hits, at, strict=True) if group[i] == hit[0]]
+        kept, records = self._servable(pool_id, found, now, generations[1])
+        same = [rid for rid, _ in kept if records[rid]["label"] == label][:10]
         return [(rid, 1.0 / len(same)) for rid in same]
 
     def servable(
