@@ -120,9 +120,7 @@ class SqlConnection(ABC):
         return row
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        cur = self._exec(sql, params)
-        with self._mapped():
-            return list(cur.fetchall())
+        return list(self._rows(sql, params))
 
     def _batched(self) -> AbstractContextManager[None]:
         """Where a backend may send a transaction's statements without waiting for each
@@ -149,13 +147,16 @@ class SqlConnection(ABC):
                     self._depth -= 1
                 return
             self._depth = 1
+            begun = False
             try:
                 with self._batched():
                     self._begin()
+                    begun = True
                     yield
                     self._commit()
             except BaseException:
-                self._rollback()  # after the batch: an aborted batch would skip it
+                if begun:  # after the batch: an aborted batch would skip it
+                    self._rollback()
                 raise
             finally:
                 self._depth = 0
