@@ -25,8 +25,10 @@ def test_nearest_is_the_exact_top_k_of_the_label_with_ties_to_the_lower_id() -> 
     for _ in range(50):  # against a full sort
         n, k = int(rng.integers(1, 40)), int(rng.integers(1, 12))
         ids = np.sort(rng.choice(1000, size=n, replace=False))
-        rows = rng.normal(size=(n, 8)).astype(np.float32)
-        q = rng.normal(size=8).astype(np.float32)
+        rows = rng.normal(size=(n, 8))
+        rows = (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)  # unit
+        q = rng.normal(size=8)
+        q = (q / np.linalg.norm(q)).astype(np.float32)
         scores = rows @ q
         want = sorted(range(n), key=lambda i: (-scores[i], ids[i]))[:k]
         got_ids = [rid for rid, _ in LabelGroups({"x": ids}, {"x": rows}).nearest("x", q, k)]

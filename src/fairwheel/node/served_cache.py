@@ -38,10 +38,9 @@ class LruCache(Generic[K, V]):
     def get(self, key: K, load: Callable[[], V]) -> V:
         """The value under ``key``, from ``load()`` the first time (nothing is kept if it
         raises)."""
-        value = self._values.get(key)
-        if value is not None:
+        if key in self._values:
             self._values.move_to_end(key)
-            return value
+            return self._values[key]
         value = self._values[key] = load()
         if len(self._values) > self._capacity:
             self._values.popitem(last=False)

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fairwheel.index.base import rank_exact
+
 if TYPE_CHECKING:
     from fairwheel.store import Store
 
@@ -46,17 +48,11 @@ class LabelGroups:
 
     def nearest(self, label: str, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Up to ``k`` of the label's training records nearest ``vector`` by cosine, as
-        ``(id, cosine)``, best first, ties to the lower id."""
+        ``(id, cosine)``, best first, ties to the lower id (the index's exact ranking)."""
         ids = self.ids.get(label)
         if ids is None:
             return []
-        scores = self.vectors[label] @ np.asarray(vector, dtype=np.float32)
-        if len(ids) > k:
-            top = np.argpartition(-scores, k - 1)[:k]
-            order = top[np.lexsort((ids[top], -scores[top]))]
-        else:
-            order = np.lexsort((ids, -scores))
-        return [(int(ids[i]), float(scores[i])) for i in order]
+        return rank_exact(ids, self.vectors[label], np.asarray(vector, dtype=np.float64), k)
 
 
 def label_groups(store: Store, model_id: int) -> LabelGroups:

@@ -289,9 +289,9 @@ class NearDuplicateFinder:
     force (no LSH misses; 120 comparisons per stored text); past it, candidates come from LSH
     buckets (40 bands of 3 rows: a pair at Jaccard 0.5 is found with probability 0.994, at 0.25
     with 0.47), each holding at most ``BUCKET_CAP`` texts, so that a query costs about the same
-    in a pool of 100,000 as of 20,000. The three
-    nearest embedding neighbours are candidates too: those the caller found (``neighbours``,
-    e.g. from the pool's vector index) or, with vectors stored (``dim``), by brute force. Only
+    in a pool of 100,000 as of 20,000. The three nearest embedding neighbours are candidates
+    too: those the caller found (``neighbours``, e.g. from the pool's vector index) or, with
+    vectors stored (``dim``), by brute force. Only
     texts of *other* owners are compared when owners are given; removed texts (quarantined,
     revoked) no longer own their content.
 

@@ -275,8 +275,7 @@ class RecordTables(SqlConnection):
     def index_generation(self, pool_id: int) -> str:
         """A marker that changes whenever the set of servable records changes (one row read:
         the counter every status change bumps in its own transaction)."""
-        row = self._one("SELECT servable FROM pool_generations WHERE pool_id = ?", (pool_id,))
-        return f"s{row['servable'] if row else 0}"
+        return self.generations(pool_id)[0]
 
     def split_generation(self, pool_id: int) -> str:
         """A marker that changes whenever who a paid call pays may change: a record's status,
